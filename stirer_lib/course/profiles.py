@@ -1,0 +1,123 @@
+"""Course profiles (DESIGN.md section 7): one place that says how big each run is.
+
+Every notebook reads its profile name and overrides from its `parameters` cell and calls
+`get_profile`; the command-line entry points take `--profile` and `--set key=value`.
+Sections: `data` (where the data lives and how much synthetic data to generate), `crnn`
+(the baseline of notebook 02), `model` (which STIRER configuration), `pretrain` and
+`finetune` (the trainer), `eval`, and `course` (the papermill runner).
+"""
+from __future__ import annotations
+
+import ast
+import copy
+from typing import Any
+
+PROFILE_NAMES = ("smoke", "cpu", "gpu", "paper")
+
+_BASE: dict[str, Any] = {
+    "data": {
+        # ROOT holds textzoom/{train1,train2,test/{easy,medium,hard}} and pretrain/**/data.mdb
+        "root": "data/synth/{profile}",
+        "synthetic": True,  # generate ROOT with stirer_lib.data.synth when it is missing
+        "seed": 0,
+        "num_workers": 0,
+        "sizes": {"train1": 96, "train2": 96, "easy": 24, "medium": 24, "hard": 24, "pretrain": 384},
+    },
+    "model": {"config": "small"},  # "release" (the paper's 13.0 M model) or "small" (CPU lessons)
+    "crnn": {"max_steps": 30, "batch_size": 32, "lr": 1e-3, "eval_every": 0},
+    "pretrain": {"max_steps": 12, "batch_size": 16, "eval_every": 0, "ckpt_every": 6, "lr": 1e-4, "lr_sr": 5e-4},
+    "finetune": {"max_steps": 12, "batch_size": 16, "eval_every": 0, "ckpt_every": 6, "lr": 5e-5, "lr_sr": 1e-3},
+    "eval": {"batch_size": 32, "max_images": None},
+    "course": {"cell_timeout_s": 600, "interactive": False},
+    "run_dir": "runs/{profile}",
+}
+
+_OVERRIDES: dict[str, dict[str, Any]] = {
+    "smoke": {},
+    "cpu": {
+        "data": {"sizes": {"train1": 3000, "train2": 3000, "easy": 300, "medium": 300, "hard": 300,
+                           "pretrain": 20000}, "num_workers": 1},
+        "crnn": {"max_steps": 1500, "batch_size": 64, "eval_every": 500},
+        "pretrain": {"max_steps": 1500, "batch_size": 32, "eval_every": 500, "ckpt_every": 250},
+        "finetune": {"max_steps": 800, "batch_size": 32, "eval_every": 400, "ckpt_every": 200},
+        "eval": {"batch_size": 64},
+        "course": {"cell_timeout_s": 3600},
+    },
+    "gpu": {
+        "data": {"sizes": {"train1": 17367, "train2": 17367, "easy": 1619, "medium": 1411, "hard": 1343,
+                           "pretrain": 300000}, "num_workers": 8},
+        "model": {"config": "release"},
+        "crnn": {"max_steps": 20000, "batch_size": 256, "eval_every": 2000},
+        "pretrain": {"max_steps": 40000, "batch_size": 256, "eval_every": 2000, "ckpt_every": 1000},
+        "finetune": {"max_steps": 20000, "batch_size": 64, "eval_every": 1000, "ckpt_every": 1000},
+        "eval": {"batch_size": 256},
+        "course": {"cell_timeout_s": 6 * 3600},
+    },
+    "paper": {
+        "data": {"root": "data", "synthetic": False, "num_workers": 8},
+        "model": {"config": "release"},
+        "crnn": {"max_steps": 0},  # use the released ckpt/crnn.pth
+        "pretrain": {"max_steps": None, "epochs": 8, "batch_size": 256, "eval_every": 5000, "ckpt_every": 1000},
+        "finetune": {"max_steps": None, "epochs": 500, "batch_size": 48, "eval_every": 1000, "ckpt_every": 1000},
+        "eval": {"batch_size": 256},
+        "course": {"cell_timeout_s": 7 * 24 * 3600},
+    },
+}
+
+
+def _merge(base: dict, over: dict) -> dict:
+    out = copy.deepcopy(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+    return out
+
+
+def _parse_value(text: str) -> Any:
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text  # a plain string such as a path
+
+
+def apply_overrides(profile: dict, overrides: dict[str, Any] | list[str] | None) -> dict:
+    """Set dotted keys: {"pretrain.max_steps": 10} or ["pretrain.max_steps=10"]."""
+    profile = copy.deepcopy(profile)
+    if not overrides:
+        return profile
+    if isinstance(overrides, (list, tuple)):
+        pairs = {}
+        for item in overrides:
+            if "=" not in item:
+                raise ValueError(f"override {item!r} is not key=value (e.g. pretrain.max_steps=10)")
+            k, v = item.split("=", 1)
+            pairs[k.strip()] = _parse_value(v.strip())
+        overrides = pairs
+    for key, value in overrides.items():
+        node, parts = profile, key.split(".")
+        for p in parts[:-1]:
+            if not isinstance(node.get(p), dict):
+                raise KeyError(f"unknown profile section {p!r} in override {key!r}; sections: {sorted(profile)}")
+            node = node[p]
+        if parts[-1] not in node:
+            raise KeyError(f"unknown profile key {key!r}; known here: {sorted(node)}")
+        node[parts[-1]] = value
+    return profile
+
+
+def get_profile(name: str, overrides: dict[str, Any] | list[str] | None = None) -> dict:
+    """The settings of profile `name` ('smoke', 'cpu', 'gpu', 'paper') with dotted overrides."""
+    if name not in PROFILE_NAMES:
+        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    prof = _merge(_BASE, _OVERRIDES[name])
+    prof["name"] = name
+    prof = apply_overrides(prof, overrides)
+    for key in ("run_dir",):
+        prof[key] = prof[key].format(profile=name)
+    prof["data"]["root"] = prof["data"]["root"].format(profile=name)
+    return prof
+
+
+def default_profile() -> str:
+    """'gpu' when CUDA is available, else 'cpu' (the profile that fits a laptop)."""
+    import torch
+    return "gpu" if torch.cuda.is_available() else "cpu"
