@@ -1,0 +1,33 @@
+"""`python -m stirer_lib.course`: run the whole course headlessly with papermill."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .profiles import PROFILE_NAMES, default_profile
+from .runner import NotebookFailed, run_course
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stirer_lib.course", description=__doc__)
+    ap.add_argument("--profile", choices=PROFILE_NAMES, default=None,
+                    help="default: gpu with CUDA, else cpu")
+    ap.add_argument("--data", default=None, help="data ROOT (textzoom/ and pretrain/); default: the profile's")
+    ap.add_argument("--run-dir", default=None, help="where executed notebooks, checkpoints and results go")
+    ap.add_argument("--from", dest="start", type=int, default=1, help="start at notebook number N")
+    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                    help="profile override, e.g. --set pretrain.max_steps=100 (repeatable)")
+    args = ap.parse_args(argv)
+    try:
+        run_course(args.profile or default_profile(), args.data, args.run_dir, args.start, args.overrides)
+    except NotebookFailed as err:
+        print(f"\nCOURSE STOPPED: {err}", file=sys.stderr)
+        return 1
+    except (FileNotFoundError, ValueError, KeyError) as err:
+        print(f"\nCOURSE NOT STARTED: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,155 @@
+"""The course runner: execute the numbered notebooks in order with papermill.
+
+`python -m stirer_lib.course --profile smoke|cpu|gpu|paper [--data ROOT] [--run-dir DIR] [--from N]`
+writes each executed notebook and an HTML copy into RUN/notebooks/, stops at the first failure
+naming the notebook and the cell, and ends with a summary: minutes per notebook and the final
+results table (read from RUN/eval/results.json, written by notebook 06).
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .profiles import get_profile
+from .session import repo_root, resolve
+
+KERNEL = "python3"
+
+
+class NotebookFailed(RuntimeError):
+    """A notebook raised: which one, which cell, what error, and where its executed copy is."""
+
+    def __init__(self, notebook: str, cell: int | None, error: str, executed: Path):
+        self.notebook, self.cell, self.error, self.executed = notebook, cell, error, executed
+        where = f"cell {cell}" if cell is not None else "an unknown cell"
+        super().__init__(f"notebook {notebook} failed in {where}: {error}\n  executed copy: {executed}")
+
+
+@dataclass
+class NotebookRun:
+    name: str
+    minutes: float
+    ok: bool
+
+
+def list_notebooks(notebooks_dir: Path, start: int = 1) -> list[Path]:
+    """The numbered notebooks NN_*.ipynb from number `start` on, in order."""
+    books = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
+    if not books:
+        raise FileNotFoundError(f"no numbered notebooks (NN_name.ipynb) in {notebooks_dir}")
+    return [p for p in books if int(p.name[:2]) >= start]
+
+
+def _failed_cell(nb_path: Path) -> int | None:
+    """Index (0-based, among all cells) of the first cell whose output is an error."""
+    import nbformat
+    nb = nbformat.read(nb_path, as_version=4)
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                return i
+    return None
+
+
+def _to_html(nb_path: Path) -> Path:
+    import nbformat
+    from nbconvert import HTMLExporter
+    body, _ = HTMLExporter().from_notebook_node(nbformat.read(nb_path, as_version=4))
+    html = nb_path.with_suffix(".html")
+    html.write_text(body, encoding="utf-8")
+    return html
+
+
+def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_timeout: int) -> Path:
+    """Execute one notebook with papermill into out_dir (plus an HTML copy); raise NotebookFailed."""
+    import papermill as pm
+    out_dir.mkdir(parents=True, exist_ok=True)
+    dst = out_dir / src.name
+    try:
+        pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL, language="python",
+                            cwd=str(src.parent), execution_timeout=cell_timeout, progress_bar=False,
+                            log_output=False)
+    except Exception as err:  # papermill's PapermillExecutionError, a timeout, a dead kernel
+        cell = getattr(err, "cell_index", None)
+        if cell is None and dst.exists():
+            cell = _failed_cell(dst)
+        ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
+        if dst.exists():
+            _to_html(dst)
+        raise NotebookFailed(src.name, cell, f"{ename}: {evalue}".strip(), dst) from None
+    _to_html(dst)
+    return dst
+
+
+def run_course(profile: str, data_root: str | None = None, run_dir: str | None = None, start: int = 1,
+               overrides: list[str] | None = None, notebooks_dir: Path | None = None,
+               prepare_data: bool = True) -> list[NotebookRun]:
+    """Run the notebooks from number `start` on; print and return minutes per notebook."""
+    prof = get_profile(profile, overrides)
+    data_root = str(resolve(data_root or prof["data"]["root"]))
+    run_dir = str(resolve(run_dir or prof["run_dir"]))
+    notebooks = list_notebooks(notebooks_dir or repo_root() / "notebooks", start)
+    os.environ.setdefault("STIRER_COURSE_ROOT", str(repo_root()))
+    os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the executed notebooks / the log
+    os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    if prepare_data:  # fail fast (or generate the synthetic set) before any notebook starts
+        from ..data.synth import ensure_data
+        ensure_data(data_root, synthetic=prof["data"]["synthetic"], sizes=prof["data"]["sizes"],
+                    seed=prof["data"]["seed"])
+    params = {"profile": profile, "overrides": _overrides_dict(overrides), "data_root": data_root,
+              "run_dir": run_dir, "seed": prof["data"]["seed"], "interactive": False}
+    out_dir = Path(run_dir) / "notebooks"
+    runs: list[NotebookRun] = []
+    print(f"course: profile {profile}, data {data_root}, run dir {run_dir}, {len(notebooks)} notebooks", flush=True)
+    for nb in notebooks:
+        t0 = time.perf_counter()
+        print(f"  running {nb.name} ...", flush=True)
+        try:
+            run_notebook(nb, out_dir, params, prof["course"]["cell_timeout_s"])
+        except NotebookFailed:
+            runs.append(NotebookRun(nb.name, (time.perf_counter() - t0) / 60, False))
+            print(summary(runs, run_dir))
+            raise
+        runs.append(NotebookRun(nb.name, (time.perf_counter() - t0) / 60, True))
+        print(f"  done {nb.name} in {runs[-1].minutes:.2f} min", flush=True)
+    text = summary(runs, run_dir)
+    (Path(run_dir) / "summary.txt").write_text(text)
+    print(text)
+    return runs
+
+
+def _overrides_dict(overrides: list[str] | None) -> dict[str, Any]:
+    from .profiles import _parse_value
+    return {k.strip(): _parse_value(v.strip()) for k, v in (o.split("=", 1) for o in overrides or [])}
+
+
+def summary(runs: list[NotebookRun], run_dir: str) -> str:
+    """Minutes per notebook, then the final results table if notebook 06 wrote one."""
+    lines = ["", "notebook                              minutes  status"]
+    lines += [f"{r.name:<37} {r.minutes:7.2f}  {'ok' if r.ok else 'FAILED'}" for r in runs]
+    lines.append(f"{'total':<37} {sum(r.minutes for r in runs):7.2f}")
+    res = Path(run_dir) / "eval" / "results.json"
+    if res.exists():
+        lines += ["", results_table(json.loads(res.read_text()))]
+    return "\n".join(lines)
+
+
+def results_table(results: dict) -> str:
+    """The final-step accuracy / PSNR / SSIM per split and both averages, plus the CRNN on SR."""
+    rows = ["split             n   acc(%)   PSNR    SSIM   CRNN on SR(%)"]
+    for name, s in results["splits"].items():
+        last = s["steps"][-1]
+        rows.append(f"{name:<14} {s['n']:>5} {last['acc']:8.2f} {last['psnr']:7.2f} {last['ssim']:7.4f} "
+                    f"{s.get('crnn_acc', float('nan')):10.2f}")
+    for key, label in (("mean_of_splits", "mean of splits"), ("over_all", "over all images")):
+        agg = results.get(key)
+        if agg:
+            last = agg["steps"][-1] if "steps" in agg else agg
+            rows.append(f"{label:<20} {last['acc']:8.2f} {last['psnr']:7.2f} {last['ssim']:7.4f} "
+                        f"{agg.get('crnn_acc', float('nan')):10.2f}")
+    return "\n".join(rows)

@@ -1,0 +1,99 @@
+"""The course layer: profiles, the papermill runner's failure report, and the whole smoke series."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from stirer_lib.course import get_profile
+from stirer_lib.course.runner import NotebookFailed, list_notebooks, results_table, run_course
+
+REPO = Path(__file__).resolve().parents[1]
+NOTEBOOKS = ["01_data", "02_crnn_baseline", "03_stirer_architecture", "04_pretraining", "05_finetuning",
+             "06_evaluation"]
+
+
+def test_profiles_and_overrides():
+    smoke, cpu = get_profile("smoke"), get_profile("cpu")
+    assert smoke["run_dir"] == "runs/smoke" and cpu["data"]["root"] == "data/synth/cpu"
+    assert smoke["pretrain"]["max_steps"] < cpu["pretrain"]["max_steps"]
+    p = get_profile("smoke", ["pretrain.max_steps=3", "data.root=/tmp/x"])
+    assert p["pretrain"]["max_steps"] == 3 and p["data"]["root"] == "/tmp/x"
+    assert get_profile("paper")["data"]["synthetic"] is False
+    with pytest.raises(KeyError, match="unknown profile key"):
+        get_profile("smoke", {"pretrain.nope": 1})
+    with pytest.raises(ValueError, match="choose one of"):
+        get_profile("laptop")
+
+
+def test_dependencies_agree_between_pyproject_and_environment():
+    import tomllib
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
+    env = (REPO / "environment.yml").read_text()
+    conda_names = {"lmdb": "python-lmdb"}
+    for dep in deps:
+        name, spec = re.match(r"([A-Za-z0-9_.-]+)(.*)", dep).groups()
+        assert f"{conda_names.get(name, name)}{spec}" in env, f"{dep} not in environment.yml with the same range"
+
+
+def _notebook(cells: list[str]) -> dict:
+    import nbformat
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    return nb
+
+
+def test_runner_reports_failing_notebook_and_cell(tmp_path):
+    import nbformat
+    books = tmp_path / "notebooks"
+    books.mkdir()
+    nbformat.write(_notebook(["profile = 'smoke'", "x = 1"]), books / "01_ok.ipynb")
+    nbformat.write(_notebook(["profile = 'smoke'", "y = 2", "raise ValueError('broken on purpose')"]),
+                   books / "02_bad.ipynb")
+    nbformat.write(_notebook(["profile = 'smoke'"]), books / "03_never.ipynb")
+    run_dir = tmp_path / "run"
+    with pytest.raises(NotebookFailed) as info:
+        run_course("smoke", data_root=str(tmp_path / "data"), run_dir=str(run_dir), notebooks_dir=books,
+                   prepare_data=False)
+    err = info.value
+    assert err.notebook == "02_bad.ipynb" and "broken on purpose" in err.error
+    assert err.cell == 3  # papermill inserts the injected-parameters cell after the tagged one
+    assert (run_dir / "notebooks" / "01_ok.html").exists()
+    assert (run_dir / "notebooks" / "02_bad.ipynb").exists()
+    assert not (run_dir / "notebooks" / "03_never.ipynb").exists()
+    assert [p.name for p in list_notebooks(books, start=2)] == ["02_bad.ipynb", "03_never.ipynb"]
+
+
+def test_results_table_reads_the_evaluation_json():
+    step = {"acc": 50.0, "psnr": 20.0, "ssim": 0.7}
+    res = {"splits": {s: {"n": 2, "steps": [step, step], "crnn_acc": 25.0} for s in ("easy", "medium", "hard")},
+           "mean_of_splits": {"steps": [step, step], "crnn_acc": 25.0},
+           "over_all": {"steps": [step, step], "crnn_acc": 25.0}}
+    table = results_table(res)
+    assert "mean of splits" in table and "over all images" in table and "50.00" in table
+
+
+def test_notebooks_are_committed_clean():
+    for name in NOTEBOOKS:
+        path = REPO / "notebooks" / f"{name}.ipynb"
+        assert path.exists(), f"missing notebook {path}"
+        nb = json.loads(path.read_text())
+        code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        assert not any(c.get("outputs") or c.get("execution_count") for c in code), f"{name} has outputs"
+        tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
+        assert len(tagged) == 1, f"{name}: want exactly one cell tagged 'parameters'"
+
+
+@pytest.mark.course
+def test_whole_smoke_series(tmp_path):
+    """Every notebook, in order, under papermill, in the smoke profile (the course's CI run)."""
+    run_dir = tmp_path / "run"
+    runs = run_course("smoke", run_dir=str(run_dir))
+    assert [r.name for r in runs] == [f"{n}.ipynb" for n in NOTEBOOKS] and all(r.ok for r in runs)
+    results = json.loads((run_dir / "eval" / "results.json").read_text())
+    assert set(results["splits"]) == {"easy", "medium", "hard"}
+    assert (run_dir / "finetune" / "last.pt").exists() and (run_dir / "crnn" / "crnn.pt").exists()
+    assert "total" in (run_dir / "summary.txt").read_text()
