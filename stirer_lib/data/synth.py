@@ -1,0 +1,255 @@
+"""The offline synthetic data set, the course's embedded default (issue 2, item 5).
+
+    python -m stirer_lib.data.synth --out data/synth/cpu --profile cpu --seed 0
+
+writes, under OUT, a TextZoom-format set (textzoom/train1, train2, test/easy|medium|hard: LR/HR
+pairs from the camera model of camera.py; train1 / train2 mix the three severities) and a
+MJSynth / SynthText-format pre-training set (pretrain/synth: HR words only). Record i of a split
+depends only on (seed, split, i), so the same seed gives the same bytes, and any number of
+worker processes gives the same result. It prints the bicubic LR -> HR PSNR / SSIM of each test
+split, to compare with real TextZoom (easy 22.35 / 0.788, medium 18.98 / 0.625, hard 19.39 / 0.659).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import time
+from io import BytesIO
+from multiprocessing import get_context
+from pathlib import Path
+
+import lmdb
+import numpy as np
+import torch
+from PIL import Image
+
+from .camera import SEVERITIES, degrade, sample_params
+from .lmdb_io import HOW_TO_GET_DATA, TEST_SPLITS, TRAIN_SPLITS, find_lmdbs, pretrain_dir, split_dir
+from .quality import bicubic_baseline
+from .render import render_scene, render_word_natural, to_hr
+from .transforms import hr_tensor, lr_tensor
+from .words import sample_label
+
+FORMAT_VERSION = 1
+MARKER = "synth.json"  # written last: a ROOT without it is not a finished synthetic set
+SPLIT_CODES = {"train1": 1, "train2": 2, "easy": 3, "medium": 4, "hard": 5, "pretrain": 6}
+REAL_TEXTZOOM = {"easy": (22.35, 0.788), "medium": (18.98, 0.625), "hard": (19.39, 0.659)}
+Record = dict[str, bytes]
+
+
+def record_rng(seed: int, split: str, index: int) -> np.random.Generator:
+    """The generator of one record: a function of (seed, split, index) only."""
+    return np.random.default_rng([seed, SPLIT_CODES[split], index])
+
+
+def _encode(img: Image.Image, fmt: str) -> bytes:
+    buf = BytesIO()
+    if fmt == "PNG":
+        img.save(buf, format="PNG", compress_level=6)
+    else:
+        img.save(buf, format="JPEG", quality=92)
+    return buf.getvalue()
+
+
+def make_pair(seed: int, split: str, index: int) -> Record:
+    """TextZoom record `index` (0-based) of a split: label, HR (128x32 PNG), LR (64x16 PNG)."""
+    rng = record_rng(seed, split, index)
+    severity = split if split in SEVERITIES else SEVERITIES[int(rng.integers(len(SEVERITIES)))]
+    label = sample_label(rng)
+    scene = render_scene(label, rng)
+    lr = degrade(scene, sample_params(severity, rng), rng)
+    return {"label": label.encode("utf-8"), "image_hr": _encode(to_hr(scene), "PNG"),
+            "image_lr": _encode(lr, "PNG")}
+
+
+def make_word(seed: int, split: str, index: int) -> Record:
+    """MJ/ST-format record `index`: label and a 32 px high word image (JPEG)."""
+    rng = record_rng(seed, split, index)
+    label = sample_label(rng)
+    return {"label": label.encode("utf-8"), "image": _encode(render_word_natural(label, rng), "JPEG")}
+
+
+def _make(args: tuple[str, int, str, int]) -> Record:
+    kind, seed, split, index = args
+    return (make_word if kind == "word" else make_pair)(seed, split, index)
+
+
+def write_lmdb(path: Path, kind: str, seed: int, split: str, n: int, workers: int = 1,
+               keep: list | None = None) -> None:
+    """Write n records of a split as an LMDB at path (keys 1-based, num-samples last)."""
+    from tqdm.auto import tqdm
+    path.mkdir(parents=True, exist_ok=True)
+    per_record = 12_000 if kind == "pair" else 8_000
+    env = lmdb.open(str(path), map_size=max(1 << 26, 4 * per_record * n), subdir=True, meminit=False)
+    jobs = [(kind, seed, split, i) for i in range(n)]
+    pool = get_context("fork").Pool(workers) if workers > 1 and n >= 64 else None
+    try:
+        it = pool.imap(_make, jobs, chunksize=16) if pool else map(_make, jobs)
+        txn = env.begin(write=True)
+        for i, rec in enumerate(tqdm(it, total=n, desc=f"{split:>8}", leave=False, mininterval=0.5), start=1):
+            for key, val in rec.items():
+                txn.put(f"{key}-{i:09d}".encode(), val)
+            if keep is not None:
+                keep.append(rec)
+            if i % 1000 == 0:
+                txn.commit()
+                txn = env.begin(write=True)
+        txn.put(b"num-samples", str(n).encode())
+        txn.commit()
+    finally:
+        if pool:
+            pool.close()
+            pool.join()
+        env.sync()
+        env.close()
+
+
+def split_quality(records: list[Record]) -> dict[str, float]:
+    """Mean bicubic LR -> HR PSNR and SSIM over a split's records (decoded as the loader does)."""
+    from .transforms import decode_image
+    hr = torch.stack([hr_tensor(decode_image(r["image_hr"])) for r in records])
+    lr = torch.stack([lr_tensor(decode_image(r["image_lr"])) for r in records])
+    p, s = bicubic_baseline(hr, lr)
+    return {"psnr": float(p.mean()), "ssim": float(s.mean()), "n": len(records)}
+
+
+def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, workers: int = 1,
+             verbose: bool = True) -> dict:
+    """Write the whole synthetic ROOT at `out` (which must not exist yet); returns its stats."""
+    out = Path(out)
+    if out.exists():
+        raise FileExistsError(f"{out} exists; generate into a new folder (ensure_data does it safely)")
+    missing = [k for k in (*TRAIN_SPLITS, *TEST_SPLITS, "pretrain") if k not in sizes]
+    if missing:
+        raise KeyError(f"sizes lacks {missing}; expected keys train1, train2, easy, medium, hard, pretrain")
+    t0 = time.time()
+    stats: dict[str, dict] = {}
+    for split in (*TRAIN_SPLITS, *TEST_SPLITS):
+        keep: list | None = [] if split in TEST_SPLITS else None
+        write_lmdb(split_dir(out, split), "pair", seed, split, int(sizes[split]), workers, keep)
+        if keep:
+            stats[split] = split_quality(keep)
+    write_lmdb(pretrain_dir(out) / "synth", "word", seed, "pretrain", int(sizes["pretrain"]), workers)
+    info = {"format_version": FORMAT_VERSION, "seed": seed, "sizes": {k: int(v) for k, v in sizes.items()},
+            "bicubic": stats, "seconds": round(time.time() - t0, 1)}
+    (out / MARKER).write_text(json.dumps(info, indent=1))
+    if verbose:
+        print(quality_table(stats))
+        print(f"wrote {out} in {info['seconds']} s")
+    return info
+
+
+def quality_table(stats: dict[str, dict]) -> str:
+    """Per test split: bicubic PSNR / SSIM here and on real TextZoom."""
+    lines = ["split    n     bicubic PSNR  SSIM     (real TextZoom PSNR / SSIM)"]
+    for split, s in stats.items():
+        rp, rs = REAL_TEXTZOOM.get(split, (float("nan"), float("nan")))
+        lines.append(f"{split:<8} {s['n']:<5} {s['psnr']:>12.2f}  {s['ssim']:.4f}   ({rp:.2f} / {rs:.3f})")
+    return "\n".join(lines)
+
+
+def _complete(root: Path, sizes: dict, seed: int) -> bool:
+    """True when root holds a finished synthetic set made with these sizes and seed."""
+    try:
+        info = json.loads((root / MARKER).read_text())
+    except (OSError, ValueError):
+        return False
+    return (info.get("format_version") == FORMAT_VERSION and info.get("seed") == seed
+            and info.get("sizes") == {k: int(v) for k, v in sizes.items()})
+
+
+def missing_parts(root: Path) -> list[Path]:
+    """The LMDB folders a data ROOT lacks (TextZoom splits and at least one pre-training LMDB)."""
+    need = [split_dir(root, s) for s in (*TRAIN_SPLITS, *TEST_SPLITS)]
+    out = [p for p in need if not (p / "data.mdb").is_file()]
+    if not pretrain_dir(root).is_dir() or not find_lmdbs(pretrain_dir(root)):
+        out.append(pretrain_dir(root))
+    return out
+
+
+def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int], seed: int = 0,
+                workers: int | None = None) -> Path:
+    """Make sure data ROOT exists: generate it when synthetic, else explain how to get it.
+
+    Generation writes to ROOT.tmp-<pid> and renames it to ROOT when finished, so an interrupted
+    run never leaves a half set that looks complete. A synthetic ROOT made with other sizes or
+    another seed is regenerated (it is ours: data/synth/<profile>).
+    """
+    root = Path(root)
+    if not synthetic:
+        missing = missing_parts(root)
+        if missing:
+            raise FileNotFoundError(
+                f"real data missing under {root}: " + ", ".join(str(p) for p in missing)
+                + ". Get TextZoom (github.com/JasonBoy1/TextZoom) and the MJSynth / SynthText LMDBs "
+                  "(github.com/clovaai/deep-text-recognition-benchmark, data_lmdb_release/training/MJ and ST) "
+                  "and place them as data/README.md, section 'Real data', says; or use a synthetic profile "
+                  "(smoke, cpu, gpu).")
+        return root
+    if _complete(root, sizes, seed):
+        return root
+    if root.exists() and not (root / MARKER).exists():
+        if not missing_parts(root):
+            return root  # a complete data set put there by hand: use it as it is
+        raise FileExistsError(f"{root} exists but is neither a finished synthetic set (no {MARKER}) nor a "
+                              f"complete data ROOT; delete it and run again to regenerate")
+    tmp = root.parent / f"{root.name}.tmp-{os.getpid()}"
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    root.parent.mkdir(parents=True, exist_ok=True)
+    print(f"generating synthetic data at {root} (seed {seed}, sizes {sizes}) ...", flush=True)
+    try:
+        generate(tmp, sizes, seed, workers=workers or default_workers())
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if root.exists():  # an outdated synthetic set: replace it
+        old = root.parent / f"{root.name}.old-{os.getpid()}"
+        root.rename(old)
+        tmp.rename(root)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        tmp.rename(root)
+    return root
+
+
+def default_workers() -> int:
+    """Two processes when the machine has at least two cores, else one."""
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    from ..course.profiles import get_profile
+    ap = argparse.ArgumentParser(prog="python -m stirer_lib.data.synth", description=__doc__.split("\n\n")[0])
+    ap.add_argument("--out", required=True, help="the data ROOT to write (must not exist)")
+    ap.add_argument("--profile", default="smoke", choices=("smoke", "cpu", "gpu"), help="sizes from this profile")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--workers", type=int, default=default_workers(), help="generator processes (same bytes)")
+    ap.add_argument("--size", action="append", default=[], metavar="SPLIT=N", help="override one split's size")
+    a = ap.parse_args(argv)
+    sizes = dict(get_profile(a.profile)["data"]["sizes"])
+    for item in a.size:
+        k, _, v = item.partition("=")
+        if k not in sizes or not v.isdigit():
+            ap.error(f"--size {item!r}: expected SPLIT=N with SPLIT in {sorted(sizes)}")
+        sizes[k] = int(v)
+    out = Path(a.out)
+    if out.exists():
+        ap.error(f"{out} exists; choose a new folder or delete it")
+    tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        generate(tmp, sizes, a.seed, workers=a.workers)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    tmp.rename(out)
+    print(f"done: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
