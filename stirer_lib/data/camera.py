@@ -38,12 +38,12 @@ class CameraParams:
 
 # (low, high) uniform ranges per severity
 RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "easy": {"shift": (0.0, 1.0), "contrast": (0.85, 1.05), "brightness": (-10, 10), "gain": (0.95, 1.05),
-             "blur": (0.4, 0.9), "scale": (2.0, 2.6), "noise": (1.0, 4.0), "quality": (70, 95)},
-    "medium": {"shift": (1.0, 2.0), "contrast": (0.7, 1.0), "brightness": (-20, 20), "gain": (0.9, 1.1),
-               "blur": (0.7, 1.3), "scale": (2.5, 3.4), "noise": (3.0, 8.0), "quality": (45, 85)},
-    "hard": {"shift": (1.0, 2.0), "contrast": (0.7, 1.0), "brightness": (-15, 15), "gain": (0.9, 1.1),
-             "blur": (0.9, 1.6), "scale": (3.2, 4.4), "noise": (4.0, 10.0), "quality": (35, 75)},
+    "easy": {"shift": (0.0, 1.0), "contrast": (0.8, 1.05), "brightness": (-12, 12), "gain": (0.94, 1.06),
+             "blur": (0.3, 0.8), "scale": (2.0, 2.6), "noise": (0.5, 2.5), "quality": (72, 95)},
+    "medium": {"shift": (1.2, 2.0), "contrast": (0.7, 1.0), "brightness": (-20, 20), "gain": (0.9, 1.1),
+               "blur": (0.6, 1.2), "scale": (2.4, 3.4), "noise": (3.5, 7.5), "quality": (50, 85)},
+    "hard": {"shift": (0.5, 1.5), "contrast": (0.75, 1.0), "brightness": (-15, 15), "gain": (0.9, 1.1),
+             "blur": (0.7, 1.2), "scale": (3.0, 4.0), "noise": (1.5, 4.5), "quality": (55, 85)},
 }
 
 

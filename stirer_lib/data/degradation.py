@@ -74,7 +74,7 @@ def jpeg(img: Image.Image, quality: int) -> Image.Image:
     if quality >= 100:
         return img
     buf = BytesIO()
-    img.save(buf, format="JPEG", quality=int(quality))
+    img.save(buf, format="JPEG", quality=int(quality), subsampling=0)  # 4:4:4, as cameras at high quality
     buf.seek(0)
     with Image.open(buf) as out:
         return out.convert("RGB")
