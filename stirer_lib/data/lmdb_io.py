@@ -121,3 +121,14 @@ class LazyLmdb:
         """The raw label-%09d values of records 1..n in one read transaction (None when missing)."""
         with self.env().begin(write=False, buffers=False) as txn:
             return [txn.get(b"label-%09d" % i) for i in range(1, n + 1)]
+
+
+def lmdb_digest(path: str | os.PathLike) -> str:
+    """SHA-256 over every (key, value) of an LMDB in key order: equal digests, equal records."""
+    import hashlib
+    h = hashlib.sha256()
+    env = shared_env(check_lmdb_path(path))
+    with env.begin(write=False, buffers=False) as txn:
+        for key, value in txn.cursor():
+            h.update(len(key).to_bytes(4, "little") + key + len(value).to_bytes(8, "little") + value)
+    return h.hexdigest()

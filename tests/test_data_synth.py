@@ -1,0 +1,177 @@
+"""The synthetic generator, ensure_data and the degradations (issue 2, items 4, 5 and 7)."""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stirer_lib.course.profiles import get_profile
+from stirer_lib.data import TEST_SPLITS, TextZoomDataset, find_lmdbs, pretrain_set, textzoom_split
+from stirer_lib.data import synth
+from stirer_lib.data.camera import SEVERITIES, capture, sample_params
+from stirer_lib.data.degradation import (bicubic_shrink, jpeg, motion_blur, official_lr, poisson_noise,
+                                         random_shrink_factor)
+from stirer_lib.data.lmdb_io import lmdb_digest
+from stirer_lib.data.quality import psnr, ssim
+from stirer_lib.data.render import render_scene, render_word_natural
+from stirer_lib.data.words import sample_label
+from stirer_lib.text import filter_label
+
+TINY = {"train1": 6, "train2": 4, "easy": 3, "medium": 3, "hard": 3, "pretrain": 8}
+
+
+def digests(root) -> dict[str, str]:
+    return {str(p.relative_to(root)): lmdb_digest(p) for p in find_lmdbs(root)}
+
+
+@pytest.fixture(scope="module")
+def smoke_root(tmp_path_factory):
+    """The smoke profile's data set, generated in one process."""
+    root = tmp_path_factory.mktemp("gen") / "a"
+    synth.generate(root, get_profile("smoke")["data"]["sizes"], seed=0, workers=1, verbose=False)
+    return root
+
+
+def test_generator_layout_and_sizes(smoke_root):
+    sizes = get_profile("smoke")["data"]["sizes"]
+    for split in ("train1", "train2", *TEST_SPLITS):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")  # every generated label is usable: no skip warning
+            ds = textzoom_split(smoke_root, split, train=False)
+        assert len(ds) == sizes[split]
+    hr, lr, label = ds[0]
+    assert hr.shape == (4, 32, 128) and lr.shape == (4, 16, 64) and label
+    pre = pretrain_set(smoke_root, max_len=None)
+    assert len(pre) == sizes["pretrain"] and pre[0][0].shape == (4, 32, 128)
+    raw = [lab for split in ("train1", "train2") for lab in textzoom_split(smoke_root, split).db.labels(96)]
+    raw = [r.decode() for r in raw]
+    assert any(r != r.lower() for r in raw) and any(not r.isalnum() for r in raw)  # case + punctuation kept
+    assert any(any(c.isdigit() for c in r) for r in raw)
+
+
+def test_generator_same_seed_same_bytes_any_workers(smoke_root, tmp_path):
+    again = tmp_path / "b"
+    synth.generate(again, get_profile("smoke")["data"]["sizes"], seed=0, workers=2, verbose=False)
+    assert digests(again) == digests(smoke_root)
+    other = tmp_path / "c"
+    synth.generate(other, TINY, seed=1, workers=1, verbose=False)
+    first = synth.make_pair(0, "easy", 0)
+    assert synth.make_pair(1, "easy", 0) != first and synth.make_pair(0, "easy", 0) == first
+
+
+def test_generator_stats_are_in_the_textzoom_range(smoke_root):
+    import json
+    info = json.loads((smoke_root / synth.MARKER).read_text())
+    for split in TEST_SPLITS:  # loose bounds: 24 images per split; the tuned values are in the report
+        assert 15 < info["bicubic"][split]["psnr"] < 28 and 0.4 < info["bicubic"][split]["ssim"] < 0.95
+    assert info["bicubic"]["easy"]["psnr"] > info["bicubic"]["medium"]["psnr"]
+
+
+def test_ensure_data_generates_once(tmp_path, capsys):
+    root = tmp_path / "synth" / "smoke"
+    assert synth.ensure_data(root, synthetic=True, sizes=TINY, seed=0, workers=1) == root
+    assert not list(tmp_path.glob("synth/*.tmp-*"))
+    stamp = (root / synth.MARKER).stat().st_mtime_ns
+    synth.ensure_data(root, synthetic=True, sizes=TINY, seed=0)
+    assert (root / synth.MARKER).stat().st_mtime_ns == stamp  # complete: not regenerated
+    assert len(TextZoomDataset(root / "textzoom" / "test" / "hard")) == 3
+    bigger = dict(TINY, easy=4)
+    synth.ensure_data(root, synthetic=True, sizes=bigger, seed=0, workers=1)  # other sizes: regenerated
+    assert len(TextZoomDataset(root / "textzoom" / "test" / "easy")) == 4
+    assert "easy" in capsys.readouterr().out  # the PSNR / SSIM table
+
+
+def test_ensure_data_interrupted_leaves_nothing(tmp_path, monkeypatch):
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(synth, "write_lmdb", boom)
+    root = tmp_path / "synth"
+    with pytest.raises(KeyboardInterrupt):
+        synth.ensure_data(root, synthetic=True, sizes=TINY, seed=0, workers=1)
+    assert not root.exists() and not list(tmp_path.iterdir())
+
+
+def test_ensure_data_real_missing_explains(tmp_path):
+    with pytest.raises(FileNotFoundError, match=r"textzoom/train1.*TextZoom.*MJSynth.*data/README\.md"):
+        synth.ensure_data(tmp_path / "data", synthetic=False, sizes=TINY, seed=0)
+
+
+def test_ensure_data_refuses_foreign_partial_folder(tmp_path):
+    (tmp_path / "root" / "textzoom").mkdir(parents=True)
+    with pytest.raises(FileExistsError, match="delete it"):
+        synth.ensure_data(tmp_path / "root", synthetic=True, sizes=TINY, seed=0)
+
+
+def test_cli_writes_a_set(tmp_path, capsys):
+    out = tmp_path / "cli"
+    args = ["--out", str(out), "--profile", "smoke", "--workers", "1"] + [f"--size={k}={v}" for k, v in TINY.items()]
+    assert synth.main(args) == 0
+    assert (out / synth.MARKER).exists() and "hard" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        synth.main(["--out", str(out)])  # exists
+
+
+# ---------------------------------------------------------------------------------------------
+# words, rendering, degradations
+
+def test_labels_filter_to_charset():
+    rng = np.random.default_rng(0)
+    labels = [sample_label(rng) for _ in range(300)]
+    assert all(filter_label(s) for s in labels)
+    assert len(set(labels)) > 150
+
+
+def test_render_shapes():
+    rng = np.random.default_rng(0)
+    scene = render_scene("Hello!", rng)
+    assert scene.shape == (64, 256, 3) and scene.min() >= 0 and scene.max() <= 255
+    word = render_word_natural("hello", rng)
+    assert word.size[1] == 32 and 16 <= word.size[0] <= 256
+
+
+@pytest.mark.parametrize("severity", SEVERITIES)
+def test_camera_steps(severity):
+    rng = np.random.default_rng(1)
+    scene = render_scene("camera", rng)
+    steps = capture(scene, sample_params(severity, rng), rng)
+    assert [n for n, _ in steps][0] == "scene" and steps[-1][1].shape == (16, 64, 3)
+    assert all(img.ndim == 3 and img.shape[-1] == 3 for _, img in steps)
+
+
+def test_harder_severity_is_worse_on_average():
+    rng = np.random.default_rng(2)
+    scenes = [render_scene(w, rng) for w in ("alpha", "Bravo", "CHARLIE", "delta", "echo42", "Fox")]
+    from stirer_lib.data.camera import degrade
+    from stirer_lib.data.quality import bicubic_baseline
+    from stirer_lib.data.render import to_hr
+    from stirer_lib.data.transforms import hr_tensor, lr_tensor
+    hr = torch.stack([hr_tensor(to_hr(s)) for s in scenes])
+    score = {}
+    for sev in ("easy", "hard"):
+        lr = torch.stack([lr_tensor(degrade(s, sample_params(sev, rng), rng)) for s in scenes])
+        score[sev] = bicubic_baseline(hr, lr)[1].mean().item()
+    assert score["easy"] > score["hard"]
+
+
+def test_official_degradation_ops():
+    rng = np.random.default_rng(0)
+    img = Image.fromarray(np.random.default_rng(1).integers(0, 255, (32, 100, 3), dtype=np.uint8))
+    assert motion_blur(img, 7, 30.0, 0.5).size == img.size
+    assert poisson_noise(img, 21, rng).size == img.size and jpeg(img, 50).size == img.size
+    assert bicubic_shrink(img, 3).size == (33, 10)
+    assert random_shrink_factor(Image.new("RGB", (20, 10)), rng) == 1
+    assert {random_shrink_factor(Image.new("RGB", (64, 16)), rng) for _ in range(200)} == {1, 2, 3}
+    assert {random_shrink_factor(img, rng) for _ in range(200)} == {1, 2, 3, 4}
+    sizes = {official_lr(img, rng).size for _ in range(100)}
+    assert sizes == {(100, 32), (50, 16), (33, 10), (25, 8)}
+
+
+def test_quality_metrics_match_official(load_fixture):
+    ref = load_fixture("official_metrics.pt")
+    finite = torch.isfinite(ref["official_psnr"])
+    assert torch.allclose(psnr(ref["a"], ref["b"])[finite].double(), ref["official_psnr"][finite].double(), atol=1e-3)
+    assert torch.allclose(ssim(ref["a"], ref["b"]).double(), ref["official_ssim"].double(), atol=1e-4)
