@@ -1,0 +1,113 @@
+"""CRNN training with CTC, the checkpoint round trip, the accuracy helper and the CTC picture."""
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, Subset
+
+from stirer_lib.models.crnn import CRNN, load_crnn
+from stirer_lib.training.crnn import crnn_accuracy, crnn_read, ctc_loss, save_crnn, train_crnn, upsample_lr
+from stirer_lib.viz.ctc import collapse_steps, frame_symbols, plot_ctc_alignment
+
+SIZES = {"train1": 2, "train2": 2, "easy": 6, "medium": 2, "hard": 2, "pretrain": 8}
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory):
+    from stirer_lib.data.synth import ensure_data
+    root = tmp_path_factory.mktemp("crnn_data") / "root"
+    return ensure_data(root, synthetic=True, sizes=SIZES, seed=0, workers=1)
+
+
+def _prof(root, run_dir, **crnn) -> dict:
+    cfg = {"max_steps": 8, "batch_size": 8, "lr": 1e-3, "eval_every": 0, "log_every": 1, **crnn}
+    return {"crnn": cfg, "data": {"root": str(root), "num_workers": 0}, "run_dir": str(run_dir), "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def trained(data_root, tmp_path_factory):
+    torch.manual_seed(0)
+    run = tmp_path_factory.mktemp("run")
+    crnn, history = train_crnn(_prof(data_root, run), progress=False)
+    return crnn, history, run
+
+
+def test_ctc_loss_matches_torch():
+    torch.manual_seed(0)
+    scores = torch.randn(33, 2, 37)
+    targets, lengths = torch.tensor([5, 6, 7, 1, 2], dtype=torch.int32), torch.tensor([3, 2], dtype=torch.int32)
+    ref = torch.nn.CTCLoss(blank=0)(scores.log_softmax(2), targets.long(), torch.tensor([33, 33]), lengths.long())
+    torch.testing.assert_close(ctc_loss(scores, targets, lengths), ref)
+
+
+def test_few_steps_lower_the_ctc_loss(trained):
+    crnn, history, _ = trained
+    assert not crnn.training
+    assert [h["step"] for h in history] == list(range(1, 9))
+    first, last = history[0]["loss"], history[-1]["loss"]
+    assert last < 0.7 * first, f"CTC loss did not drop enough on 8 repeated words: {first:.2f} -> {last:.2f}"
+
+
+def test_checkpoint_reloads_and_resumes(trained, data_root):
+    crnn, history, run = trained
+    path = run / "crnn" / "crnn.pt"
+    ckpt = torch.load(path, weights_only=False)
+    assert ckpt["step"] == 8 and ckpt["config"] is None and ckpt["history"] == history
+    assert list(ckpt["model"]) == list(CRNN().state_dict())  # crnn.pytorch's layout
+    x = torch.rand(2, 3, 32, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(load_crnn(path)(x), crnn(x))
+    same, hist = train_crnn(_prof(data_root, run), progress=False)  # already done: no training
+    assert hist == history
+    more, hist = train_crnn(_prof(data_root, run, max_steps=10), progress=False)
+    assert [h["step"] for h in hist] == list(range(1, 11))
+    assert torch.load(path, weights_only=False)["step"] == 10
+    assert not list(path.parent.glob(".*tmp*")), "atomic save left a temporary file"
+
+
+def test_save_is_atomic_replacement(tmp_path):
+    path = tmp_path / "crnn" / "crnn.pt"
+    save_crnn(path, CRNN(), 1, [{"step": 1}])
+    save_crnn(path, CRNN(), 2, [{"step": 2}])
+    assert torch.load(path, weights_only=False)["step"] == 2
+    assert [p.name for p in path.parent.iterdir()] == ["crnn.pt"]
+
+
+def test_upsample_lr_is_torch_bicubic_clamped():
+    lr = torch.rand(2, 4, 16, 64)
+    up = upsample_lr(lr)
+    assert up.shape == (2, 4, 32, 128) and up.min() >= 0 and up.max() <= 1
+    ref = F.interpolate(lr, size=(32, 128), mode="bicubic", align_corners=False).clamp(0, 1)
+    torch.testing.assert_close(up, ref)
+
+
+def test_crnn_accuracy_reads_hr_and_lr(trained, data_root):
+    from stirer_lib.data import TextZoomDataset, collate_eval, split_dir
+    crnn = trained[0]
+    ds = TextZoomDataset(split_dir(data_root, "easy"))
+    loader = DataLoader(ds, batch_size=4, collate_fn=collate_eval)
+    batch = collate_eval([ds[i] for i in range(len(ds))])
+    for source, images in (("hr", batch["hr"]), ("lr_bicubic", upsample_lr(batch["lr"]))):
+        res = crnn_accuracy(crnn, loader, source)
+        assert res["n"] == len(ds) and res["labels"] == batch["labels"]
+        assert res["preds"] == crnn_read(crnn, images)
+        assert res["accuracy"] == sum(p == g for p, g in zip(res["preds"], res["labels"])) / len(ds)
+    assert crnn_accuracy(crnn, loader, "hr", max_images=3)["n"] == 3
+    with pytest.raises(ValueError, match="source"):
+        crnn_accuracy(crnn, loader, "sr")
+
+
+def test_ctc_collapse_and_picture(trained):
+    assert collapse_steps(list("--hh-e-ll-ll-oo-")) == ("--hh-e-ll-ll-oo-", "-h-e-l-l-o-", "hello")
+    scores = torch.full((5, 37), -5.0)
+    for t, c in enumerate([0, 8, 8, 0, 8]):  # '-', 7, 7, '-', 7
+        scores[t, c] = 5.0
+    assert collapse_steps(frame_symbols(scores))[2] == "77"
+    fig = plot_ctc_alignment(trained[0], torch.rand(4, 32, 128), label="abc")
+    assert len(fig.axes) == 3  # image, heat map, colour bar
+    assert "label 'abc'" in fig.axes[0].get_title()
