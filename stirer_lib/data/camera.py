@@ -54,7 +54,7 @@ def sample_params(severity: str, rng: np.random.Generator) -> CameraParams:
     r = RANGES[severity]
     u = lambda k: float(rng.uniform(*r[k]))  # noqa: E731
     mag, ang = u("shift"), float(rng.uniform(0, 2 * np.pi))
-    return CameraParams(shift=(mag * np.cos(ang), mag * np.sin(ang)), contrast=u("contrast"),
+    return CameraParams(shift=(float(mag * np.cos(ang)), float(mag * np.sin(ang))), contrast=u("contrast"),
                         brightness=u("brightness"), gain=(u("gain"), u("gain"), u("gain")), blur=u("blur"),
                         scale=u("scale"), noise=u("noise"), quality=int(round(u("quality"))))
 

@@ -123,6 +123,27 @@ class LazyLmdb:
             return [txn.get(b"label-%09d" % i) for i in range(1, n + 1)]
 
 
+def describe_lmdb(path: str | os.PathLike, records: int = 2) -> list[tuple[str, str]]:
+    """(key, what its value is) for num-samples and the first records: the layout at a glance."""
+    from PIL import Image
+    from io import BytesIO
+    db = LazyLmdb(path)
+    out = [("num-samples", str(db.num_samples()))]
+    with db.env().begin(write=False, buffers=False) as txn:
+        for rec in range(1, records + 1):
+            for name in ("label", "image_hr", "image_lr", "image"):
+                key = f"{name}-{rec:09d}"
+                value = txn.get(key.encode())
+                if value is None:
+                    continue
+                if name == "label":
+                    out.append((key, repr(value.decode("utf-8", "replace"))))
+                    continue
+                with Image.open(BytesIO(value)) as im:
+                    out.append((key, f"{im.format} {im.mode} {im.size[0]}x{im.size[1]}, {len(value)} bytes"))
+    return out
+
+
 def lmdb_digest(path: str | os.PathLike) -> str:
     """SHA-256 over every (key, value) of an LMDB in key order: equal digests, equal records."""
     import hashlib

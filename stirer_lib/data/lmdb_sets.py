@@ -97,6 +97,11 @@ class _LabelledLmdb(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def raw_labels(self) -> list[str]:
+        """The stored labels (case, punctuation) of the usable records."""
+        raw = self.db.labels(self.num_records)
+        return [raw[r - 1].decode("utf-8") for r in self.records]
+
     def load_images(self, index: int) -> list[Image.Image]:
         """The decoded images (image_keys order) of usable record `index`; raises on a bad record."""
         rec = self.records[index]

@@ -49,3 +49,23 @@ def bicubic_baseline(hr: torch.Tensor, lr: torch.Tensor) -> tuple[torch.Tensor, 
         p_fn, s_fn = psnr, ssim
     up = bicubic_up(lr)
     return p_fn(up, hr), s_fn(up, hr)
+
+
+def bicubic_per_split(root, splits: tuple[str, ...] = ("easy", "medium", "hard"), batch_size: int = 64,
+                      max_images: int | None = None) -> dict[str, dict[str, float]]:
+    """Mean bicubic PSNR / SSIM of each TextZoom test split of a data ROOT (evaluation loader)."""
+    from torch.utils.data import DataLoader, Subset
+
+    from .collate import collate_eval
+    from .lmdb_sets import textzoom_split
+    out = {}
+    for split in splits:
+        ds = textzoom_split(root, split, train=False)
+        if max_images is not None:
+            ds = Subset(ds, range(min(max_images, len(ds))))
+        ps, ss = [], []
+        for batch in DataLoader(ds, batch_size=batch_size, collate_fn=collate_eval):
+            p, s = bicubic_baseline(batch["hr"], batch["lr"])
+            ps.append(p), ss.append(s)
+        out[split] = {"psnr": float(torch.cat(ps).mean()), "ssim": float(torch.cat(ss).mean()), "n": len(ds)}
+    return out
