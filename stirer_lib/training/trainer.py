@@ -1,0 +1,492 @@
+"""One training loop for both STIRER stages (DESIGN.md section 1, "Training").
+
+Stage "pretrain" reads every MJ/ST-format LMDB under ROOT/pretrain (LR synthesised on the fly);
+stage "finetune" reads TextZoom-format ROOT/textzoom/train1 + train2 and starts from the
+pretraining checkpoint. Both minimise Eq. 9 (stirer_lib.losses.stirer_loss) with AdamW, the
+SR head at its own learning rate, the learning rate halved after half of the planned steps.
+
+Run directory (one per stage): last.pt (resumable), best.pt (best mean final-step word accuracy
+on the test splits), metrics.jsonl (one JSON object per line: kind "train" or "eval"),
+curves.png. Checkpoints are atomic; Ctrl-C (SIGINT) or SIGTERM finish the current step, save
+last.pt and raise KeyboardInterrupt; a non-finite loss stops the run without touching the last
+good checkpoint. The same code runs alone or under torchrun with DistributedDataParallel.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import math
+import shutil
+import signal
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+
+from ..losses import stirer_loss
+from ..utils import seed_everything
+from . import checkpoint as ckpt
+from . import distributed as ddp
+from .optim import build_optimizer, build_scheduler
+from .sampler import EpochBatchSampler, epoch_seed, set_epoch_seed
+from .validate import evaluate_splits, is_better
+
+STAGES = ("pretrain", "finetune")
+STAGE_DEFAULTS: dict[str, Any] = {"max_steps": None, "epochs": None, "alpha": 0.5, "weight_decay": 0.01,
+                                  "grad_clip": None, "amp": True, "log_every": 10, "eval_max_images": None,
+                                  "find_unused_parameters": False}
+
+
+class NonFiniteLossError(RuntimeError):
+    """The loss became NaN or infinite; the last good checkpoint was kept."""
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C / SIGTERM stopped the run after a whole step; last.pt holds that step."""
+
+
+class RunExistsError(FileExistsError):
+    """The run directory already holds a run that this call would overwrite."""
+
+
+@dataclass
+class StageSettings:
+    """A stage's section of the profile with the trainer's defaults filled in."""
+
+    stage: str
+    batch_size: int
+    lr: float
+    lr_sr: float
+    eval_every: int
+    ckpt_every: int
+    max_steps: int | None = None
+    epochs: int | None = None
+    alpha: float = 0.5
+    weight_decay: float = 0.01
+    grad_clip: float | None = None
+    amp: bool = True
+    log_every: int = 10
+    eval_max_images: int | None = None
+    find_unused_parameters: bool = False
+
+    @classmethod
+    def from_profile(cls, prof: dict, stage: str) -> "StageSettings":
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES}")
+        sec = {**STAGE_DEFAULTS, **prof[stage]}
+        known = set(cls.__dataclass_fields__) - {"stage"}
+        unknown = sorted(set(sec) - known)
+        if unknown:
+            raise KeyError(f"unknown keys in profile section {stage!r}: {unknown}; known: {sorted(known)}")
+        s = cls(stage=stage, **sec)
+        if s.max_steps is None and s.epochs is None:
+            raise ValueError(f"profile section {stage!r} needs max_steps or epochs")
+        return s
+
+
+@dataclass
+class Callbacks:
+    """Hooks for notebooks and tests: on_log(record) after each logged record, on_step(step)."""
+
+    on_log: list[Callable[[dict], None]] = field(default_factory=list)
+    on_step: list[Callable[[int], None]] = field(default_factory=list)
+
+
+# ----------------------------------------------------------------------------- data
+
+def train_dataset(prof: dict, stage: str) -> Dataset:
+    """Pretraining: every MJ/ST LMDB under ROOT/pretrain; fine-tuning: TextZoom train1 + train2."""
+    from ..data import pretrain_set, textzoom_train_set
+    root = prof["data"]["root"]
+    return pretrain_set(root, seed=0) if stage == "pretrain" else textzoom_train_set(root, seed=0)
+
+
+def eval_loaders(prof: dict, max_images: int | None, batch_size: int) -> dict[str, DataLoader]:
+    """One loader per TextZoom test split (first max_images of each when set)."""
+    from torch.utils.data import Subset
+
+    from ..data import TEST_SPLITS, collate_eval, textzoom_split
+    loaders = {}
+    for split in TEST_SPLITS:
+        ds = textzoom_split(prof["data"]["root"], split)
+        if max_images is not None:
+            ds = Subset(ds, range(min(max_images, len(ds))))
+        loaders[split] = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate_eval,
+                                    num_workers=prof["data"].get("num_workers", 0),
+                                    generator=torch.Generator().manual_seed(0))
+    return loaders
+
+
+def epoch_loader(dataset: Dataset, prof: dict, s: StageSettings, seed: int, epoch: int, start: int,
+                 info: ddp.DistInfo) -> DataLoader:
+    """The loader of one epoch from batch `start` on; everything random is a function of (seed, epoch)."""
+    from ..data import collate_train
+    set_epoch_seed(dataset, seed, epoch)
+    sampler = EpochBatchSampler(len(dataset), s.batch_size, seed, epoch, info.rank, info.world, start)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_train,
+                      num_workers=prof["data"].get("num_workers", 0),
+                      generator=torch.Generator().manual_seed(epoch_seed(seed, epoch, salt=2)))
+
+
+# ----------------------------------------------------------------------------- model
+
+def build_model(prof: dict) -> tuple[nn.Module, Any]:
+    """STIRER from the profile's model section: {"config": "small"|"release", "overrides": {...}}."""
+    from ..models import build_stirer, config_from_name
+    sec = prof["model"]
+    cfg = config_from_name(sec["config"], **sec.get("overrides", {}))
+    return build_stirer(cfg), cfg
+
+
+def default_init(run_dir: Path) -> Path | None:
+    """Fine-tuning starts from RUN/pretrain/best.pt, else RUN/pretrain/last.pt (RUN = run_dir's parent)."""
+    for name in ("best.pt", "last.pt"):
+        p = run_dir.parent / "pretrain" / name
+        if p.is_file():
+            return p
+    return None
+
+
+# ----------------------------------------------------------------------------- run directory
+
+def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict | None:
+    """The checkpoint to resume from (or None); refuses to clobber a run unless overwrite."""
+    last = run_dir / "last.pt"
+    if overwrite:
+        for name in ("last.pt", "best.pt", "metrics.jsonl", "curves.png"):
+            (run_dir / name).unlink(missing_ok=True)
+        return None
+    if not last.exists():
+        if (run_dir / "metrics.jsonl").exists():
+            (run_dir / "metrics.jsonl").unlink()  # a run that never reached its first checkpoint
+        return None
+    state = ckpt.load(last)
+    if resume:
+        return state
+    what = "a finished run" if state.get("finished") else f"an unfinished run (step {state['step']} of {state.get('total_steps')})"
+    hint = "" if state.get("finished") else "pass --resume (notebook: resume = True) to continue it, or "
+    raise RunExistsError(f"{run_dir} already holds {what}; {hint}pass --overwrite (notebook: overwrite = True) "
+                         f"to start over, or choose another run directory")
+
+
+def append_jsonl(path: Path, record: dict) -> None:
+    """One JSON object per line."""
+    with open(path, "a") as f:
+        f.write(json.dumps(record) + "\n")
+
+
+def truncate_jsonl(path: Path, step: int) -> None:
+    """Drop records after `step` (written after the checkpoint a resumed run starts from)."""
+    if not path.exists():
+        return
+    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
+    path.write_text("".join(ln + "\n" for ln in keep))
+
+
+# ----------------------------------------------------------------------------- signals
+
+class StopFlag:
+    """Turns SIGINT / SIGTERM into a request to stop after the current step (a second Ctrl-C is immediate)."""
+
+    def __init__(self):
+        self.requested = False
+        self._old: dict[int, Any] = {}
+
+    def _handler(self, signum, frame):
+        if self.requested and signum == signal.SIGINT:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __enter__(self) -> "StopFlag":
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        for sig, old in self._old.items():
+            signal.signal(sig, old)
+
+
+# ----------------------------------------------------------------------------- the loop
+
+class Trainer:
+    """Holds the state of one stage's run; `fit()` trains until the planned or requested step."""
+
+    def __init__(self, prof: dict, stage: str, run_dir: str | Path | None = None, resume: bool = False,
+                 overwrite: bool = False, max_steps: int | None = None, init: str | Path | None = None,
+                 callbacks: Callbacks | None = None, progress: bool = True):
+        self.prof, self.stage = prof, stage
+        self.s = StageSettings.from_profile(prof, stage)
+        self.info = ddp.setup()
+        self.device = self.info.device
+        self.run_dir = Path(run_dir) if run_dir is not None else Path(prof["run_dir"]) / stage
+        self.callbacks = callbacks or Callbacks()
+        self.progress = progress
+        self.seed = int(prof["data"].get("seed", 0))
+        resume_state = None
+        if self.info.main:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                resume_state = check_run_dir(self.run_dir, resume, overwrite)
+                err = None
+            except RunExistsError as e:
+                err = str(e)
+        else:
+            err = None
+        err = ddp.broadcast_object(err, self.info)
+        if err:
+            raise RunExistsError(err)
+        ddp.barrier(self.info)
+        if not self.info.main and resume:
+            last = self.run_dir / "last.pt"
+            resume_state = ckpt.load(last) if last.exists() else None
+
+        seed_everything(self.seed)
+        self.model, self.cfg = build_model(prof)
+        self.model.to(self.device)
+        self.dataset = train_dataset(prof, stage)
+        self.steps_per_epoch = EpochBatchSampler.steps_per_epoch(len(self.dataset), self.s.batch_size, self.info.world)
+        self.total_steps = self.s.max_steps if self.s.max_steps is not None else self.s.epochs * self.steps_per_epoch
+        if self.total_steps <= 0:
+            raise ValueError(f"{stage}: the profile plans {self.total_steps} steps; set {stage}.max_steps > 0")
+        self.stop_at = self.total_steps if max_steps is None else min(max_steps, self.total_steps)
+        if max_steps is not None and max_steps > self.total_steps and self.info.main:
+            print(f"--max-steps {max_steps} is past the profile's plan of {self.total_steps} steps; stopping at "
+                  f"{self.total_steps} (train longer with --set {stage}.max_steps={max_steps})", flush=True)
+        self.optimizer = build_optimizer(self.model, self.s.lr, self.s.lr_sr, self.s.weight_decay)
+        self.scheduler = build_scheduler(self.optimizer, self.total_steps)
+        self.amp_dtype = self._amp_dtype()
+        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
+        self.step, self.best = 0, None
+        self.init_from: str | None = None
+        if resume_state is not None:
+            self._restore(resume_state)
+        else:
+            self._init_weights(init)
+        self.ddp_model = (DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                                                  find_unused_parameters=self.s.find_unused_parameters)
+                          if self.info.world > 1 else self.model)
+        self._eval_loaders: dict[str, DataLoader] | None = None
+
+    # -- setup helpers
+    def _amp_dtype(self) -> torch.dtype | None:
+        if not self.s.amp or self.device.type != "cuda":
+            return None
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+
+    def _init_weights(self, init: str | Path | None) -> None:
+        if init is None and self.stage == "finetune":
+            init = default_init(self.run_dir)
+            if init is None:
+                raise FileNotFoundError(
+                    f"fine-tuning starts from the pretraining checkpoint, but {self.run_dir.parent / 'pretrain'} has "
+                    f"neither best.pt nor last.pt: run the pretraining stage first (notebook 04 or "
+                    f"`python -m stirer_lib.train --stage pretrain ...`), pass --init CKPT, or --init none")
+        if init is not None and str(init) != "none":
+            ckpt.load_weights(self.model, init, source=str(init))
+            self.init_from = str(init)
+            if self.info.main:
+                print(f"{self.stage}: initialised from {init}", flush=True)
+
+    def _restore(self, state: dict) -> None:
+        if state.get("stage") not in (None, self.stage):
+            raise ValueError(f"{self.run_dir / 'last.pt'} is a {state['stage']} checkpoint, not {self.stage}")
+        if state.get("config") is not None and state["config"] != self.cfg.to_dict():
+            raise ValueError(f"{self.run_dir / 'last.pt'} was trained with another model config; resume with the "
+                             f"same profile (model.config) or pass --overwrite")
+        ckpt.load_weights(self.model, state, source=str(self.run_dir / "last.pt"))
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        if state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
+        self.step, self.best = int(state["step"]), state.get("best")
+        self.init_from = state.get("init_from")
+        rngs = state.get("rng") or []
+        if len(rngs) == self.info.world:
+            ckpt.set_rng_state(rngs[self.info.rank])
+        elif self.info.main:
+            print(f"resuming with {self.info.world} processes from a checkpoint of {len(rngs)}: the dropout "
+                  f"random streams restart (data order follows the new sharding)", flush=True)
+        if self.info.main:
+            print(f"{self.stage}: resuming from {self.run_dir / 'last.pt'} at step {self.step}", flush=True)
+
+    # -- checkpoints
+    def _state(self, rngs: list[dict], finished: bool) -> dict:
+        return {"model": self.model.state_dict(), "config": self.cfg.to_dict(), "step": self.step,
+                "epoch": self.step // self.steps_per_epoch, "batch_in_epoch": self.step % self.steps_per_epoch,
+                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                "scaler": self.scaler.state_dict(), "rng": rngs, "stage": self.stage,
+                "profile": {k: v for k, v in self.prof.items() if k != "device"}, "total_steps": self.total_steps,
+                "world": self.info.world, "finished": finished, "best": self.best, "init_from": self.init_from}
+
+    def save_last(self, rng: dict | None = None, finished: bool = False) -> Path | None:
+        """All ranks call this together; rank 0 writes last.pt with every rank's RNG state."""
+        rngs = ddp.gather_objects(rng if rng is not None else ckpt.rng_state(), self.info)
+        path = None
+        if self.info.main:
+            path = ckpt.atomic_save(self._state(rngs, finished), self.run_dir / "last.pt")
+        ddp.barrier(self.info)
+        return path
+
+    def _save_best(self, metrics: dict) -> None:
+        ckpt.atomic_save({"model": self.model.state_dict(), "config": self.cfg.to_dict(), "step": self.step,
+                          "stage": self.stage, "metrics": metrics}, self.run_dir / "best.pt")
+
+    # -- logging and evaluation
+    def _log(self, record: dict) -> None:
+        if not self.info.main:
+            return
+        append_jsonl(self.run_dir / "metrics.jsonl", record)
+        for cb in self.callbacks.on_log:
+            cb(record)
+
+    def evaluate(self) -> dict | None:
+        """Rank 0 evaluates on the test splits, logs it and keeps best.pt; returns the results."""
+        results = None
+        if self.info.main:
+            if self._eval_loaders is None:
+                self._eval_loaders = eval_loaders(self.prof, self.s.eval_max_images, self.prof["eval"]["batch_size"])
+            results = evaluate_splits(self.model, self._eval_loaders, self.device)
+            if is_better(results, self.best):
+                self.best = {"step": self.step, "mean": results["mean"]}
+                self._save_best(results)
+            self._log({"kind": "eval", "step": self.step, **results})
+        ddp.barrier(self.info)
+        return results
+
+    def plot(self) -> None:
+        """Rank 0 redraws RUN_DIR/curves.png from metrics.jsonl."""
+        if self.info.main and (self.run_dir / "metrics.jsonl").exists():
+            from ..viz.training import save_curves
+            save_curves(self.run_dir / "metrics.jsonl", self.run_dir / "curves.png")
+
+    # -- one step
+    def train_step(self, batch: dict) -> dict[str, float]:
+        """Forward, Eq. 9, backward, AdamW step; returns the loss terms as floats (non-finite: raise)."""
+        lr, labels = batch["lr"].to(self.device, non_blocking=True), batch["decoder_labels"].to(self.device)
+        batch = {**batch, "hr": batch["hr"].to(self.device, non_blocking=True), "decoder_labels": labels}
+        autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
+                    else contextlib.nullcontext())
+        with autocast:
+            out = self.ddp_model(lr, labels=labels)
+        parts = stirer_loss(out, batch, alpha=self.s.alpha)
+        finite = bool(torch.isfinite(parts["total"]).item())
+        if ddp.any_true([not finite], self.info)[0]:
+            raise NonFiniteLossError(self._nonfinite_message(parts))
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(parts["total"]).backward()
+        if self.s.grad_clip:
+            self.scaler.unscale_(self.optimizer)
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.s.grad_clip)
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        self.scheduler.step()
+        self.step += 1
+        return {k: float(v.detach()) for k, v in parts.items()}
+
+    def _nonfinite_message(self, parts: dict) -> str:
+        terms = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in parts.items())
+        last = self.run_dir / "last.pt"
+        kept = f"the last good checkpoint {last} (step {ckpt.load(last)['step']}) is kept" if last.exists() else \
+            "no checkpoint was written yet"
+        return (f"non-finite loss at step {self.step + 1} of the {self.stage} stage ({terms}); {kept}. "
+                f"Lower the learning rate (--set {self.stage}.lr=... / {self.stage}.lr_sr=...), set "
+                f"{self.stage}.grad_clip, or turn off mixed precision ({self.stage}.amp=False), then --resume.")
+
+    # -- the loop
+    def fit(self) -> dict:
+        """Train to stop_at; save, evaluate and plot on schedule. Returns a summary dict."""
+        from tqdm.auto import tqdm
+        if self.info.main and self.step == 0:
+            self._log({"kind": "start", "step": 0, "stage": self.stage, "total_steps": self.total_steps,
+                       "steps_per_epoch": self.steps_per_epoch, "train_size": len(self.dataset),
+                       "world": self.info.world, "batch_size": self.s.batch_size, "init_from": self.init_from})
+        elif self.info.main:
+            truncate_jsonl(self.run_dir / "metrics.jsonl", self.step)
+        bar = tqdm(total=self.stop_at, initial=self.step, desc=self.stage, disable=not (self.progress and self.info.main),
+                   dynamic_ncols=True)
+        window: list[dict[str, float]] = []
+        t0 = time.perf_counter()
+        self.model.train()
+        with StopFlag() as stop:
+            try:
+                while self.step < self.stop_at:
+                    epoch, start = divmod(self.step, self.steps_per_epoch)
+                    for batch in epoch_loader(self.dataset, self.prof, self.s, self.seed, epoch, start, self.info):
+                        self._step_start = (self.step, ckpt.rng_state())  # kept for a hard interrupt
+                        parts = self.train_step(batch)
+                        window.append(parts)
+                        bar.update(1)
+                        bar.set_postfix(loss=f"{parts['total']:.3f}", l_sr=f"{parts['l_sr']:.3f}",
+                                        l_rec=f"{parts['l_rec']:.3f}")
+                        for cb in self.callbacks.on_step:
+                            cb(self.step)
+                        if self.step % self.s.log_every == 0 or self.step == self.stop_at:
+                            self._log_train(window, time.perf_counter() - t0)
+                            window = []
+                        if ddp.any_true([stop.requested], self.info)[0]:
+                            self.save_last()
+                            raise TrainingInterrupted(f"stopped at step {self.step}; {self.run_dir / 'last.pt'} "
+                                                      f"saved, continue with --resume")
+                        self._on_schedule()
+                        if self.step >= self.stop_at:
+                            break
+            except TrainingInterrupted:
+                self.plot()
+                raise
+            except KeyboardInterrupt:  # raised inside a step (no handler, or a second Ctrl-C)
+                self._save_after_interrupt()
+                self.plot()
+                raise
+            finally:
+                bar.close()
+        finished = self.step >= self.total_steps
+        if finished and self.s.eval_every >= 0:
+            if self.s.eval_every == 0 or self.step % self.s.eval_every:
+                self.evaluate()
+        self.save_last(finished=finished)
+        self.plot()
+        return {"step": self.step, "finished": finished, "best": self.best, "run_dir": str(self.run_dir)}
+
+    def _log_train(self, window: list[dict[str, float]], elapsed: float) -> None:
+        if not window:
+            return
+        mean = {k: sum(w[k] for w in window) / len(window) for k in window[-1]}
+        self._log({"kind": "train", "step": self.step, "epoch": (self.step - 1) // self.steps_per_epoch,
+                   "lr": self.optimizer.param_groups[0]["lr"], "lr_sr": self.optimizer.param_groups[-1]["lr"],
+                   "time_s": round(elapsed, 3), **mean})
+
+    def _on_schedule(self) -> None:
+        if self.s.ckpt_every and self.step % self.s.ckpt_every == 0 and self.step < self.stop_at:
+            self.save_last()
+        if self.s.eval_every and self.s.eval_every > 0 and self.step % self.s.eval_every == 0:
+            self.evaluate()
+            self.plot()
+
+    def _save_after_interrupt(self) -> None:
+        """A KeyboardInterrupt that bypassed the signal handler: save the state of the last whole step.
+
+        The weights are those of step self.step unless the interrupt hit the optimiser update itself;
+        the RNG state is the one the interrupted step started from.
+        """
+        if self.info.world > 1:
+            return  # the other ranks cannot join a collective now; the periodic last.pt stands
+        start_step, rng = getattr(self, "_step_start", (None, None))
+        print(f"interrupted: saving {self.run_dir / 'last.pt'} at step {self.step}", flush=True)
+        self.save_last(rng=rng if start_step == self.step else None)
+
+
+def train_stage(prof: dict, stage: str, **kw: Any) -> dict:
+    """Build a Trainer for `stage` ("pretrain" or "finetune") and run it; see Trainer for the arguments."""
+    trainer = Trainer(prof, stage, **kw)
+    try:
+        return trainer.fit()
+    finally:
+        ddp.teardown(trainer.info)

@@ -1,0 +1,137 @@
+"""Pictures of training: loss and accuracy curves (static or live), SR images and predictions per step."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import matplotlib.pyplot as plt
+import torch
+
+LOSS_KEYS = ("total", "l_sr", "l_rec")
+
+
+def read_metrics(path: str | os.PathLike) -> list[dict]:
+    """The records of a metrics.jsonl file (one JSON object per line)."""
+    return [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
+
+
+def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: str = "") -> plt.Figure:
+    """Left: Eq. 9's total, L_SR and L_Rec per logged step (log scale). Right: test accuracy and PSNR."""
+    fig = fig or plt.figure(figsize=(11, 3.6))
+    fig.clf()
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    train = [r for r in records if r.get("kind") == "train"]
+    evals = [r for r in records if r.get("kind") == "eval"]
+    for key in LOSS_KEYS:
+        pts = [(r["step"], r[key]) for r in train if key in r]
+        if pts:
+            ax_loss.plot(*zip(*pts), label={"total": "L (Eq. 9)", "l_sr": "L_SR (Eq. 7)", "l_rec": "L_Rec (Eq. 8)"}[key])
+    ax_loss.set_xlabel("step")
+    ax_loss.set_ylabel("loss")
+    if train:
+        ax_loss.set_yscale("log")
+        ax_loss.legend(fontsize=8)
+    ax_loss.set_title("training losses")
+    if evals:
+        steps = [r["step"] for r in evals]
+        n_steps = len(evals[-1]["mean"]["acc"])
+        for k in range(n_steps):
+            name = "final decoder" if k == n_steps - 1 else f"mini decoder {k + 1}"
+            ax_acc.plot(steps, [r["mean"]["acc"][k] if len(r["mean"]["acc"]) > k else float("nan") for r in evals],
+                        marker="o", label=name, lw=2 if k == n_steps - 1 else 1)
+        ax_acc.set_ylabel("word accuracy (%)")
+        ax_acc.legend(fontsize=8, loc="upper left")
+        ax_psnr = ax_acc.twinx()
+        ax_psnr.plot(steps, [r["mean"]["psnr"] for r in evals], "k--", marker="s", label="PSNR SR")
+        ax_psnr.axhline(evals[-1]["mean"]["psnr_bicubic"], color="gray", ls=":", label="PSNR bicubic")
+        ax_psnr.set_ylabel("PSNR (dB)")
+        ax_psnr.legend(fontsize=8, loc="lower right")
+    else:
+        ax_acc.text(0.5, 0.5, "no evaluation yet", ha="center", va="center", transform=ax_acc.transAxes)
+    ax_acc.set_xlabel("step")
+    ax_acc.set_title("test splits (mean of easy / medium / hard)")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def save_curves(metrics_path: str | os.PathLike, out_png: str | os.PathLike, title: str = "") -> Path:
+    """Draw the curves of metrics.jsonl into a PNG file."""
+    fig = plot_curves(read_metrics(metrics_path), title=title)
+    out_png = Path(out_png)
+    fig.savefig(out_png, dpi=100)
+    plt.close(fig)
+    return out_png
+
+
+class LiveCurves:
+    """A trainer callback that redraws the curves in a notebook every `every` logged records.
+
+    interactive=True updates one figure in place (IPython display handle); interactive=False
+    draws nothing during training (the tqdm bar shows progress) and `final()` shows the result.
+    """
+
+    def __init__(self, interactive: bool = True, every: int = 1, title: str = ""):
+        self.interactive, self.every, self.title = interactive, max(1, every), title
+        self.records: list[dict] = []
+        self._handle: Any = None
+        self._fig: plt.Figure | None = None
+
+    def __call__(self, record: dict) -> None:
+        self.records.append(record)
+        if self.interactive and record.get("kind") in ("train", "eval") and len(self.records) % self.every == 0:
+            self._draw()
+
+    def _draw(self) -> None:
+        from IPython.display import display
+        if self._fig is None:
+            self._fig = plt.figure(figsize=(11, 3.6))
+        plot_curves(self.records, self._fig, self.title)
+        if self._handle is None:
+            self._handle = display(self._fig, display_id=True)
+        else:
+            self._handle.update(self._fig)
+
+    def final(self, records: Sequence[dict] | None = None) -> plt.Figure:
+        """The finished curves (from `records`, e.g. the whole metrics.jsonl after a resume)."""
+        if self._fig is not None:
+            plt.close(self._fig)
+        return plot_curves(list(records) if records is not None else self.records, title=self.title)
+
+
+def _rgb(img: torch.Tensor) -> torch.Tensor:
+    return img[:3].detach().float().clamp(0, 1).permute(1, 2, 0).cpu()
+
+
+def show_steps(lr: torch.Tensor, srs: Sequence[torch.Tensor | None], hr: torch.Tensor,
+               preds: Sequence[Sequence[str]], labels: Sequence[str], n: int = 4,
+               step_names: Sequence[str] | None = None) -> plt.Figure:
+    """Per row one word: LR, the SR image of every step with that step's prediction, HR with the label.
+
+    srs: the intermediate SR images then the final one ([B, 4, 32, 128] each, None if absent);
+    preds: one list of strings per step (CTC heads, then the final decoder), as models.predictions.
+    """
+    n = min(n, lr.shape[0])
+    names = list(step_names) if step_names else [f"step {k + 1}" for k in range(len(srs))]
+    cols = 2 + len(srs)
+    fig, axes = plt.subplots(n, cols, figsize=(2.2 * cols, 0.95 * n + 0.4), squeeze=False)
+    for i in range(n):
+        axes[i, 0].imshow(_rgb(lr[i]))
+        axes[i, 0].set_title("LR" if i == 0 else "", fontsize=8)
+        for k, sr in enumerate(srs):
+            ax = axes[i, 1 + k]
+            if sr is not None:
+                ax.imshow(_rgb(sr[i]))
+            pred = preds[k][i] if k < len(preds) else ""
+            ok = pred == labels[i]
+            ax.set_title(f"{names[k]}: {pred!r}" if i == 0 else repr(pred), fontsize=8, color="green" if ok else "red")
+        axes[i, -1].imshow(_rgb(hr[i]))
+        axes[i, -1].set_title(f"HR: {labels[i]!r}", fontsize=8)
+    for ax in axes.flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    fig.tight_layout()
+    return fig
