@@ -1,0 +1,174 @@
+"""Swin transformer layers (STL) with 16 x 2 windows, as in the PSTST blocks (Liu et al. 2021; SwinIR).
+
+A word image's 16 x 64 feature map is cut into 32 windows of 16 x 2 pixels (a full-height column
+pair). Attention runs inside each window with a learned relative-position bias; every odd layer
+rolls the map by half a window (8 x 1) first, so information crosses window borders, and masks
+(value -100) the pairs that the roll made neighbours although they are not. Parameter names follow
+timm / SwinIR (`norm1`, `attn.qkv`, `attn.relative_position_bias_table`, `mlp.fc1`, ...). The
+relative-position index and the shift mask depend only on shapes: they are buffers computed once
+(and cached per input size when a different size comes in), never per forward.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+def window_partition(x: torch.Tensor, ws: tuple[int, int]) -> torch.Tensor:
+    """[B,H,W,C] -> [B*nW, wh*ww, C], windows in row-major order."""
+    b, h, w, c = x.shape
+    x = x.view(b, h // ws[0], ws[0], w // ws[1], ws[1], c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, ws[0] * ws[1], c)
+
+
+def window_reverse(win: torch.Tensor, ws: tuple[int, int], h: int, w: int) -> torch.Tensor:
+    """[B*nW, wh*ww, C] -> [B,H,W,C] (inverse of window_partition)."""
+    c = win.shape[-1]
+    x = win.view(-1, h // ws[0], w // ws[1], ws[0], ws[1], c)
+    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, h, w, c)
+
+
+def relative_position_index(ws: tuple[int, int]) -> torch.Tensor:
+    """[N,N] index into the (2wh-1)(2ww-1) bias table for every query/key pair of a window."""
+    coords = torch.stack(torch.meshgrid(torch.arange(ws[0]), torch.arange(ws[1]), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)  # [N,N,2]
+    rel[:, :, 0] += ws[0] - 1
+    rel[:, :, 1] += ws[1] - 1
+    return rel[:, :, 0] * (2 * ws[1] - 1) + rel[:, :, 1]
+
+
+def shift_attention_mask(size: tuple[int, int], ws: tuple[int, int], shift: tuple[int, int],
+                         value: float = -100.0) -> torch.Tensor:
+    """[nW,N,N] mask: 0 where two tokens came from the same region before the roll, `value` else."""
+    h, w = size
+    region = torch.zeros(1, h, w, 1)
+    cnt = 0
+    for hs in (slice(0, -ws[0]), slice(-ws[0], -shift[0]), slice(-shift[0], None)):
+        for wsl in (slice(0, -ws[1]), slice(-ws[1], -shift[1]), slice(-shift[1], None)):
+            region[:, hs, wsl, :] = cnt
+            cnt += 1
+    ids = window_partition(region, ws).squeeze(-1)  # [nW,N]
+    diff = ids[:, None, :] - ids[:, :, None]
+    return diff.masked_fill(diff != 0, value).masked_fill(diff == 0, 0.0)
+
+
+class DropPath(nn.Module):
+    """Stochastic depth: drop the whole residual branch per sample with probability p (training)."""
+
+    def __init__(self, p: float = 0.0):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.p == 0.0 or not self.training:
+            return x
+        keep = x.new_empty((x.shape[0],) + (1,) * (x.ndim - 1)).bernoulli_(1 - self.p)
+        return x * keep / (1 - self.p)
+
+
+class Mlp(nn.Module):
+    """fc1 -> GELU -> fc2 (timm names)."""
+
+    def __init__(self, dim: int, hidden: int):
+        super().__init__()
+        self.fc1 = nn.Linear(dim, hidden)
+        self.act = nn.GELU()
+        self.fc2 = nn.Linear(hidden, dim)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(self.act(self.fc1(x)))
+
+
+class WindowAttention(nn.Module):
+    """Multi-head self-attention inside a window, with a relative-position bias per head."""
+
+    def __init__(self, dim: int, ws: tuple[int, int], num_heads: int):
+        super().__init__()
+        self.ws, self.num_heads = ws, num_heads
+        n_rel = (2 * ws[0] - 1) * (2 * ws[1] - 1)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros(n_rel, num_heads))
+        self.register_buffer("relative_position_index", relative_position_index(ws))
+        self.qkv = nn.Linear(dim, dim * 3)
+        self.proj = nn.Linear(dim, dim)
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+
+    def position_bias(self) -> torch.Tensor:
+        """[heads,N,N] bias gathered from the table."""
+        n = self.ws[0] * self.ws[1]
+        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        return bias.view(n, n, -1).permute(2, 0, 1)
+
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B*nW,N,C], mask [nW,N,N] or None -> [B*nW,N,C]."""
+        bw, n, c = x.shape
+        qkv = self.qkv(x).view(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv.unbind(0)  # [B*nW,heads,N,hd]
+        bias = self.position_bias()  # [heads,N,N]
+        if mask is not None:
+            nw = mask.shape[0]
+            bias = bias.unsqueeze(0) + mask.unsqueeze(1)  # [nW,heads,N,N]
+            q, k, v = (t.view(bw // nw, nw, self.num_heads, n, -1) for t in (q, k, v))
+        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))  # softmax(qk^T/sqrt(d)+b)v
+        out = out.reshape(bw, self.num_heads, n, -1).transpose(1, 2).reshape(bw, n, c)
+        return self.proj(out)
+
+
+class SwinTransformerLayer(nn.Module):
+    """One STL: x + DropPath(W-MSA or SW-MSA(LN(x))), then x + DropPath(MLP(LN(x)))."""
+
+    def __init__(self, dim: int, img_size: tuple[int, int], ws: tuple[int, int], num_heads: int,
+                 shifted: bool, mlp_ratio: float = 2.0, drop_path: float = 0.0, mask_value: float = -100.0):
+        super().__init__()
+        self.ws, self.img_size, self.mask_value = ws, tuple(img_size), mask_value
+        self.shift = (ws[0] // 2, ws[1] // 2) if shifted else (0, 0)
+        self.norm1 = nn.LayerNorm(dim)
+        self.attn = WindowAttention(dim, ws, num_heads)
+        self.drop_path = DropPath(drop_path)
+        self.norm2 = nn.LayerNorm(dim)
+        self.mlp = Mlp(dim, int(dim * mlp_ratio))
+        mask = shift_attention_mask(self.img_size, ws, self.shift, mask_value) if shifted else None
+        self.register_buffer("attn_mask", mask)  # None for unshifted layers: not in the state_dict
+        self._masks: dict[tuple[int, int, torch.device], torch.Tensor] = {}
+
+    def mask_for(self, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
+        """The shift mask for this input size: the buffer, or one computed once per other size."""
+        if self.shift == (0, 0):
+            return None
+        if tuple(size) == self.img_size:
+            return self.attn_mask
+        key = (size[0], size[1], device)
+        if key not in self._masks:
+            self._masks[key] = shift_attention_mask(size, self.ws, self.shift, self.mask_value).to(device)
+        return self._masks[key]
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """x [B,H*W,C] -> [B,H*W,C]."""
+        h, w = size
+        b, _, c = x.shape
+        y = self.norm1(x).view(b, h, w, c)
+        if self.shift != (0, 0):
+            y = torch.roll(y, shifts=(-self.shift[0], -self.shift[1]), dims=(1, 2))
+        y = self.attn(window_partition(y, self.ws), self.mask_for(size, x.device))
+        y = window_reverse(y, self.ws, h, w)
+        if self.shift != (0, 0):
+            y = torch.roll(y, shifts=self.shift, dims=(1, 2))
+        x = x + self.drop_path(y.reshape(b, h * w, c))
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+class SwinStage(nn.Module):
+    """The STLs of one PSTST block (`residual_group.blocks.i`), shifted windows on odd layers."""
+
+    def __init__(self, dim: int, img_size: tuple[int, int], depth: int, num_heads: int, ws: tuple[int, int],
+                 mlp_ratio: float, drop_path: list[float], mask_value: float = -100.0):
+        super().__init__()
+        self.blocks = nn.ModuleList(
+            SwinTransformerLayer(dim, img_size, ws, num_heads, shifted=i % 2 == 1, mlp_ratio=mlp_ratio,
+                                 drop_path=drop_path[i], mask_value=mask_value) for i in range(depth))
+
+    def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """[B,H*W,C] -> [B,H*W,C]."""
+        for blk in self.blocks:
+            x = blk(x, size)
+        return x
