@@ -1,0 +1,190 @@
+"""The trainer on a tiny synthetic set: learning, resume equivalence, Ctrl-C, non-finite loss, CLI, DDP."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from stirer_lib.course.profiles import get_profile
+from stirer_lib.training import checkpoint as ckpt
+from stirer_lib.training import trainer as trainer_mod
+from stirer_lib.training.optim import build_optimizer, build_scheduler
+from stirer_lib.training.sampler import EpochBatchSampler
+from stirer_lib.training.trainer import Callbacks, NonFiniteLossError, RunExistsError, TrainingInterrupted, train_stage
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = {"train1": 12, "train2": 12, "easy": 4, "medium": 4, "hard": 4, "pretrain": 24}
+STEPS = 6
+OVERRIDES = {"data.sizes": SIZES, "pretrain.max_steps": STEPS, "pretrain.batch_size": 4, "pretrain.ckpt_every": 2,
+             "pretrain.eval_every": -1, "pretrain.log_every": 1, "pretrain.lr": 1e-3, "pretrain.lr_sr": 1e-3,
+             "finetune.max_steps": 2, "finetune.batch_size": 4, "finetune.eval_every": 0, "finetune.log_every": 1,
+             "eval.batch_size": 12}
+
+
+@pytest.fixture(scope="module")
+def data_root(tmp_path_factory) -> Path:
+    from stirer_lib.data.synth import generate
+    root = tmp_path_factory.mktemp("synth") / "root"
+    generate(root, SIZES, seed=0, workers=1, verbose=False)
+    return root
+
+
+def _prof(data_root: Path, run_root: Path, **extra) -> dict:
+    prof = get_profile("smoke", {**OVERRIDES, **extra})
+    prof["data"]["root"], prof["run_dir"] = str(data_root), str(run_root)
+    return prof
+
+
+def _weights(path: Path) -> dict[str, torch.Tensor]:
+    return ckpt.load(path)["model"]
+
+
+def _assert_same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    diff = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not diff, f"{len(diff)} tensors differ, e.g. {diff[:3]}"
+
+
+@pytest.fixture(scope="module")
+def straight_run(data_root, tmp_path_factory) -> Path:
+    """One uninterrupted pretraining run of STEPS steps."""
+    torch.set_num_threads(1)
+    run = tmp_path_factory.mktemp("straight")
+    summary = train_stage(_prof(data_root, run), "pretrain", progress=False)
+    assert summary["finished"] and summary["step"] == STEPS
+    return run / "pretrain"
+
+
+def test_sampler_shards_are_disjoint_and_deterministic():
+    full = [i for b in EpochBatchSampler(10, 5, seed=3, epoch=1) for i in b]
+    assert sorted(full) == list(range(10))
+    again = [i for b in EpochBatchSampler(10, 5, seed=3, epoch=1) for i in b]
+    other = [i for b in EpochBatchSampler(10, 5, seed=3, epoch=2) for i in b]
+    assert full == again and full != other
+    shards = [[i for b in EpochBatchSampler(10, 2, 3, 1, rank=r, world=2) for i in b] for r in (0, 1)]
+    assert not set(shards[0]) & set(shards[1]) and len(shards[0]) == len(shards[1]) == 4
+    resumed = [i for b in EpochBatchSampler(10, 2, 3, 1, rank=0, world=2, start=1) for i in b]
+    assert resumed == shards[0][2:]
+
+
+def test_optimizer_groups_and_schedule():
+    from stirer_lib.models import build_stirer
+    model = build_stirer("small")
+    opt = build_optimizer(model, lr=1e-4, lr_sr=5e-4)
+    body, head = opt.param_groups
+    names = {id(p): n for n, p in model.named_parameters()}
+    assert head["lr"] == 5e-4 and body["lr"] == 1e-4
+    assert head["params"] and all("upsample" in names[id(p)] or "conv_after_body" in names[id(p)] for p in head["params"])
+    sched = build_scheduler(opt, total_steps=10)
+    lrs = []
+    for _ in range(10):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs[:5] == [1e-4] * 5 and lrs[5:] == [5e-5] * 5
+
+
+def test_atomic_save_and_strict_load(tmp_path):
+    from stirer_lib.models import build_stirer
+    model = build_stirer("small")
+    path = ckpt.atomic_save({"model": model.state_dict(), "step": 1}, tmp_path / "x.pt")
+    assert [p.name for p in tmp_path.iterdir()] == ["x.pt"]
+    ckpt.load_weights(build_stirer("small"), path)
+    with pytest.raises(ValueError, match="does not fit this model"):
+        ckpt.load_weights(build_stirer("small"), {k: v for k, v in model.state_dict().items() if "upsample" not in k})
+
+
+def test_a_few_steps_reduce_the_loss(straight_run):
+    records = [json.loads(ln) for ln in (straight_run / "metrics.jsonl").read_text().splitlines()]
+    totals = [r["total"] for r in records if r["kind"] == "train"]
+    assert len(totals) == STEPS
+    assert sum(totals[-2:]) / 2 < 0.8 * sum(totals[:2]) / 2, totals
+    state = ckpt.load(straight_run / "last.pt")
+    assert state["finished"] and state["step"] == STEPS and state["total_steps"] == STEPS
+    assert {"model", "optimizer", "scheduler", "scaler", "rng", "config", "epoch"} <= set(state)
+    assert (straight_run / "curves.png").stat().st_size > 0
+
+
+def test_cli_resume_equals_straight_run(data_root, straight_run, tmp_path):
+    from stirer_lib.train import main
+    run = tmp_path / "pretrain"
+    sets = [f"--set={k}={v!r}" for k, v in OVERRIDES.items()]
+    args = ["--stage", "pretrain", "--profile", "smoke", "--run-dir", str(run), "--data", str(data_root),
+            "--no-progress", *sets]
+    assert main([*args, "--max-steps", "4"]) == 0
+    state = ckpt.load(run / "last.pt")
+    assert state["step"] == 4 and not state["finished"]
+    assert main(args) == 2  # an unfinished run is not silently restarted
+    assert main([*args, "--resume", "--max-steps", "6"]) == 0
+    _assert_same(_weights(run / "last.pt"), _weights(straight_run / "last.pt"))
+    assert main(args) == 2  # a finished run is not overwritten unless asked
+    steps = [json.loads(ln)["step"] for ln in (run / "metrics.jsonl").read_text().splitlines()]
+    assert steps == list(range(STEPS + 1))
+
+
+def test_ctrl_c_saves_last_and_resume_matches(data_root, straight_run, tmp_path):
+    prof = _prof(data_root, tmp_path)
+
+    def interrupt(step: int) -> None:
+        if step == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(TrainingInterrupted):
+        train_stage(prof, "pretrain", callbacks=Callbacks(on_step=[interrupt]), progress=False)
+    state = ckpt.load(tmp_path / "pretrain" / "last.pt")
+    assert state["step"] == 3 and not state["finished"]
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    train_stage(prof, "pretrain", resume=True, progress=False)
+    _assert_same(_weights(tmp_path / "pretrain" / "last.pt"), _weights(straight_run / "last.pt"))
+
+
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data_root, tmp_path, monkeypatch):
+    real = trainer_mod.stirer_loss
+    calls = {"n": 0}
+
+    def poisoned(out, batch, alpha=0.5):
+        parts = real(out, batch, alpha)
+        calls["n"] += 1
+        if calls["n"] == 3:
+            parts["total"] = parts["total"] * float("nan")
+        return parts
+
+    monkeypatch.setattr(trainer_mod, "stirer_loss", poisoned)
+    with pytest.raises(NonFiniteLossError, match=r"step 3 .*last good checkpoint .* \(step 2\) is kept"):
+        train_stage(_prof(data_root, tmp_path), "pretrain", progress=False)
+    assert ckpt.load(tmp_path / "pretrain" / "last.pt")["step"] == 2
+    with pytest.raises(RunExistsError, match="--resume"):
+        train_stage(_prof(data_root, tmp_path), "pretrain", progress=False)
+
+
+def test_finetune_starts_from_pretraining_and_evaluates(data_root, straight_run, tmp_path):
+    with pytest.raises(FileNotFoundError, match="pretraining checkpoint"):
+        train_stage(_prof(data_root, tmp_path), "finetune", progress=False)
+    summary = train_stage(_prof(data_root, straight_run.parent), "finetune", run_dir=tmp_path / "finetune",
+                          init=straight_run / "last.pt", progress=False)
+    assert summary["finished"] and summary["best"] is not None
+    best = ckpt.load(tmp_path / "finetune" / "best.pt")
+    assert best["step"] == 2 and set(best["metrics"]["splits"]) == {"easy", "medium", "hard"}
+    assert len(best["metrics"]["mean"]["acc"]) == 4  # three mini decoders + the final decoder
+    assert ckpt.load(tmp_path / "finetune" / "last.pt")["init_from"] == str(straight_run / "last.pt")
+
+
+def test_torchrun_gloo_two_processes(data_root, tmp_path):
+    run = tmp_path / "pretrain"
+    sets = [f"--set={k}={v!r}" for k, v in {**OVERRIDES, "pretrain.batch_size": 2, "pretrain.max_steps": 3}.items()]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
+           "-m", "stirer_lib.train", "--stage", "pretrain", "--profile", "smoke", "--run-dir", str(run),
+           "--data", str(data_root), "--no-progress", *sets]
+    res = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=180)
+    assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
+    state = ckpt.load(run / "last.pt")
+    assert state["world"] == 2 and state["step"] == 3 and state["finished"] and len(state["rng"]) == 2
+    start = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
+    assert start["world"] == 2 and start["steps_per_epoch"] == 6  # 24 words / 2 ranks / 2 per batch
