@@ -1,0 +1,85 @@
+"""Image-quality metrics of the TextZoom evaluation: PSNR and SSIM per image (DESIGN.md section 4).
+
+Both use the first three channels (RGB) of [B, C, H, W] images in [0, 1]; the mask channel of
+STIRER's 4-channel images is ignored. They are computed per image, as the official evaluation
+calls its metrics one image at a time (its batch PSNR would pool the squared error instead).
+
+    PSNR = 20 log10(255 / sqrt(MSE(255 a, 255 b)))                       (inf for identical images)
+    SSIM = mean over the map of (2 mu_a mu_b + C1)(2 s_ab + C2) / ((mu_a^2 + mu_b^2 + C1)(s_a^2 + s_b^2 + C2))
+
+with local statistics from an 11 x 11 Gaussian window (sigma 1.5), zero-padded, per channel,
+C1 = 0.01^2, C2 = 0.03^2 (Wang et al. 2004, as implemented by TextZoom). scikit-image reflects
+and crops the borders instead; `ssim_skimage` gives its value for comparison.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
+SSIM_C1 = 0.01 ** 2
+SSIM_C2 = 0.03 ** 2
+
+
+def _rgb_pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Check two [B, C>=3, H, W] batches and return their RGB channels as float32."""
+    if a.shape != b.shape:
+        raise ValueError(f"images to compare must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
+    if a.dim() != 4 or a.shape[1] < 3:
+        raise ValueError(f"expected images [B, C, H, W] with C >= 3 (RGB first) in [0, 1], got {tuple(a.shape)}; "
+                         "add a batch dimension with x[None] for a single image")
+    return a[:, :3].float(), b[:, :3].to(a.device).float()
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """PSNR in dB per image on channels 0-2 of [B, C, H, W] images in [0, 1] -> [B] (inf where identical)."""
+    a, b = _rgb_pair(a, b)
+    mse = ((a - b) * 255).pow(2).flatten(1).mean(1)  # [B]
+    return 20 * torch.log10(255 / mse.sqrt())
+
+
+def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch.Tensor:
+    """Normalised 2-D Gaussian window [size, size] (outer product of the 1-D window)."""
+    x = torch.arange(size, dtype=torch.float64) - size // 2
+    g = torch.exp(-x.pow(2) / (2 * sigma ** 2))
+    g = g / g.sum()
+    return torch.outer(g, g).float()
+
+
+def ssim_map(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """TextZoom's SSIM map [B, 3, H, W]: Gaussian local statistics with zero padding, per channel."""
+    a, b = _rgb_pair(a, b)
+    c = a.shape[1]
+    w = gaussian_window().to(a.device).expand(c, 1, SSIM_WINDOW, SSIM_WINDOW)  # depthwise
+    blur = lambda x: F.conv2d(x, w, padding=SSIM_WINDOW // 2, groups=c)
+    mu_a, mu_b = blur(a), blur(b)
+    var_a = blur(a * a) - mu_a.pow(2)
+    var_b = blur(b * b) - mu_b.pow(2)
+    cov = blur(a * b) - mu_a * mu_b
+    num = (2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)
+    den = (mu_a.pow(2) + mu_b.pow(2) + SSIM_C1) * (var_a + var_b + SSIM_C2)
+    return num / den
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """TextZoom's SSIM per image (mean of the whole zero-padded map, borders included) -> [B] in [-1, 1]."""
+    return ssim_map(a, b).flatten(1).mean(1)
+
+
+def ssim_skimage(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """scikit-image's SSIM per image (Gaussian sigma 1.5, population covariance, borders cropped) -> [B]."""
+    from skimage.metrics import structural_similarity
+
+    a, b = _rgb_pair(a, b)
+    an, bn = a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy()
+    vals = [structural_similarity(x, y, gaussian_weights=True, sigma=SSIM_SIGMA, use_sample_covariance=False,
+                                  data_range=1.0, channel_axis=0) for x, y in zip(an, bn)]
+    return torch.tensor(vals, dtype=torch.float64)
+
+
+def finite_mean(values: list[float]) -> float:
+    """Mean of a list of numbers (inf stays inf, as the official mean of per-image PSNRs); nan if empty."""
+    return math.fsum(values) / len(values) if values else math.nan
