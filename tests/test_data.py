@@ -66,7 +66,7 @@ def test_collate_eval_matches_official_fixture(load_fixture, fixtures_dir):
     with pytest.warns(UserWarning, match="skipped 1 of 11 records .1 empty label"):
         ds = TextZoomDataset(fixtures_dir / "textzoom_mini")
     keep = [i for i in range(11) if i != 5]  # index 5 is the official reader's duplicate of record 8
-    assert [ref["per_index"][i]["record"] for i in keep] == ds.records
+    assert [ref["per_index"][i]["record"] for i in keep] == ds.records.tolist()
     batch = collate_eval([ds[i] for i in range(len(ds))])
     assert torch.equal(batch["hr"], ref["images_hr"][keep])
     assert torch.equal(batch["lr"], ref["images_lr"][keep])
@@ -147,6 +147,8 @@ def test_corrupt_image_is_skipped_and_counted(tmp_path):
     with pytest.warns(UserWarning, match=r"record 2 could not be read"):
         items = [ds[i] for i in range(3)]
     assert [it[2] for it in items] == ["one", "three", "three"]  # record 2 replaced by the next one
+    with pytest.raises(IndexError):
+        ds[3]
     assert ds.num_bad_reads == 1 and ds.bad_records == [2]
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no second warning

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Iterator
 
 import lmdb
 
@@ -118,9 +119,14 @@ class LazyLmdb:
             raise ValueError(f"{self.path / 'data.mdb'}: 'num-samples' is {raw[:20]!r}, not an integer") from e
 
     def labels(self, n: int) -> list[bytes | None]:
-        """The raw label-%09d values of records 1..n in one read transaction (None when missing)."""
+        """The raw label-%09d values of records 1..n (None when missing)."""
+        return list(self.iter_labels(n))
+
+    def iter_labels(self, n: int) -> Iterator[bytes | None]:
+        """The raw label-%09d values of records 1..n in one read transaction, one at a time."""
         with self.env().begin(write=False, buffers=False) as txn:
-            return [txn.get(b"label-%09d" % i) for i in range(1, n + 1)]
+            for i in range(1, n + 1):
+                yield txn.get(b"label-%09d" % i)
 
 
 def describe_lmdb(path: str | os.PathLike, records: int = 2) -> list[tuple[str, str]]:

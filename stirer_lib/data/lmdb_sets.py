@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from array import array
 
 import numpy as np
 import torch
@@ -59,21 +60,25 @@ class _LabelledLmdb(Dataset):
         self.root = self.db.path
         self.max_len = max_len
         self.num_records = self.db.num_samples()
-        self.records, self.labels, self.skipped = self._scan()
+        self.records, self._blob, self._offsets, self.skipped = self._scan()
         self.num_bad_reads = 0
         self.bad_records: list[int] = []
-        if not self.records:
+        if not len(self.records):
             raise ValueError(f"{self.root / 'data.mdb'}: none of its {self.num_records} records is usable "
                              f"({self._skip_text()}); check the labels (keys label-%09d, 1-based)")
         if any(self.skipped.values()):
             warnings.warn(f"{self.root}: skipped {sum(self.skipped.values())} of {self.num_records} records "
                           f"({self._skip_text()})", stacklevel=3)
 
-    def _scan(self) -> tuple[list[int], list[str], dict[str, int]]:
-        """(usable record numbers, their filtered labels, skip counts by reason)."""
+    def _scan(self) -> tuple[np.ndarray, bytes, np.ndarray, dict[str, int]]:
+        """(usable record numbers, their filtered labels as one ASCII blob + offsets, skip counts).
+
+        Compact arrays instead of Python lists: millions of MJSynth labels stay small and are
+        shared copy-on-write with forked DataLoader workers.
+        """
         skipped = {"missing label": 0, "undecodable label": 0, "empty label": 0, "label too long": 0}
-        records, labels = [], []
-        for rec, raw in enumerate(self.db.labels(self.num_records), start=1):
+        records, offsets, blob = array("q"), array("q", [0]), bytearray()
+        for rec, raw in enumerate(self.db.iter_labels(self.num_records), start=1):
             if raw is None:
                 skipped["missing label"] += 1
                 continue
@@ -88,8 +93,9 @@ class _LabelledLmdb(Dataset):
                 skipped["label too long"] += 1
             else:
                 records.append(rec)
-                labels.append(label)
-        return records, labels, skipped
+                blob += label.encode("ascii")
+                offsets.append(len(blob))
+        return np.frombuffer(records, np.int64), bytes(blob), np.frombuffer(offsets, np.int64), skipped
 
     def _skip_text(self) -> str:
         return ", ".join(f"{n} {why}" for why, n in self.skipped.items() if n) or "none skipped"
@@ -97,14 +103,23 @@ class _LabelledLmdb(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
+    def label(self, index: int) -> str:
+        """The filtered label of usable record `index`."""
+        return self._blob[self._offsets[index]:self._offsets[index + 1]].decode("ascii")
+
+    @property
+    def labels(self) -> list[str]:
+        """All filtered labels, in index order."""
+        return [self.label(i) for i in range(len(self))]
+
     def raw_labels(self) -> list[str]:
         """The stored labels (case, punctuation) of the usable records."""
-        raw = self.db.labels(self.num_records)
-        return [raw[r - 1].decode("utf-8") for r in self.records]
+        with self.db.env().begin(write=False, buffers=False) as txn:
+            return [txn.get(b"label-%09d" % r).decode("utf-8") for r in self.records.tolist()]
 
     def load_images(self, index: int) -> list[Image.Image]:
         """The decoded images (image_keys order) of usable record `index`; raises on a bad record."""
-        rec = self.records[index]
+        rec = int(self.records[index])
         out = []
         for k in self.image_keys:
             key = f"{k}-{rec:09d}".encode()
@@ -117,6 +132,9 @@ class _LabelledLmdb(Dataset):
     def load_images_safe(self, index: int) -> tuple[int, list[Image.Image]]:
         """(index actually used, images): on a decoding failure, the next usable record."""
         n = len(self.records)
+        if not -n <= index < n:
+            raise IndexError(f"index {index} out of range for {n} usable records of {self.root}")
+        index %= n
         for attempt in range(min(MAX_FALLBACKS, n)):
             j = (index + attempt) % n
             try:
@@ -129,7 +147,7 @@ class _LabelledLmdb(Dataset):
 
     def _count_bad(self, index: int, err: Exception) -> None:
         self.num_bad_reads += 1
-        self.bad_records.append(self.records[index])
+        self.bad_records.append(int(self.records[index]))
         if self.num_bad_reads == 1:
             warnings.warn(f"{self.root / 'data.mdb'}: record {self.records[index]} could not be read "
                           f"({type(err).__name__}: {err}); using the next record instead. Further failures are "
@@ -165,7 +183,7 @@ class TextZoomDataset(_LabelledLmdb):
         index, (hr, lr) = self.load_images_safe(index)
         if self.train and self.random_shrink:
             lr = bicubic_shrink(lr, random_shrink_factor(lr, self.rng(index)))
-        return hr_tensor(hr), lr_tensor(lr), self.labels[index]
+        return hr_tensor(hr), lr_tensor(lr), self.label(index)
 
 
 class SynthTextLmdbDataset(_LabelledLmdb):
@@ -192,7 +210,7 @@ class SynthTextLmdbDataset(_LabelledLmdb):
     def __getitem__(self, index: int) -> Item:
         index, (img,) = self.load_images_safe(index)
         lr = official_lr(img, self.rng(index))
-        return hr_tensor(img), lr_tensor(lr), self.labels[index]
+        return hr_tensor(img), lr_tensor(lr), self.label(index)
 
 
 def textzoom_split(root: str | os.PathLike, split: str, train: bool | None = None, **kw) -> TextZoomDataset:

@@ -77,6 +77,14 @@ def _make(args: tuple[str, int, str, int]) -> Record:
     return (make_word if kind == "word" else make_pair)(seed, split, index)
 
 
+def warm_caches() -> None:
+    """Load the fonts, photographs and words once (cached per process)."""
+    from .backgrounds import photos
+    from .fonts import font_paths
+    from .words import vocabulary
+    font_paths(), photos(), vocabulary()
+
+
 def write_lmdb(path: Path, kind: str, seed: int, split: str, n: int, workers: int = 1,
                keep: list | None = None) -> None:
     """Write n records of a split as an LMDB at path (keys 1-based, num-samples last)."""
@@ -85,6 +93,7 @@ def write_lmdb(path: Path, kind: str, seed: int, split: str, n: int, workers: in
     per_record = 12_000 if kind == "pair" else 8_000
     env = lmdb.open(str(path), map_size=max(1 << 26, 4 * per_record * n), subdir=True, meminit=False)
     jobs = [(kind, seed, split, i) for i in range(n)]
+    warm_caches()  # forked workers inherit the font list, photographs and word list
     pool = get_context("fork").Pool(workers) if workers > 1 and n >= 64 else None
     try:
         it = pool.imap(_make, jobs, chunksize=16) if pool else map(_make, jobs)
@@ -206,6 +215,9 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+    if _complete(root, sizes, seed):  # another process finished the same set meanwhile
+        shutil.rmtree(tmp, ignore_errors=True)
+        return root
     if root.exists():  # an outdated synthetic set: replace it
         old = root.parent / f"{root.name}.old-{os.getpid()}"
         root.rename(old)

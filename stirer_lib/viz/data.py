@@ -129,10 +129,13 @@ def degradation_explorer(scene: np.ndarray, interactive: bool = True):
                    quality=w.IntSlider(value=80, min=5, max=100, step=5, description="JPEG q"))
 
     def draw(_=None) -> None:
+        from IPython.display import display
         with out:
             out.clear_output(wait=True)
             steps = _degrade_once(scene, **{k: s.value for k, s in sliders.items()})
-            plt.show(degradation_steps(steps[2:]))
+            fig = degradation_steps(steps[2:])
+            display(fig)
+            plt.close(fig)
 
     for s in sliders.values():
         s.observe(draw, names="value")
