@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+import zlib
 from array import array
 
 import numpy as np
@@ -97,6 +98,17 @@ class _LabelledLmdb(Dataset):
                 offsets.append(len(blob))
         return np.frombuffer(records, np.int64), bytes(blob), np.frombuffer(offsets, np.int64), skipped
 
+    def rng(self, index: int) -> np.random.Generator:
+        """The generator of item `index`'s random augmentation.
+
+        seed set (an int): default_rng([seed, index, crc32 of the LMDB folder name]), the same
+        picture each time (a trainer may change `seed` per epoch); seed None: this process's
+        stream (ProcessRng), new pictures every epoch, reproducible after torch.manual_seed.
+        """
+        if self.seed is None:
+            return self._rng.get()
+        return np.random.default_rng([int(self.seed), index, zlib.crc32(self.root.name.encode())])
+
     def _skip_text(self) -> str:
         return ", ".join(f"{n} {why}" for why, n in self.skipped.items() if n) or "none skipped"
 
@@ -175,9 +187,6 @@ class TextZoomDataset(_LabelledLmdb):
         self.seed = seed
         self._rng = ProcessRng(0 if seed is None else seed)
 
-    def rng(self, index: int) -> np.random.Generator:
-        """Per-index generator when a seed is given (same LR every epoch), else the process stream."""
-        return np.random.default_rng([self.seed, index]) if self.seed is not None else self._rng.get()
 
     def __getitem__(self, index: int) -> Item:
         index, (hr, lr) = self.load_images_safe(index)
@@ -203,9 +212,6 @@ class SynthTextLmdbDataset(_LabelledLmdb):
         self.seed = seed
         self._rng = ProcessRng(0 if seed is None else seed)
 
-    def rng(self, index: int) -> np.random.Generator:
-        """Per-index generator when a seed is given, else the process stream."""
-        return np.random.default_rng([self.seed, index]) if self.seed is not None else self._rng.get()
 
     def __getitem__(self, index: int) -> Item:
         index, (img,) = self.load_images_safe(index)
