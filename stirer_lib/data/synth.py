@@ -122,7 +122,8 @@ def split_quality(records: list[Record]) -> dict[str, float]:
     hr = torch.stack([hr_tensor(decode_image(r["image_hr"])) for r in records])
     lr = torch.stack([lr_tensor(decode_image(r["image_lr"])) for r in records])
     p, s = bicubic_baseline(hr, lr)
-    return {"psnr": float(p.mean()), "ssim": float(s.mean()), "n": len(records)}
+    finite = torch.isfinite(p)  # identical images give PSNR = inf
+    return {"psnr": float(p[finite].mean()), "ssim": float(s.mean()), "n": len(records)}
 
 
 def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, workers: int = 1,
