@@ -27,7 +27,7 @@ import torch
 from PIL import Image
 
 from .camera import SEVERITIES, degrade, sample_params
-from .lmdb_io import HOW_TO_GET_DATA, TEST_SPLITS, TRAIN_SPLITS, find_lmdbs, pretrain_dir, split_dir
+from .lmdb_io import TEST_SPLITS, TRAIN_SPLITS, find_lmdbs, pretrain_dir, split_dir
 from .quality import bicubic_baseline
 from .render import render_scene, render_word_natural, to_hr
 from .transforms import hr_tensor, lr_tensor
