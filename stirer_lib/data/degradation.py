@@ -55,9 +55,9 @@ def motion_blur(img: Image.Image, k: int, angle_deg: float, direction: float = 0
 
 
 def poisson_noise(img: Image.Image, lam: float, rng: np.random.Generator) -> Image.Image:
-    """Add centred Poisson noise (Poisson(lam) - lam), the same sample for all channels."""
+    """imgaug's AdditivePoissonNoise: add Poisson(lam) with a random sign per pixel (all channels alike)."""
     arr = np.asarray(img, dtype=np.float64)
-    noise = rng.poisson(lam, size=arr.shape[:2]).astype(np.float64) - lam
+    noise = rng.poisson(lam, size=arr.shape[:2]) * rng.choice(np.array([-1.0, 1.0]), size=arr.shape[:2])
     return Image.fromarray(np.clip(np.round(arr + noise[..., None]), 0, 255).astype(np.uint8))
 
 
