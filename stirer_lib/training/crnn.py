@@ -14,7 +14,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from ..models.crnn import CRNN, load_crnn
 from ..text import ctc_greedy_decode, filter_label
@@ -69,6 +69,43 @@ def crnn_accuracy(crnn: CRNN, loader: DataLoader, source: str = "hr", max_images
     n = len(labels)
     return {"accuracy": sum(correct) / n if n else float("nan"), "n": n, "correct": correct,
             "preds": preds, "labels": labels, "source": source}
+
+
+def eval_loader(root: str | os.PathLike, split: str, batch_size: int, max_images: int | None = None) -> DataLoader:
+    """Loader of collate_eval batches over the TextZoom test split ROOT/textzoom/test/<split> (in order)."""
+    from ..data import TextZoomDataset, collate_eval, split_dir
+    ds: Dataset = TextZoomDataset(split_dir(root, split))
+    if max_images is not None and max_images < len(ds):
+        ds = Subset(ds, range(max_images))
+    return DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate_eval)
+
+
+def accuracy_gap(crnn: CRNN, root: str | os.PathLike, batch_size: int = 64,
+                 max_images: int | None = None) -> dict[str, dict[str, dict]]:
+    """CRNN accuracy per test split on HR and on bicubic-upsampled LR: {split: {"hr": ..., "lr_bicubic": ...}}."""
+    from ..data import TEST_SPLITS
+    out = {}
+    for split in TEST_SPLITS:
+        loader = eval_loader(root, split, batch_size, max_images)
+        out[split] = {src: crnn_accuracy(crnn, loader, src) for src in ("hr", "lr_bicubic")}
+    return out
+
+
+def gap_table(gap: dict[str, dict[str, dict]]) -> str:
+    """Text table of accuracy_gap: per split and over all images, HR vs bicubic LR (percent)."""
+    lines = [f"{'split':<8}{'n':>6}{'HR':>9}{'LR bicubic':>12}{'gap':>8}"]
+    tot = {"n": 0, "hr": 0, "lr_bicubic": 0}
+    for split, r in gap.items():
+        n = r["hr"]["n"]
+        hr, lr = 100 * r["hr"]["accuracy"], 100 * r["lr_bicubic"]["accuracy"]
+        lines.append(f"{split:<8}{n:>6}{hr:>9.2f}{lr:>12.2f}{hr - lr:>8.2f}")
+        tot["n"] += n
+        tot["hr"] += sum(r["hr"]["correct"])
+        tot["lr_bicubic"] += sum(r["lr_bicubic"]["correct"])
+    if tot["n"]:
+        hr, lr = 100 * tot["hr"] / tot["n"], 100 * tot["lr_bicubic"] / tot["n"]
+        lines.append(f"{'all':<8}{tot['n']:>6}{hr:>9.2f}{lr:>12.2f}{hr - lr:>8.2f}")
+    return "\n".join(lines)
 
 
 def save_crnn(path: str | os.PathLike, crnn: CRNN, step: int, history: list[dict],

@@ -71,3 +71,68 @@ def plot_ctc_alignment(crnn: torch.nn.Module, image: torch.Tensor, label: str | 
     fig.colorbar(im, ax=ax_map, label="p(class | frame)", fraction=0.03)
     fig.tight_layout()
     return fig
+
+
+def plot_crnn_history(history: list[dict], fig: plt.Figure | None = None) -> plt.Figure:
+    """CTC loss per logged step, and the HR accuracies (keys acc_<name>) where they were measured."""
+    fig = fig or plt.figure(figsize=(9, 3.2))
+    ax_loss, ax_acc = fig.subplots(1, 2)
+    ax_loss.plot([h["step"] for h in history], [h["loss"] for h in history])
+    ax_loss.set(xlabel="step", ylabel="CTC loss", yscale="log", title="training loss")
+    names = sorted({k for h in history for k in h if k.startswith("acc_")})
+    for name in names:
+        pts = [(h["step"], 100 * h[name]) for h in history if name in h]
+        ax_acc.plot(*zip(*pts), marker="o", label=name[4:])
+    ax_acc.set(xlabel="step", ylabel="word accuracy (%)", ylim=(0, 100), title="HR accuracy during training")
+    if names:
+        ax_acc.legend()
+    fig.tight_layout()
+    return fig
+
+
+def plot_accuracy_gap(gap: dict[str, dict[str, dict]], fig: plt.Figure | None = None) -> plt.Figure:
+    """Bars per test split: CRNN accuracy on HR vs bicubic-upsampled LR (the gap STIRER must close)."""
+    fig = fig or plt.figure(figsize=(6, 3.2))
+    ax = fig.subplots()
+    splits = list(gap)
+    for k, (src, name) in enumerate((("hr", "HR 32x128"), ("lr_bicubic", "LR 16x64, bicubic x2"))):
+        vals = [100 * gap[s][src]["accuracy"] for s in splits]
+        bars = ax.bar([i + 0.4 * k - 0.2 for i in range(len(splits))], vals, width=0.4, label=name)
+        ax.bar_label(bars, fmt="%.1f", fontsize=8)
+    ax.set_xticks(range(len(splits)), splits)
+    ax.set(ylabel="CRNN word accuracy (%)", ylim=(0, 105), title="what CRNN reads: HR vs. upsampled LR")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def misread_indices(hr: dict, lr: dict, n: int = 6) -> list[int]:
+    """Images CRNN reads right on HR and wrong on bicubic LR (then any LR misreads), at most n."""
+    first = [i for i, (a, b) in enumerate(zip(hr["correct"], lr["correct"])) if a and not b]
+    rest = [i for i, b in enumerate(lr["correct"]) if not b and i not in first]
+    return (first + rest)[:n]
+
+
+def plot_misreads(dataset, hr: dict, lr: dict, n: int = 6, fig: plt.Figure | None = None) -> plt.Figure:
+    """HR image and bicubic-upsampled LR image side by side for misread words, with both readings.
+
+    dataset: the TextZoom test split in the order crnn_accuracy read it; hr, lr: its two results.
+    """
+    from ..training.crnn import upsample_lr
+    idx = misread_indices(hr, lr, n)
+    fig = fig or plt.figure(figsize=(7, 1.1 * max(len(idx), 1) + 0.4))
+    if not idx:
+        fig.text(0.5, 0.5, "no misreads on bicubic LR in this split", ha="center")
+        return fig
+    axes = fig.subplots(len(idx), 2, squeeze=False)
+    for row, i in enumerate(idx):
+        hr_img, lr_img, label = dataset[i]
+        up = upsample_lr(lr_img.unsqueeze(0))[0]
+        for ax, img, res, name in ((axes[row, 0], hr_img, hr, "HR"), (axes[row, 1], up, lr, "LR bicubic")):
+            ax.imshow(img[:3].permute(1, 2, 0).numpy())
+            ok = res["correct"][i]
+            ax.set_title(f"{name}: '{res['preds'][i]}' (label '{label}')", fontsize=8,
+                         color="tab:green" if ok else "tab:red")
+            ax.axis("off")
+    fig.tight_layout()
+    return fig
