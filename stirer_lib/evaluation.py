@@ -36,7 +36,7 @@ CONVENTIONS = {
 }
 
 
-def test_root(data_root: str | os.PathLike) -> Path:
+def find_test_dir(data_root: str | os.PathLike) -> Path:
     """The folder holding easy/medium/hard: ROOT/test (ROOT = the textzoom dir) or ROOT/textzoom/test."""
     root = Path(data_root)
     for cand in (root / "test", root / "textzoom" / "test"):
@@ -206,7 +206,7 @@ def evaluate(model: nn.Module | str | os.PathLike | dict, data_root: str | os.Pa
 
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    root = test_root(data_root)
+    root = find_test_dir(data_root)
     missing = [str(root / s) for s in splits if not (root / s / "data.mdb").is_file()]
     if missing:
         raise FileNotFoundError(f"test split LMDBs not found: {missing} (each needs a data.mdb); "

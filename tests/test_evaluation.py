@@ -1,0 +1,196 @@
+"""The evaluation: end to end against the official loop's output, the JSON schema, both averaging
+conventions, the official printout (release log of the official README) and the CLI."""
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+from torch import nn
+
+from stirer_lib.evaluate import main as evaluate_main
+from stirer_lib.evaluation import (bicubic_upsample, evaluate, format_official, load_results, save_results,
+                                   summarise, find_test_dir)
+from stirer_lib.models import StirerOutput, load_crnn, load_stirer
+from stirer_lib.text import CHARSET
+
+DROPPED = 5  # the official reader's duplicate of record 8 (fixtures/README.md)
+
+
+@pytest.fixture(scope="module")
+def mini_root(fixtures_dir, tmp_path_factory) -> Path:
+    """A temporary data ROOT whose textzoom/test/{easy,medium,hard} are the 11-record textzoom_mini."""
+    root = tmp_path_factory.mktemp("tz")
+    test = root / "textzoom" / "test"
+    test.mkdir(parents=True)
+    for split in ("easy", "medium", "hard"):
+        (test / split).symlink_to(fixtures_dir / "textzoom_mini", target_is_directory=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def official(fixtures_dir) -> dict:
+    ref = json.loads((fixtures_dir / "official_eval_seed0_textzoom_mini.json").read_text())
+    return ref["splits"]["textzoom_mini"]
+
+
+@pytest.fixture(scope="module")
+def seed0_results(load_fixture, mini_root) -> dict:
+    torch.manual_seed(0)
+    model = load_stirer(load_fixture("official_stirer_seed0.pt")["state_dict"])
+    crnn = load_crnn(load_fixture("official_crnn_seed0.pt")["state_dict"])
+    with pytest.warns(UserWarning, match="empty label"):
+        return evaluate(model, mini_root, crnn=crnn, device="cpu", batch_size=16, progress=False, splits=("easy",))
+
+
+def _keep(values: list) -> list:
+    return [v for i, v in enumerate(values) if i != DROPPED]
+
+
+def test_seed0_matches_official_evaluation(seed0_results, official):
+    r = seed0_results["splits"]["easy"]
+    assert r["n"] == 10
+    assert [p["label"] for p in r["predictions"]] == _keep(official["labels"])
+    assert len(r["step_predictions"]) == len(official["preds"]) == 4
+    for step in range(4):
+        assert r["step_predictions"][step] == _keep(official["preds"][step]), f"step {step}"
+        assert r["psnr_per_image"][step] == pytest.approx(_keep(official["psnr_per_image"][step]), abs=1e-4)
+        assert r["ssim_per_image"][step] == pytest.approx(_keep(official["ssim_per_image"][step]), abs=1e-5)
+    assert [p["pred"] for p in r["predictions"]] == _keep(official["preds"][3])
+    assert r["crnn_preds"] == _keep(official["crnn_preds"])
+    assert r["crnn_acc"] == 0.0 and all(s["acc"] == 0.0 for s in r["steps"])
+    for step in range(4):
+        assert r["steps"][step]["psnr"] == pytest.approx(sum(r["psnr_per_image"][step]) / 10, rel=1e-9)
+
+
+def test_seed0_printout(seed0_results):
+    text = format_official(seed0_results)
+    lines = text.splitlines()
+    assert lines[0] == "----------------<Evaluation>----------------"
+    assert lines[1].startswith("{1: '0', 2: '1'") and lines[1].endswith("36: 'z', 0: ''}")
+    assert re.fullmatch(r"Evaluating .*/test/easy/", lines[2])
+    r = seed0_results["splits"]["easy"]
+    for i in range(4):
+        s = r["steps"][i]
+        assert lines[3 + i] == f"STEP {i} Acc 0.00 PSNR {s['psnr']:.2f} SSIM {100 * s['ssim']:.2f}"
+    assert lines[7] == "CRNN Acc 0.00" and lines[8] == "Avg CRNN Acc 0.00"
+    assert re.fullmatch(r"Final Acc 0\.00 Final PSNR \d+\.\d\d SSIM -?\d\.\d{4}", lines[9])
+
+
+class ConstantReader(nn.Module):
+    """A stand-in STIRER: two mini steps and a final step; reads 'hello' at the last step, 'x' before;
+    the SR images are the bicubic LR (so PSNR equals the bicubic baseline)."""
+
+    def forward(self, lr: torch.Tensor, generate: bool = True) -> StirerOutput:
+        b = lr.shape[0]
+        ctc = torch.zeros(b, 32, 37)
+        ctc[:, :, 1 + CHARSET.index("x")] = 1.0
+        ids = torch.tensor([[0] + [1 + CHARSET.index(c) for c in "hello"] + [37] + [0] * 14] * b)
+        sr = bicubic_upsample(lr)
+        return StirerOutput(sr=sr, srs=[sr, sr], ctc_logits=[ctc, ctc], text_ids=ids)
+
+
+def test_schema_and_conventions(mini_root, tmp_path):
+    with pytest.warns(UserWarning):
+        res = evaluate(ConstantReader(), mini_root / "textzoom", crnn=None, device="cpu", batch_size=3,
+                       progress=False, max_images=None)
+    assert set(res["splits"]) == {"easy", "medium", "hard"}
+    for r in res["splits"].values():
+        assert r["n"] == 10 and len(r["steps"]) == 3
+        assert [s["acc"] for s in r["steps"]] == [0.0, 0.0, 10.0]  # one 'hello' among 10 labels
+        for s in r["steps"]:
+            assert set(s) == {"acc", "psnr", "ssim"}
+            assert s["psnr"] == pytest.approx(r["bicubic"]["psnr"]) and 0 < s["ssim"] <= 1
+        assert r["predictions"][0] == {"label": "hello", "pred": "hello"}
+        assert r["crnn_acc"] is None and r["crnn_preds"] == []
+    for key in ("mean_of_splits", "over_all"):
+        assert res[key]["acc"] == pytest.approx(10.0) and res[key]["n"] == 30
+    js, txt = save_results(res, tmp_path / "eval" / "results.json")
+    back = load_results(js)
+    assert back["splits"]["hard"]["steps"][-1]["acc"] == 10.0 and back["over_all"]["n"] == 30
+    assert txt.read_text().splitlines()[-3].startswith("# over_all")
+    assert "CRNN Acc n/a" in txt.read_text()
+    with pytest.warns(UserWarning):
+        small = evaluate(ConstantReader(), mini_root, device="cpu", max_images=2, progress=False, splits=("hard",))
+    assert small["splits"]["hard"]["n"] == 2 and list(small["splits"]) == ["hard"]
+
+
+def _split(n: int, steps: list[tuple[float, float, float]], crnn: float) -> dict:
+    return {"n": n, "path": "dataset/mydata/test/x", "crnn_acc": crnn, "crnn_acc_lr_bicubic": None,
+            "crnn_acc_hr": None, "bicubic": {"psnr": 20.0, "ssim": 0.7},
+            "steps": [{"acc": a, "psnr": p, "ssim": s / 100} for a, p, s in steps]}
+
+
+RELEASE_LOG = """\
+Evaluating dataset/mydata/test/easy/
+STEP 0 Acc 78.44 PSNR 22.62 SSIM 78.66
+STEP 1 Acc 82.09 PSNR 22.63 SSIM 79.60
+STEP 2 Acc 80.05 PSNR 23.08 SSIM 79.97
+STEP 3 Acc 87.89 PSNR 25.15 SSIM 87.41
+CRNN Acc 52.56
+Evaluating dataset/mydata/test/medium/
+STEP 0 Acc 66.19 PSNR 19.51 SSIM 59.73
+STEP 1 Acc 68.32 PSNR 19.42 SSIM 60.99
+STEP 2 Acc 69.03 PSNR 19.81 SSIM 61.93
+STEP 3 Acc 74.20 PSNR 20.66 SSIM 68.58
+CRNN Acc 31.61
+Evaluating dataset/mydata/test/hard/
+STEP 0 Acc 48.62 PSNR 20.09 SSIM 65.53
+STEP 1 Acc 51.53 PSNR 19.94 SSIM 66.57
+STEP 2 Acc 51.23 PSNR 20.42 SSIM 68.12
+STEP 3 Acc 59.64 PSNR 21.12 SSIM 73.50
+CRNN Acc 27.48
+Avg CRNN Acc 38.10
+Final Acc 73.91 Final PSNR 22.31 SSIM 0.7650
+"""  # the official README's log of the released checkpoint (lines after the charset dict)
+
+
+def test_printout_reproduces_release_log_format():
+    splits = {}
+    for block, n in zip(RELEASE_LOG.split("Evaluating ")[1:], (1619, 1411, 1343)):
+        lines = block.splitlines()
+        steps = [tuple(float(x) for x in re.findall(r"[\d.]+", ln)[1:]) for ln in lines[1:5]]
+        name = lines[0].rstrip("/").split("/")[-1]
+        splits[name] = _split(n, steps, float(lines[5].split()[-1]))
+        splits[name]["path"] = lines[0].rstrip("/")
+    res = {"splits": splits, "mean_of_splits": summarise(splits, weighted=False),
+           "over_all": summarise(splits, weighted=True)}
+    out = format_official(res).splitlines()
+    assert out[2:2 + 20] == RELEASE_LOG.splitlines()
+    assert res["over_all"]["acc"] == pytest.approx(74.80, abs=0.005)  # the paper's Table 1 convention
+    assert res["mean_of_splits"]["acc"] == pytest.approx(73.91, abs=0.005)
+    assert not math.isclose(res["over_all"]["psnr"], res["mean_of_splits"]["psnr"])
+
+
+def test_missing_data_and_cli_errors(tmp_path, capsys):
+    with pytest.raises(FileNotFoundError, match="textzoom/test"):
+        find_test_dir(tmp_path)
+    (tmp_path / "test" / "easy").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="data.mdb"):
+        evaluate(ConstantReader(), tmp_path, device="cpu", progress=False)
+    assert evaluate_main(["--stirer", str(tmp_path / "none.pt"), "--data", str(tmp_path)]) == 2
+    assert "--stirer" in capsys.readouterr().err
+    bad = tmp_path / "bad.pt"
+    torch.save({"model": {"conv_first.weight": torch.zeros(1)}, "config": None}, bad)
+    assert evaluate_main(["--stirer", str(bad), "--data", str(tmp_path)]) == 2
+    assert "missing keys" in capsys.readouterr().err
+
+
+def test_cli_on_fixture_weights(load_fixture, mini_root, tmp_path, capsys):
+    ckpt = tmp_path / "release.pth"
+    torch.save(load_fixture("official_stirer_seed0.pt")["state_dict"], ckpt)  # a plain state_dict, as the release
+    crnn = tmp_path / "crnn.pth"
+    torch.save(load_fixture("official_crnn_seed0.pt")["state_dict"], crnn)
+    with pytest.warns(UserWarning):
+        rc = evaluate_main(["--stirer", str(ckpt), "--crnn", str(crnn), "--data", str(mini_root), "--json",
+                            str(tmp_path / "r.json"), "--device", "cpu", "--max-images", "2", "--splits", "easy",
+                            "--no-progress"])
+    assert rc == 0
+    out = capsys.readouterr().out
+    assert "STEP 3 Acc 0.00" in out and "Final Acc" in out
+    res = json.loads((tmp_path / "r.json").read_text())
+    assert res["splits"]["easy"]["n"] == 2 and res["splits"]["easy"]["crnn_preds"] == ["v", "v"]
+    assert (tmp_path / "r.txt").read_text() == format_official(res)
