@@ -301,3 +301,14 @@ def load_results(json_path: str | os.PathLike) -> dict:
         raise FileNotFoundError(f"no evaluation results at {p}; run notebook 06 or "
                                 "`python -m stirer_lib.evaluate --stirer CKPT --data ROOT --json OUT`")
     return json.loads(p.read_text())
+
+
+def find_checkpoints(run_dir: str | os.PathLike, ckpt_dir: str | os.PathLike) -> dict[str, Path | None]:
+    """Which weights notebook 06 evaluates: {"ours": RUN/finetune/best.pt (else last.pt) or None,
+    "release": ckpt/STIRER_Final_Release.pth or None, "crnn": ckpt/crnn.pth (the paper's judge),
+    else RUN/crnn/crnn.pt, or None}."""
+    run, ck = Path(run_dir), Path(ckpt_dir)
+    first = lambda *ps: next((p for p in ps if p.is_file()), None)
+    return {"ours": first(run / "finetune" / "best.pt", run / "finetune" / "last.pt"),
+            "release": first(ck / "STIRER_Final_Release.pth"),
+            "crnn": first(ck / "crnn.pth", run / "crnn" / "crnn.pt")}

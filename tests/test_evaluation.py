@@ -194,3 +194,22 @@ def test_cli_on_fixture_weights(load_fixture, mini_root, tmp_path, capsys):
     res = json.loads((tmp_path / "r.json").read_text())
     assert res["splits"]["easy"]["n"] == 2 and res["splits"]["easy"]["crnn_preds"] == ["v", "v"]
     assert (tmp_path / "r.txt").read_text() == format_official(res)
+
+
+def test_find_checkpoints(tmp_path):
+    from stirer_lib.evaluation import find_checkpoints
+
+    run, ck = tmp_path / "run", tmp_path / "ckpt"
+    assert find_checkpoints(run, ck) == {"ours": None, "release": None, "crnn": None}
+    (run / "finetune").mkdir(parents=True)
+    (run / "crnn").mkdir()
+    ck.mkdir()
+    for p in (run / "finetune" / "last.pt", run / "crnn" / "crnn.pt"):
+        p.write_bytes(b"x")
+    found = find_checkpoints(run, ck)
+    assert found["ours"].name == "last.pt" and found["crnn"].name == "crnn.pt" and found["release"] is None
+    for p in (run / "finetune" / "best.pt", ck / "crnn.pth", ck / "STIRER_Final_Release.pth"):
+        p.write_bytes(b"x")
+    found = find_checkpoints(run, ck)
+    assert (found["ours"].name, found["crnn"].name, found["release"].name) == \
+        ("best.pt", "crnn.pth", "STIRER_Final_Release.pth")

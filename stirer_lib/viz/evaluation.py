@@ -1,0 +1,221 @@
+"""Figures and tables of the evaluation (notebook 06): our numbers next to the paper's.
+
+- `examples_figure`: LR / SR after each step / HR with the prediction of each step, like the
+  paper's Figures 4 and 5.
+- `accuracy_vs_macs`: the accuracy-vs-FLOPs chart of Figure 3 with our models placed on it.
+- `comparison_table`, `ablation_table`: text tables vs the paper's Table 1 / Table 3 and the
+  official release log.
+- `image_browser`: an ipywidgets browser over the test images (a static grid headless).
+
+Reference numbers, all from DESIGN.md section 2 (which records the paper and the official README):
+the paper's Table 1 (TextZoom, accuracy of the unified model, PSNR / SSIM), Table 3 (ablations),
+Table 5 (efficiency, "FLOPs" = multiply-adds), and the release log of the official README.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from torch.utils.data import Subset
+
+# paper Table 1 (easy, medium, hard, over all 4373 images in %, PSNR dB, SSIM)
+PAPER_TABLE1 = {
+    "STIRER (S+L), paper": (87.9, 74.2, 59.6, 74.8, 22.46, 0.7706),
+    "STIRER (S only), paper": (77.2, 60.0, 44.7, 61.7, 21.98, 0.7332),
+    "CRNN on LR (bicubic), paper": (37.5, 21.4, 21.1, 27.3, 20.35, 0.6961),
+}
+# the official README's log of STIRER_Final_Release.pth: last step per split, means of the split means
+RELEASE_LOG = {"easy": (87.89, 25.15, 0.8741), "medium": (74.20, 20.66, 0.6858), "hard": (59.64, 21.12, 0.7350),
+               "mean_of_splits": (73.91, 22.31, 0.7650), "crnn_on_sr": (52.56, 31.61, 27.48, 38.10)}
+# paper Table 3 (ablations): accuracy over all images (%), PSNR (dB); None = not applicable
+PAPER_TABLE3 = {"full": (74.8, 22.46), "no_pstst": (67.5, 21.76), "no_mini_decoders": (74.1, 22.34),
+                "no_stl": (72.7, 22.13), "no_bigru": (70.6, 22.00), "no_stisr_decoder": (73.1, None),
+                "no_str_decoder": (None, 22.14)}
+
+
+@dataclass
+class Point:
+    """One method on the accuracy-vs-FLOPs chart."""
+
+    name: str
+    gmacs: float  # multiply-adds per 16 x 64 image, in G (the paper's "FLOPs")
+    acc: float  # TextZoom accuracy over all images, %
+    source: str
+
+
+# Figure 3 points we can document: STIRER from Table 1 (74.8 %) and Table 5 (0.74 G); the CRNN on
+# bicubic LR from Table 1 (27.3 %) at the CRNN's multiply-adds counted on the official code
+# (0.898 G, fixtures/official_reference_numbers.json). Other published methods' points of Figure 3
+# can be appended here with their table reference.
+FIGURE3_POINTS = [
+    Point("STIRER (paper)", 0.74, 74.8, "paper Table 1 + Table 5"),
+    Point("CRNN on bicubic LR (paper)", 0.898, 27.3, "paper Table 1; MACs counted on crnn.pytorch"),
+]
+
+
+def _rgb(x: torch.Tensor) -> np.ndarray:
+    """[C>=3, H, W] in [0, 1] -> [H, W, 3] for imshow."""
+    return x[:3].detach().float().clamp(0, 1).permute(1, 2, 0).cpu().numpy()
+
+
+@torch.no_grad()
+def collect_examples(model: torch.nn.Module, dataset, indices: Sequence[int], device: str | torch.device = "cpu",
+                     crnn: torch.nn.Module | None = None) -> dict:
+    """Run the model on some test items -> {"labels", "lr", "hr", "steps": [(name, srs, preds)], "crnn"}."""
+    from ..data import collate_eval
+    from ..evaluation import crnn_read, step_outputs
+    from ..text import filter_label
+
+    batch = collate_eval([dataset[i] for i in indices])
+    model = model.to(device).eval()
+    out = model(batch["lr"].to(device), generate=True)
+    steps = step_outputs(out)
+    names = [f"step {i} (block {i + 1})" for i in range(len(steps) - 1)] + [f"step {len(steps) - 1} (final)"]
+    return {"labels": batch["labels"], "lr": batch["lr"], "hr": batch["hr"],
+            "steps": [(n, sr.cpu() if sr is not None else None, [filter_label(p) for p in preds] if preds else None)
+                      for n, (preds, sr) in zip(names, steps)],
+            "crnn": crnn_read(crnn.to(device).eval(), out.sr) if crnn is not None and out.sr is not None else None}
+
+
+def examples_figure(ex: dict, max_items: int = 6) -> plt.Figure:
+    """Rows: LR (bicubic), the SR of every step with its prediction, HR with the label (Figs 4-5)."""
+    from ..evaluation import bicubic_upsample
+
+    n = min(max_items, len(ex["labels"]))
+    rows = [("LR (bicubic)", bicubic_upsample(ex["lr"]), None)] + list(ex["steps"]) + [("HR", ex["hr"], None)]
+    fig, axes = plt.subplots(len(rows), n, figsize=(2.1 * n, 0.95 * len(rows)), squeeze=False)
+    for j in range(n):
+        label = ex["labels"][j]
+        for r, (name, imgs, preds) in enumerate(rows):
+            ax = axes[r, j]
+            ax.set_xticks([]), ax.set_yticks([])
+            if imgs is None:
+                ax.text(0.5, 0.5, "(no image)", ha="center", va="center", fontsize=7)
+            else:
+                ax.imshow(_rgb(imgs[j]), interpolation="nearest")
+            if preds is not None:
+                ok = preds[j] == label
+                ax.set_title(preds[j] or "''", fontsize=7, color="green" if ok else "red", pad=1)
+            elif name == "HR":
+                crnn = f" / CRNN(SR): {ex['crnn'][j]}" if ex.get("crnn") else ""
+                ax.set_title(f"{label}{crnn}", fontsize=7, pad=1)
+            if j == 0:
+                ax.set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
+    fig.suptitle("LR / SR after each step / HR (green: correct prediction)", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def accuracy_vs_macs(ours: Sequence[Point], reference: Sequence[Point] = FIGURE3_POINTS) -> plt.Figure:
+    """Figure 3: TextZoom accuracy vs multiply-adds per image, the paper's points and ours."""
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for pts, marker, color in ((reference, "o", "tab:blue"), (ours, "*", "tab:red")):
+        for p in pts:
+            ax.scatter(p.gmacs, p.acc, marker=marker, s=120 if marker == "*" else 50, color=color)
+            ax.annotate(p.name, (p.gmacs, p.acc), textcoords="offset points", xytext=(5, 4), fontsize=8)
+    ax.set_xlabel("multiply-adds per 16 x 64 image (G; the paper's 'FLOPs')")
+    ax.set_ylabel("TextZoom accuracy over all images (%)")
+    ax.set_title("Accuracy vs cost (paper Figure 3; blue: paper, red: ours)")
+    ax.grid(alpha=0.3)
+    ax.set_ylim(0, 100)
+    fig.tight_layout()
+    return fig
+
+
+def step_bars(results: dict) -> plt.Figure:
+    """Accuracy per step and split (the progressive improvement of Table 2's steps)."""
+    splits = results["splits"]
+    n_steps = len(next(iter(splits.values()))["steps"])
+    fig, ax = plt.subplots(figsize=(6, 3))
+    width = 0.8 / max(n_steps, 1)
+    for i in range(n_steps):
+        vals = [(s["steps"][i]["acc"] or 0.0) for s in splits.values()]
+        ax.bar(np.arange(len(splits)) + i * width, vals, width, label=f"step {i}")
+    ax.set_xticks(np.arange(len(splits)) + width * (n_steps - 1) / 2, list(splits))
+    ax.set_ylabel("accuracy (%)")
+    ax.legend(fontsize=8)
+    ax.set_title("Word accuracy per step (last = STR decoder)")
+    fig.tight_layout()
+    return fig
+
+
+def _f(v: float | None, digits: int = 2) -> str:
+    return "-" if v is None else f"{v:.{digits}f}"
+
+
+def comparison_table(results: dict, name: str = "ours") -> str:
+    """Text table: our per-split accuracy, both conventions, PSNR / SSIM, next to Table 1 and the release log."""
+    s, m, a = results["splits"], results["mean_of_splits"], results["over_all"]
+    acc = lambda k: s[k]["steps"][-1]["acc"] if k in s else None
+    head = f"{'':34}{'easy':>7}{'medium':>8}{'hard':>7}{'mean':>8}{'all':>8}{'PSNR':>8}{'SSIM':>8}"
+    lines = [head, "-" * len(head)]
+    lines.append(f"{name + ' (mean of splits | over all)':34}{_f(acc('easy')):>7}{_f(acc('medium')):>8}"
+                 f"{_f(acc('hard')):>7}{_f(m['acc']):>8}{_f(a['acc']):>8}"
+                 f"{_f(m['psnr']) + '|' + _f(a['psnr']):>14}{_f(m['ssim'], 4) + '|' + _f(a['ssim'], 4):>14}")
+    lines.append(f"{name + ': CRNN on our SR':34}{_f(s.get('easy', {}).get('crnn_acc')):>7}"
+                 f"{_f(s.get('medium', {}).get('crnn_acc')):>8}{_f(s.get('hard', {}).get('crnn_acc')):>7}"
+                 f"{_f(m['crnn_acc']):>8}{_f(a['crnn_acc']):>8}")
+    lines.append(f"{name + ': CRNN on bicubic LR / HR':34}{'':>7}{'':>8}{'':>7}"
+                 f"{'':>8}{_f(a['crnn_acc_lr_bicubic']) + '/' + _f(a['crnn_acc_hr']):>14}"
+                 f"{_f(a['bicubic']['psnr']):>8}{_f(a['bicubic']['ssim'], 4):>8}   (bicubic LR)")
+    e, md, h, mean = (RELEASE_LOG[k] for k in ("easy", "medium", "hard", "mean_of_splits"))
+    lines.append(f"{'release log (official README)':34}{e[0]:>7.2f}{md[0]:>8.2f}{h[0]:>7.2f}{mean[0]:>8.2f}"
+                 f"{'':>8}{mean[1]:>8.2f}{mean[2]:>8.4f}   (mean of splits)")
+    c = RELEASE_LOG["crnn_on_sr"]
+    lines.append(f"{'release log: CRNN on SR':34}{c[0]:>7.2f}{c[1]:>8.2f}{c[2]:>7.2f}{'':>8}{c[3]:>8.2f}")
+    for row, (pe, pm, ph, pall, pp, ps) in PAPER_TABLE1.items():
+        lines.append(f"{row:34}{pe:>7.1f}{pm:>8.1f}{ph:>7.1f}{'':>8}{pall:>8.1f}{pp:>8.2f}{ps:>8.4f}   (over all)")
+    return "\n".join(lines)
+
+
+def ablation_results(run_dir: str | os.PathLike) -> dict[str, dict]:
+    """{name: results} from RUN/ablations/<name>/eval/results.json (empty when none exist)."""
+    out = {}
+    for p in sorted(Path(run_dir).glob("ablations/*/eval/results.json")):
+        out[p.parts[-3]] = json.loads(p.read_text())
+    return out
+
+
+def ablation_table(ablations: dict[str, dict]) -> str:
+    """Our ablations (accuracy / PSNR over all images) next to the paper's Table 3."""
+    lines = [f"{'variant':20}{'acc (ours)':>11}{'PSNR (ours)':>12}{'acc (paper)':>12}{'PSNR (paper)':>13}"]
+    for name in list(PAPER_TABLE3) + sorted(set(ablations) - set(PAPER_TABLE3)):
+        r = ablations.get(name, {}).get("over_all", {})
+        pa, pp = PAPER_TABLE3.get(name, (None, None))
+        lines.append(f"{name:20}{_f(r.get('acc')):>11}{_f(r.get('psnr')):>12}{_f(pa, 1):>12}{_f(pp):>13}")
+    return "\n".join(lines)
+
+
+def image_browser(dataset, model: torch.nn.Module, interactive: bool = True, device: str | torch.device = "cpu",
+                  crnn: torch.nn.Module | None = None, static_items: int = 6):
+    """A slider over the test set showing LR / SR steps / HR and predictions; headless: a static figure."""
+    if not interactive:
+        return examples_figure(collect_examples(model, dataset, range(min(static_items, len(dataset))), device,
+                                                crnn), static_items)
+    import ipywidgets as w
+    from IPython.display import display
+
+    out = w.Output()
+    slider = w.IntSlider(0, 0, max(0, len(dataset) - 1), description="image")
+
+    def show(change=None) -> None:
+        with out:
+            out.clear_output(wait=True)
+            fig = examples_figure(collect_examples(model, dataset, [slider.value], device, crnn), 1)
+            display(fig)
+            plt.close(fig)
+
+    slider.observe(show, names="value")
+    show()
+    return w.VBox([slider, out])
+
+
+def first_items(dataset, n: int):
+    """The first n items of a data set (record order), as a Subset."""
+    return Subset(dataset, range(min(n, len(dataset))))
