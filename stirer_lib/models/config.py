@@ -3,10 +3,12 @@
 Sizes (parameters, tied T5 embedding counted once; measured with `count_parameters`):
 - release (defaults): 13,047,345 parameters with the three mini decoders (training build),
   4,030,338 in the inference build (the paper's 4.03 M, Table 5).
-- small (`StirerConfig.small()`): 1,113,277 parameters (training build), 689,474 inference build;
-  embed_dim 32, depths (2, 2, 2), window 16 x 2, mini STR decoders of one ViT layer of width 64,
-  STR decoder ViT of width 64 and a T5 with 2 + 2 layers. On 2 CPU threads its train step is
-  about 7 x faster than the release's (`python -m stirer_lib.bench model`).
+- small (`StirerConfig.small()`): 913,719 parameters (training build), 511,608 inference build;
+  embed_dim 32, depths (2, 2, 2) with 4 heads, window 16 x 2, mini STR decoders of one ViT layer
+  of width 64, an STR-decoder ViT of one layer of width 64 and a T5 with 2 + 2 layers (d_ff 128).
+  Measured train step, batch 16, 1 CPU thread (`python -m stirer_lib.bench model --threads 1`):
+  release 2.7 images/s, small 10 images/s (eval forward with generation: 5.8 vs 25.6 images/s).
+  Its cost is dominated by the Bi-GRU blocks (about half) and the STLs, not by the mini decoders.
 
 Ablations of Table 3 (each a boolean switch; the paper's names):
 - `use_pstst=False`  (w/o PSTST): the feature encoder is only the 3 x 3 `conv_first`; no PSTST
@@ -85,7 +87,7 @@ class StirerConfig:
 
     @classmethod
     def small(cls, **overrides: Any) -> "StirerConfig":
-        """A narrow, shallow STIRER for CPU lessons: same code, ~1.1 M parameters (see module doc)."""
+        """A narrow, shallow STIRER for CPU lessons: same code, 0.91 M parameters (see module doc)."""
         kw: dict[str, Any] = dict(embed_dim=32, depths=(2, 2, 2), num_heads=(4, 4, 4),
                                   mini_vit_dim=64, mini_vit_depth=1, mini_vit_heads=4,
                                   vit_dim=64, vit_depth=1, vit_heads=4, t5_d_ff=128, t5_d_kv=16,

@@ -80,6 +80,16 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
+def window_softmax_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
+    """softmax(q k^T / sqrt(d) + bias) v. PyTorch's fused kernel on GPU; on CPU the explicit
+    product, which measured ~1.4x faster than SDPA's math path with a float mask (same numbers
+    within 1e-6)."""
+    if q.is_cuda:
+        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+    attn = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1) + bias
+    return attn.softmax(-1) @ v
+
+
 class WindowAttention(nn.Module):
     """Multi-head self-attention inside a window, with a relative-position bias per head."""
 
@@ -109,7 +119,7 @@ class WindowAttention(nn.Module):
             nw = mask.shape[0]
             bias = bias.unsqueeze(0) + mask.unsqueeze(1)  # [nW,heads,N,N]
             q, k, v = (t.view(bw // nw, nw, self.num_heads, n, -1) for t in (q, k, v))
-        out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias.to(q.dtype))  # softmax(qk^T/sqrt(d)+b)v
+        out = window_softmax_attention(q, k, v, bias.to(q.dtype))
         out = out.reshape(bw, self.num_heads, n, -1).transpose(1, 2).reshape(bw, n, c)
         return self.proj(out)
 
