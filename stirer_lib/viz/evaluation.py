@@ -22,7 +22,6 @@ from typing import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
-from torch.utils.data import Subset
 
 # paper Table 1 (easy, medium, hard, over all 4373 images in %, PSNR dB, SSIM)
 PAPER_TABLE1 = {
@@ -103,7 +102,7 @@ def examples_figure(ex: dict, max_items: int = 6) -> plt.Figure:
                 ok = preds[j] == label
                 ax.set_title(preds[j] or "''", fontsize=7, color="green" if ok else "red", pad=1)
             elif name == "HR":
-                crnn = f" / CRNN(SR): {ex['crnn'][j]}" if ex.get("crnn") else ""
+                crnn = f" / CRNN(SR): {ex['crnn'][j] or repr('')}" if ex.get("crnn") else ""
                 ax.set_title(f"{label}{crnn}", fontsize=7, pad=1)
             if j == 0:
                 ax.set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
@@ -124,6 +123,7 @@ def accuracy_vs_macs(ours: Sequence[Point], reference: Sequence[Point] = FIGURE3
     ax.set_title("Accuracy vs cost (paper Figure 3; blue: paper, red: ours)")
     ax.grid(alpha=0.3)
     ax.set_ylim(0, 100)
+    ax.margins(x=0.3)
     fig.tight_layout()
     return fig
 
@@ -215,7 +215,3 @@ def image_browser(dataset, model: torch.nn.Module, interactive: bool = True, dev
     show()
     return w.VBox([slider, out])
 
-
-def first_items(dataset, n: int):
-    """The first n items of a data set (record order), as a Subset."""
-    return Subset(dataset, range(min(n, len(dataset))))
