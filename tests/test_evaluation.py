@@ -52,15 +52,16 @@ def seed0_results(load_fixture, mini_root) -> dict:
     model = load_stirer(load_fixture("official_stirer_seed0.pt")["state_dict"])
     crnn = load_crnn(load_fixture("official_crnn_seed0.pt")["state_dict"])
     with pytest.warns(UserWarning, match="empty label"):
-        return evaluate(model, mini_root, crnn=crnn, device="cpu", batch_size=16, progress=False, splits=("easy",))
+        return evaluate(model, mini_root, crnn=crnn, device="cpu", batch_size=16, progress=False)
 
 
 def _keep(values: list) -> list:
     return [v for i, v in enumerate(values) if i != DROPPED]
 
 
-def test_seed0_matches_official_evaluation(seed0_results, official):
-    r = seed0_results["splits"]["easy"]
+@pytest.mark.parametrize("split", ["easy", "medium", "hard"])
+def test_seed0_matches_official_evaluation(seed0_results, official, split):
+    r = seed0_results["splits"][split]
     assert r["n"] == 10
     assert [p["label"] for p in r["predictions"]] == _keep(official["labels"])
     assert len(r["step_predictions"]) == len(official["preds"]) == 4
@@ -75,6 +76,15 @@ def test_seed0_matches_official_evaluation(seed0_results, official):
         assert r["steps"][step]["psnr"] == pytest.approx(sum(r["psnr_per_image"][step]) / 10, rel=1e-9)
 
 
+def test_seed0_averages(seed0_results):
+    easy, m, a = seed0_results["splits"]["easy"], seed0_results["mean_of_splits"], seed0_results["over_all"]
+    assert a["n"] == 30 and m["n"] == 30
+    for agg in (m, a):  # three identical splits: both conventions equal the split's values
+        assert agg["psnr"] == pytest.approx(easy["steps"][-1]["psnr"]) and agg["steps"][0]["ssim"] == \
+            pytest.approx(easy["steps"][0]["ssim"])
+        assert agg["bicubic"]["psnr"] == pytest.approx(easy["bicubic"]["psnr"])
+
+
 def test_seed0_printout(seed0_results):
     text = format_official(seed0_results)
     lines = text.splitlines()
@@ -85,8 +95,9 @@ def test_seed0_printout(seed0_results):
     for i in range(4):
         s = r["steps"][i]
         assert lines[3 + i] == f"STEP {i} Acc 0.00 PSNR {s['psnr']:.2f} SSIM {100 * s['ssim']:.2f}"
-    assert lines[7] == "CRNN Acc 0.00" and lines[8] == "Avg CRNN Acc 0.00"
-    assert re.fullmatch(r"Final Acc 0\.00 Final PSNR \d+\.\d\d SSIM -?\d\.\d{4}", lines[9])
+    assert lines[7] == "CRNN Acc 0.00" and lines[8].startswith("Evaluating ")
+    assert lines[20] == "Avg CRNN Acc 0.00"
+    assert re.fullmatch(r"Final Acc 0\.00 Final PSNR \d+\.\d\d SSIM -?\d\.\d{4}", lines[21])
 
 
 class ConstantReader(nn.Module):
