@@ -11,6 +11,7 @@ Fine-tuning starts from DIR/../pretrain/best.pt (else last.pt) unless --init CKP
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt as e:
         print(f"interrupted: {e}", file=sys.stderr)
         return 130
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
     best = summary["best"]
     msg = f"{a.stage}: step {summary['step']} ({'finished' if summary['finished'] else 'stopped'}) in {summary['run_dir']}"
     if best:

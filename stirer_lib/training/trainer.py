@@ -14,11 +14,6 @@ good checkpoint. The same code runs alone or under torchrun with DistributedData
 from __future__ import annotations
 
 import contextlib
-import json
-import math
-import shutil
-import signal
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,7 +29,9 @@ from ..utils import seed_everything
 from . import checkpoint as ckpt
 from . import distributed as ddp
 from .optim import build_optimizer, build_scheduler
+from .rundir import RunExistsError, append_jsonl, check_run_dir, truncate_jsonl
 from .sampler import EpochBatchSampler, epoch_seed, set_epoch_seed
+from .stop import StopFlag, TrainingInterrupted
 from .validate import evaluate_splits, is_better
 
 STAGES = ("pretrain", "finetune")
@@ -45,14 +42,6 @@ STAGE_DEFAULTS: dict[str, Any] = {"max_steps": None, "epochs": None, "alpha": 0.
 
 class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
-
-
-class TrainingInterrupted(KeyboardInterrupt):
-    """Ctrl-C / SIGTERM stopped the run after a whole step; last.pt holds that step."""
-
-
-class RunExistsError(FileExistsError):
-    """The run directory already holds a run that this call would overwrite."""
 
 
 @dataclass
@@ -151,67 +140,6 @@ def default_init(run_dir: Path) -> Path | None:
         if p.is_file():
             return p
     return None
-
-
-# ----------------------------------------------------------------------------- run directory
-
-def check_run_dir(run_dir: Path, resume: bool, overwrite: bool) -> dict | None:
-    """The checkpoint to resume from (or None); refuses to clobber a run unless overwrite."""
-    last = run_dir / "last.pt"
-    if overwrite:
-        for name in ("last.pt", "best.pt", "metrics.jsonl", "curves.png"):
-            (run_dir / name).unlink(missing_ok=True)
-        return None
-    if not last.exists():
-        if (run_dir / "metrics.jsonl").exists():
-            (run_dir / "metrics.jsonl").unlink()  # a run that never reached its first checkpoint
-        return None
-    state = ckpt.load(last)
-    if resume:
-        return state
-    what = "a finished run" if state.get("finished") else f"an unfinished run (step {state['step']} of {state.get('total_steps')})"
-    hint = "" if state.get("finished") else "pass --resume (notebook: resume = True) to continue it, or "
-    raise RunExistsError(f"{run_dir} already holds {what}; {hint}pass --overwrite (notebook: overwrite = True) "
-                         f"to start over, or choose another run directory")
-
-
-def append_jsonl(path: Path, record: dict) -> None:
-    """One JSON object per line."""
-    with open(path, "a") as f:
-        f.write(json.dumps(record) + "\n")
-
-
-def truncate_jsonl(path: Path, step: int) -> None:
-    """Drop records after `step` (written after the checkpoint a resumed run starts from)."""
-    if not path.exists():
-        return
-    keep = [ln for ln in path.read_text().splitlines() if ln.strip() and json.loads(ln).get("step", 0) <= step]
-    path.write_text("".join(ln + "\n" for ln in keep))
-
-
-# ----------------------------------------------------------------------------- signals
-
-class StopFlag:
-    """Turns SIGINT / SIGTERM into a request to stop after the current step (a second Ctrl-C is immediate)."""
-
-    def __init__(self):
-        self.requested = False
-        self._old: dict[int, Any] = {}
-
-    def _handler(self, signum, frame):
-        if self.requested and signum == signal.SIGINT:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self) -> "StopFlag":
-        if threading.current_thread() is threading.main_thread():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                self._old[sig] = signal.signal(sig, self._handler)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        for sig, old in self._old.items():
-            signal.signal(sig, old)
 
 
 # ----------------------------------------------------------------------------- the loop
