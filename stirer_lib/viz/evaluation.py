@@ -129,7 +129,7 @@ def accuracy_vs_macs(ours: Sequence[Point], reference: Sequence[Point] = FIGURE3
 
 
 def step_bars(results: dict) -> plt.Figure:
-    """Accuracy per step and split (the progressive improvement of Table 2's steps)."""
+    """Accuracy per step and split (how the reading improves from block to block)."""
     splits = results["splits"]
     n_steps = len(next(iter(splits.values()))["steps"])
     fig, ax = plt.subplots(figsize=(6, 3))
