@@ -38,19 +38,24 @@ def relative_position_index(ws: tuple[int, int]) -> torch.Tensor:
     return rel[:, :, 0] * (2 * ws[1] - 1) + rel[:, :, 1]
 
 
-def shift_attention_mask(size: tuple[int, int], ws: tuple[int, int], shift: tuple[int, int],
-                         value: float = -100.0) -> torch.Tensor:
-    """[nW,N,N] mask: 0 where two tokens came from the same region before the roll, `value` else."""
-    h, w = size
-    region = torch.zeros(1, h, w, 1)
+def shift_regions(size: tuple[int, int], ws: tuple[int, int], shift: tuple[int, int]) -> torch.Tensor:
+    """[H,W] region id per pixel of the rolled map: the roll makes the last window row / column wrap,
+    and tokens of different regions were never neighbours."""
+    region = torch.zeros(size)
     cnt = 0
     for hs in (slice(0, -ws[0]), slice(-ws[0], -shift[0]), slice(-shift[0], None)):
         for wsl in (slice(0, -ws[1]), slice(-ws[1], -shift[1]), slice(-shift[1], None)):
-            region[:, hs, wsl, :] = cnt
+            region[hs, wsl] = cnt
             cnt += 1
-    ids = window_partition(region, ws).squeeze(-1)  # [nW,N]
+    return region
+
+
+def shift_attention_mask(size: tuple[int, int], ws: tuple[int, int], shift: tuple[int, int],
+                         value: float = -100.0) -> torch.Tensor:
+    """[nW,N,N] mask: 0 where two tokens came from the same region before the roll, `value` else."""
+    ids = window_partition(shift_regions(size, ws, shift)[None, :, :, None], ws).squeeze(-1)  # [nW,N]
     diff = ids[:, None, :] - ids[:, :, None]
-    return diff.masked_fill(diff != 0, value).masked_fill(diff == 0, 0.0)
+    return torch.where(diff == 0, 0.0, value)
 
 
 class DropPath(nn.Module):
