@@ -42,7 +42,7 @@ _OVERRIDES: dict[str, dict[str, Any]] = {
     "cpu": {
         "data": {"sizes": {"train1": 3000, "train2": 3000, "easy": 300, "medium": 300, "hard": 300,
                            "pretrain": 20000}, "num_workers": 1},
-        "crnn": {"max_steps": 1500, "batch_size": 64, "eval_every": 500},
+        "crnn": {"max_steps": 2000, "batch_size": 16, "eval_every": 250, "log_every": 10},
         "pretrain": {"max_steps": 1500, "batch_size": 32, "eval_every": 500, "ckpt_every": 250},
         "finetune": {"max_steps": 800, "batch_size": 32, "eval_every": 400, "ckpt_every": 200},
         "eval": {"batch_size": 64},
@@ -52,7 +52,7 @@ _OVERRIDES: dict[str, dict[str, Any]] = {
         "data": {"sizes": {"train1": 17367, "train2": 17367, "easy": 1619, "medium": 1411, "hard": 1343,
                            "pretrain": 300000}, "num_workers": 8},
         "model": {"config": "release"},
-        "crnn": {"max_steps": 20000, "batch_size": 256, "eval_every": 2000},
+        "crnn": {"max_steps": 20000, "batch_size": 256, "eval_every": 2000, "log_every": 50},
         "pretrain": {"max_steps": 40000, "batch_size": 256, "eval_every": 2000, "ckpt_every": 1000},
         "finetune": {"max_steps": 20000, "batch_size": 64, "eval_every": 1000, "ckpt_every": 1000},
         "eval": {"batch_size": 256},
