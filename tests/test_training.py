@@ -124,6 +124,8 @@ def test_cli_resume_equals_straight_run(data_root, straight_run, tmp_path):
     assert main([*args, "--resume", "--max-steps", "6"]) == 0
     _assert_same(_weights(run / "last.pt"), _weights(straight_run / "last.pt"))
     assert main(args) == 2  # a finished run is not overwritten unless asked
+    mtime = (run / "last.pt").stat().st_mtime_ns
+    assert main([*args, "--resume"]) == 0 and (run / "last.pt").stat().st_mtime_ns == mtime  # nothing left to do
     steps = [json.loads(ln)["step"] for ln in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(STEPS + 1))
 

@@ -193,6 +193,7 @@ class Trainer:
         self.amp_dtype = self._amp_dtype()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.step, self.best = 0, None
+        self.resumed_finished = False
         self.init_from: str | None = None
         if resume_state is not None:
             self._restore(resume_state)
@@ -235,6 +236,7 @@ class Trainer:
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.best = int(state["step"]), state.get("best")
+        self.resumed_finished = bool(state.get("finished")) and self.step >= self.total_steps
         self.init_from = state.get("init_from")
         rngs = state.get("rng") or []
         if len(rngs) == self.info.world:
@@ -332,6 +334,10 @@ class Trainer:
     def fit(self) -> dict:
         """Train to stop_at; save, evaluate and plot on schedule. Returns a summary dict."""
         from tqdm.auto import tqdm
+        if self.resumed_finished:  # nothing left to do
+            if self.info.main:
+                print(f"{self.stage}: {self.run_dir} holds a finished run of {self.step} steps", flush=True)
+            return {"step": self.step, "finished": True, "best": self.best, "run_dir": str(self.run_dir)}
         if self.info.main and self.step == 0:
             self._log({"kind": "start", "step": 0, "stage": self.stage, "total_steps": self.total_steps,
                        "steps_per_epoch": self.steps_per_epoch, "train_size": len(self.dataset),
