@@ -143,7 +143,8 @@ class _SplitRecorder:
             "crnn_acc_lr_bicubic": _pct(self.correct(self.crnn["lr_bicubic"])),
             "crnn_acc_hr": _pct(self.correct(self.crnn["hr"])),
             "bicubic": {"psnr": finite_mean(self.bicubic["psnr"]), "ssim": finite_mean(self.bicubic["ssim"])},
-            "predictions": [{"label": t, "pred": p} for t, p in zip(self.labels, final or [""] * len(self.labels))],
+            "predictions": [{"label": t, "pred": p}  # pred None: the model has no STR decoder
+                            for t, p in zip(self.labels, final if final is not None else [None] * len(self.labels))],
             "step_predictions": self.step_preds,
             "crnn_preds": self.crnn["sr"],
             "psnr_per_image": self.step_psnr,

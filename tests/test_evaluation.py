@@ -138,6 +138,23 @@ def test_schema_and_conventions(mini_root, tmp_path):
     assert small["splits"]["hard"]["n"] == 2 and list(small["splits"]) == ["hard"]
 
 
+class SROnly(nn.Module):
+    """An ablation without the STR decoder and the mini decoders: one step, an image but no reading."""
+
+    def forward(self, lr: torch.Tensor, generate: bool = True) -> StirerOutput:
+        return StirerOutput(sr=bicubic_upsample(lr))
+
+
+def test_ablation_without_readers(mini_root):
+    with pytest.warns(UserWarning):
+        res = evaluate(SROnly(), mini_root, device="cpu", progress=False, splits=("easy", "hard"))
+    r = res["splits"]["easy"]
+    assert len(r["steps"]) == 1 and r["steps"][0]["acc"] is None and r["steps"][0]["psnr"] > 10
+    assert r["predictions"][0] == {"label": "hello", "pred": None} and r["step_predictions"] == [None]
+    assert res["over_all"]["acc"] is None and res["over_all"]["psnr"] == pytest.approx(r["bicubic"]["psnr"])
+    assert "STEP 0 Acc n/a PSNR" in format_official(res)
+
+
 def _split(n: int, steps: list[tuple[float, float, float]], crnn: float) -> dict:
     return {"n": n, "path": "dataset/mydata/test/x", "crnn_acc": crnn, "crnn_acc_lr_bicubic": None,
             "crnn_acc_hr": None, "bicubic": {"psnr": 20.0, "ssim": 0.7},
