@@ -16,6 +16,7 @@ from stirer_lib.training import checkpoint as ckpt
 from stirer_lib.training import trainer as trainer_mod
 from stirer_lib.training.optim import build_optimizer, build_scheduler
 from stirer_lib.training.sampler import EpochBatchSampler
+from stirer_lib.training.validate import results_table
 from stirer_lib.training.trainer import Callbacks, NonFiniteLossError, RunExistsError, TrainingInterrupted, train_stage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -174,6 +175,9 @@ def test_finetune_starts_from_pretraining_and_evaluates(data_root, straight_run,
     best = ckpt.load(tmp_path / "finetune" / "best.pt")
     assert best["step"] == 2 and set(best["metrics"]["splits"]) == {"easy", "medium", "hard"}
     assert len(best["metrics"]["mean"]["acc"]) == 4  # three mini decoders + the final decoder
+    m = best["metrics"]["mean"]
+    assert 0 <= m["acc_final"] <= 100 and 5 < m["psnr_bicubic"] < 60
+    assert "bicubic LR" in results_table({"fine-tuned": best["metrics"]})
     assert ckpt.load(tmp_path / "finetune" / "last.pt")["init_from"] == str(straight_run / "last.pt")
 
 

@@ -1,9 +1,9 @@
 """The trainer's periodic evaluation: word accuracy per step and PSNR of the final SR image.
 
-A small private evaluation so that training does not depend on the full evaluation module
-(stirer_lib.evaluation, notebook 06, which adds SSIM, the CRNN and the official print-out).
-Accuracy: exact match of filtered strings; PSNR: DESIGN.md section 4 (RGB channels, per image,
-then averaged over the split).
+A light evaluation for use during training (the data flow is training -> evaluation, so this
+does not call stirer_lib.evaluation, which adds SSIM, per-step PSNR, the official print-out and
+notebook 06's schema). Accuracy: exact match of filtered strings; PSNR: stirer_lib.metrics.psnr
+(RGB channels, per image) averaged over the split.
 """
 from __future__ import annotations
 
@@ -13,13 +13,13 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from ..metrics import psnr
 from ..text import filter_label
 
 
 def psnr_per_image(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """20 log10(255 / RMSE of x255 values) on channels 0-2 of [B, C, H, W] images in [0, 1] -> [B]."""
-    mse = ((a[:, :3].float().clamp(0, 1) - b[:, :3].float().clamp(0, 1)) * 255).pow(2).flatten(1).mean(1)
-    return 20 * torch.log10(255 / mse.sqrt())
+    """stirer_lib.metrics.psnr on images clamped to [0, 1], capped at 100 dB (identical images) -> [B]."""
+    return psnr(a.float().clamp(0, 1), b.float().clamp(0, 1)).clamp(max=100)
 
 
 def _step_predictions(out) -> list[list[str]]:
@@ -63,9 +63,9 @@ def evaluate_splits(model: nn.Module, loaders: dict[str, DataLoader], device: to
             for k, preds in enumerate(steps):
                 correct[k] += sum(filter_label(p) == t for p, t in zip(preds, truth))
             if out.sr is not None:
-                psnr_sum += psnr_per_image(out.sr, hr).clamp(max=100).sum().item()
+                psnr_sum += psnr_per_image(out.sr, hr).sum().item()
             bic = nn.functional.interpolate(lr, size=hr.shape[-2:], mode="bicubic", align_corners=False)
-            bic_sum += psnr_per_image(bic, hr).clamp(max=100).sum().item()
+            bic_sum += psnr_per_image(bic, hr).sum().item()
             crnn_sr += _crnn_correct(crnn, out.sr, truth)
             crnn_bic += _crnn_correct(crnn, bic, truth)
             n += len(truth)
