@@ -11,8 +11,10 @@ import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 
 from stirer_lib.models.crnn import CRNN, load_crnn
-from stirer_lib.training.crnn import crnn_accuracy, crnn_read, ctc_loss, save_crnn, train_crnn, upsample_lr
-from stirer_lib.viz.ctc import collapse_steps, frame_symbols, plot_ctc_alignment
+from stirer_lib.training.crnn import (accuracy_gap, crnn_accuracy, crnn_read, ctc_loss, gap_table, save_crnn,
+                                      eval_loader, train_crnn, upsample_lr)
+from stirer_lib.viz.ctc import (collapse_steps, frame_symbols, misread_indices, plot_accuracy_gap, plot_crnn_history,
+                                plot_ctc_alignment, plot_misreads)
 
 SIZES = {"train1": 2, "train2": 2, "easy": 6, "medium": 2, "hard": 2, "pretrain": 8}
 
@@ -111,3 +113,21 @@ def test_ctc_collapse_and_picture(trained):
     fig = plot_ctc_alignment(trained[0], torch.rand(4, 32, 128), label="abc")
     assert len(fig.axes) == 3  # image, heat map, colour bar
     assert "label 'abc'" in fig.axes[0].get_title()
+
+
+def test_accuracy_gap_table_and_figures(trained, data_root):
+    crnn, history, _ = trained
+    gap = accuracy_gap(crnn, data_root, batch_size=4)
+    assert list(gap) == ["easy", "medium", "hard"]
+    assert [gap[s]["hr"]["n"] for s in gap] == [6, 2, 2]
+    table = gap_table(gap).splitlines()
+    assert table[0].split() == ["split", "n", "HR", "LR", "bicubic", "gap"] and table[-1].split()[:2] == ["all", "10"]
+    assert eval_loader(data_root, "easy", 4, max_images=3).dataset.__len__() == 3
+    hr = {"correct": [True, True, False, True], "preds": ["a", "b", "x", "d"]}
+    lr = {"correct": [False, True, False, False], "preds": ["z", "b", "y", "q"]}
+    assert misread_indices(hr, lr, n=3) == [0, 3, 2]  # HR right + LR wrong first, then other LR misreads
+    ds = eval_loader(data_root, "easy", 4).dataset
+    fig = plot_misreads(ds, gap["easy"]["hr"], gap["easy"]["lr_bicubic"], n=2)
+    assert len(fig.axes) == 2 * len(misread_indices(gap["easy"]["hr"], gap["easy"]["lr_bicubic"], n=2))
+    assert len(plot_accuracy_gap(gap).axes) == 1
+    assert len(plot_crnn_history(history + [{"step": 9, "loss": 1.0, "acc_easy": 0.5}]).axes) == 2
