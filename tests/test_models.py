@@ -7,7 +7,7 @@ import re
 import pytest
 import torch
 
-from stirer_lib.models import (STIRER, StirerConfig, build_stirer, config_from_name, count_parameters,
+from stirer_lib.models import (StirerConfig, build_stirer, config_from_name, count_parameters,
                                is_mini_decoder_key, load_stirer, predictions, save_checkpoint)
 from stirer_lib.text import ctc_greedy_decode, decode_ids, encode_decoder_labels
 
@@ -229,6 +229,7 @@ def test_train_mode_stochastic_and_generate_on_request():
     assert a.text_ids is None and not torch.equal(a.sr, b.sr)  # drop-path active in training
     g = model(lr, generate=True)
     assert g.text_ids.shape == (2, 21) and (g.text_ids[:, 0] == 0).all()
+    assert model.decoder.training  # generation switched T5 to eval only for its duration
     model.eval()
     with torch.no_grad():
         assert torch.equal(model(lr).sr, model(lr).sr)

@@ -11,10 +11,10 @@ Where each part of the paper lives:
   efficiency.py  parameters and multiply-adds per component vs the paper's Table 5
   crnn.py        the CRNN recogniser used to judge SR images
 """
-from .checkpoint import is_mini_decoder_key, load_stirer, read_checkpoint, save_checkpoint
+from .checkpoint import load_stirer, read_checkpoint, save_checkpoint
 from .config import CONFIG_NAMES, StirerConfig, config_from_name
 from .crnn import CRNN, load_crnn
-from .stirer import STIRER, StirerOutput, build_stirer, count_parameters, predictions
+from .stirer import STIRER, StirerOutput, build_stirer, count_parameters, is_mini_decoder_key, predictions
 
 __all__ = ["StirerConfig", "config_from_name", "CONFIG_NAMES", "STIRER", "StirerOutput", "build_stirer",
            "load_stirer", "read_checkpoint", "save_checkpoint", "is_mini_decoder_key", "predictions",

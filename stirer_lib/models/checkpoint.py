@@ -11,21 +11,13 @@ by name, before the strict load.
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from .config import StirerConfig
-from .stirer import STIRER, build_stirer
-
-MINI_DECODER_KEY = re.compile(r"^layers\.\d+\.(vit|fc|conv_after_body|upsample)\.")
-
-
-def is_mini_decoder_key(key: str) -> bool:
-    """True for the state_dict keys of the per-block mini STISR / STR decoders."""
-    return MINI_DECODER_KEY.match(key) is not None
+from .stirer import STIRER, build_stirer, is_mini_decoder_key
 
 
 def read_checkpoint(path_or_obj: str | os.PathLike | dict) -> tuple[dict[str, torch.Tensor], StirerConfig | None]:

@@ -6,13 +6,14 @@ Sizes (parameters, tied T5 embedding counted once; measured with `count_paramete
 - small (`StirerConfig.small()`): 913,719 parameters (training build), 511,608 inference build;
   embed_dim 32, depths (2, 2, 2) with 4 heads, window 16 x 2, mini STR decoders of one ViT layer
   of width 64, an STR-decoder ViT of one layer of width 64 and a T5 with 2 + 2 layers (d_ff 128).
-  Measured train step, batch 16, 1 CPU thread (`python -m stirer_lib.bench model --threads 1`):
-  release 2.7 images/s, small 10 images/s (eval forward with generation: 5.8 vs 25.6 images/s).
+  Measured with `python -m stirer_lib.bench model --threads 1` (1 CPU thread, a shared machine):
+  train step release 1.8 / small 7.3 images/s at batch 16 (2.1 / 7.9 at batch 64); eval forward
+  with greedy generation 4.3 / 17.0 images/s: the small model trains about 4 x faster.
   Its cost is dominated by the Bi-GRU blocks (about half) and the STLs, not by the mini decoders.
 
 Ablations of Table 3 (each a boolean switch; the paper's names):
-- `use_pstst=False`  (w/o PSTST): the feature encoder is only the 3 x 3 `conv_first`; no PSTST
-  blocks, hence no mini decoders either.
+- `use_pstst=False`  (w/o PSTST): the feature encoder is only the 3 x 3 `conv_first` (and its
+  LayerNorms); no PSTST blocks, hence no mini decoders either.
 - `mini_decoders=False` (w/o mini decoders): PSTST blocks without their mini STISR / STR decoders.
 - `use_stl=False` (w/o STL): PSTST blocks without Swin transformer layers (conv + Bi-GRU only).
 - `use_bigru=False` (w/o Bi-GRU): no recurrent residual blocks (neither in the PSTST blocks nor

@@ -88,8 +88,13 @@ def greedy_generate(m: nn.Module, z: torch.Tensor, max_new_tokens: int = 20) -> 
     DynamicCaches grows with the real decoder depth instead.
     """
     cache = {_CACHE_KWARG: EncoderDecoderCache(DynamicCache(), DynamicCache())}
-    gen = m.decoder.generate(inputs_embeds=z, max_new_tokens=max_new_tokens, min_new_tokens=0, num_beams=1,
-                             do_sample=False, output_scores=True, return_dict_in_generate=True, **cache)
+    was_training = m.decoder.training
+    m.decoder.eval()  # no T5 dropout while generating, also when asked for in training mode
+    try:
+        gen = m.decoder.generate(inputs_embeds=z, max_new_tokens=max_new_tokens, min_new_tokens=0, num_beams=1,
+                                 do_sample=False, output_scores=True, return_dict_in_generate=True, **cache)
+    finally:
+        m.decoder.train(was_training)
     ids, scores = gen.sequences, torch.stack(gen.scores, 1)
     short = 1 + max_new_tokens - ids.shape[1]
     if short > 0:  # every sequence ended with EOS before the limit

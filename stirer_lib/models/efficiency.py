@@ -21,7 +21,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .config import StirerConfig
 from .decoders import greedy_generate, stisr_decode, str_encode
-from .stirer import STIRER, STR_PREFIXES, STISR_PREFIXES, build_stirer
+from .stirer import STIRER, STR_PREFIXES, STISR_PREFIXES, build_stirer, is_mini_decoder_key
 
 # paper Table 5 (params, MACs) and the official code's counts (fixtures/official_reference_numbers.json)
 PAPER_TABLE5 = {"encoder": (0.52e6, 0.52e9), "stisr_decoder": (0.13e6, 0.13e9),
@@ -62,11 +62,6 @@ def _params(model: STIRER, pred) -> int:
     return n
 
 
-def _is_mini(name: str) -> bool:
-    parts = name.split(".")
-    return parts[0] == "layers" and len(parts) > 2 and parts[2] in ("vit", "fc", "conv_after_body", "upsample")
-
-
 def component_costs(model: STIRER | StirerConfig | None = None, new_tokens: int | None = None) -> list[ComponentCost]:
     """Costs of encoder, mini decoders (if built), STISR decoder, STR decoder and the inference total."""
     if model is None or isinstance(model, StirerConfig):
@@ -82,10 +77,10 @@ def component_costs(model: STIRER | StirerConfig | None = None, new_tokens: int 
             lean = build_stirer(cfg.replace(mini_decoders=False)).eval()
             _, lean_macs, lean_all = _count(lambda: lean.encode(lr))
             mini_macs, mini_all = enc_macs - lean_macs, enc_all - lean_all
-        is_encoder = lambda n: not _is_mini(n) and not n.startswith(STISR_PREFIXES + STR_PREFIXES)
+        is_encoder = lambda n: not is_mini_decoder_key(n) and not n.startswith(STISR_PREFIXES + STR_PREFIXES)
         rows.append(ComponentCost("encoder", _params(model, is_encoder), enc_macs - mini_macs, enc_all - mini_all))
         if mini_macs:
-            rows.append(ComponentCost("mini_decoders", _params(model, _is_mini), mini_macs, mini_all))
+            rows.append(ComponentCost("mini_decoders", _params(model, is_mini_decoder_key), mini_macs, mini_all))
         if cfg.stisr_decoder:
             _, m, a = _count(lambda: stisr_decode(model, lr, h, h0))
             rows.append(ComponentCost("stisr_decoder", _params(model, lambda n: n.startswith(STISR_PREFIXES)), m, a))

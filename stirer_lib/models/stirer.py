@@ -12,6 +12,7 @@ The 4-channel input is not mean-shifted (the release's img_range = 1, mean = 0).
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 import torch
@@ -23,9 +24,8 @@ from .decoders import (build_stisr_decoder, build_str_decoder, greedy_generate, 
                        teacher_forced)
 from .pstst import PatchEmbedNorm, PSTSTBlock, tokens_to_map
 
-# state_dict key prefixes of the four parts of Table 5 (+ the training-only mini decoders)
-ENCODER_PREFIXES = ("conv_first.", "patch_embed.", "norm.")  # + layers.i except the mini decoders
-MINI_DECODER_PARTS = ("vit", "fc", "conv_after_body", "upsample")  # under layers.i.
+# state_dict key prefixes of the decoders; the encoder is the rest minus the per-block mini decoders
+MINI_DECODER_KEY = re.compile(r"^layers\.\d+\.(vit|fc|conv_after_body|upsample)\.")
 STISR_PREFIXES = ("last_sr.", "down_conv.", "conv_after_body.", "upsample.")
 STR_PREFIXES = ("vit.", "decoder.")
 
@@ -151,6 +151,11 @@ def predictions(out: StirerOutput) -> list[list[str]]:
     if out.text_ids is not None:
         steps.append(decode_ids(out.text_ids))
     return steps
+
+
+def is_mini_decoder_key(key: str) -> bool:
+    """True for the keys of the per-block mini STISR / STR decoders (layers.i.{vit,fc,conv_after_body,upsample})."""
+    return MINI_DECODER_KEY.match(key) is not None
 
 
 def count_parameters(model: nn.Module) -> int:

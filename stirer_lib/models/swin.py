@@ -120,10 +120,10 @@ class WindowAttention(nn.Module):
         qkv = self.qkv(x).view(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B*nW,heads,N,hd]
         bias = self.position_bias()  # [heads,N,N]
-        if mask is not None:
+        if mask is not None:  # fold windows into heads: 4-D inputs suit every fused kernel
             nw = mask.shape[0]
-            bias = bias.unsqueeze(0) + mask.unsqueeze(1)  # [nW,heads,N,N]
-            q, k, v = (t.view(bw // nw, nw, self.num_heads, n, -1) for t in (q, k, v))
+            bias = (bias.unsqueeze(0) + mask.unsqueeze(1)).flatten(0, 1)  # [nW*heads,N,N]
+            q, k, v = (t.reshape(bw // nw, nw * self.num_heads, n, -1) for t in (q, k, v))
         out = window_softmax_attention(q, k, v, bias.to(q.dtype))
         out = out.reshape(bw, self.num_heads, n, -1).transpose(1, 2).reshape(bw, n, c)
         return self.proj(out)
