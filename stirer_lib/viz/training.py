@@ -42,6 +42,7 @@ def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: s
             ax_acc.plot(steps, [r["mean"]["acc"][k] if len(r["mean"]["acc"]) > k else float("nan") for r in evals],
                         marker="o", label=name, lw=2 if k == n_steps - 1 else 1)
         ax_acc.set_ylabel("word accuracy (%)")
+        ax_acc.set_ylim(0, max(5.0, 1.1 * max(max(r["mean"]["acc"]) for r in evals)))
         ax_acc.legend(fontsize=8, loc="upper left")
         ax_psnr = ax_acc.twinx()
         ax_psnr.plot(steps, [r["mean"]["psnr"] for r in evals], "k--", marker="s", label="PSNR SR")
