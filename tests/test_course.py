@@ -74,6 +74,9 @@ def test_results_table_reads_the_evaluation_json():
            "over_all": {"steps": [step, step], "crnn_acc": 25.0}}
     table = results_table(res)
     assert "mean of splits" in table and "over all images" in table and "50.00" in table
+    res["splits"]["easy"]["crnn_acc"] = None  # no CRNN given
+    res["splits"]["easy"]["steps"][-1] = {"acc": None, "psnr": 20.0, "ssim": 0.7}  # w/o STR decoder
+    assert "n/a" in results_table(res)
 
 
 def test_notebooks_are_committed_clean():

@@ -139,17 +139,23 @@ def summary(runs: list[NotebookRun], run_dir: str) -> str:
     return "\n".join(lines)
 
 
+def _num(value: float | None, width: int, digits: int) -> str:
+    """A number, or 'n/a' where a part was ablated or no CRNN was given (None in the JSON)."""
+    return f"{value:{width}.{digits}f}" if value is not None else f"{'n/a':>{width}}"
+
+
 def results_table(results: dict) -> str:
     """The final-step accuracy / PSNR / SSIM per split and both averages, plus the CRNN on SR."""
-    rows = ["split             n   acc(%)   PSNR    SSIM   CRNN on SR(%)"]
+    rows = ["split                 n   acc(%)    PSNR    SSIM  CRNN on SR(%)"]
+
+    def row(label: str, n: str, agg: dict) -> str:
+        last = agg["steps"][-1]
+        return (f"{label:<16} {n:>6} {_num(last.get('acc'), 8, 2)} {_num(last.get('psnr'), 7, 2)} "
+                f"{_num(last.get('ssim'), 7, 4)} {_num(agg.get('crnn_acc'), 10, 2)}")
+
     for name, s in results["splits"].items():
-        last = s["steps"][-1]
-        rows.append(f"{name:<14} {s['n']:>5} {last['acc']:8.2f} {last['psnr']:7.2f} {last['ssim']:7.4f} "
-                    f"{s.get('crnn_acc', float('nan')):10.2f}")
+        rows.append(row(name, str(s["n"]), s))
     for key, label in (("mean_of_splits", "mean of splits"), ("over_all", "over all images")):
-        agg = results.get(key)
-        if agg:
-            last = agg["steps"][-1] if "steps" in agg else agg
-            rows.append(f"{label:<20} {last['acc']:8.2f} {last['psnr']:7.2f} {last['ssim']:7.4f} "
-                        f"{agg.get('crnn_acc', float('nan')):10.2f}")
+        if results.get(key):
+            rows.append(row(label, "", results[key]))
     return "\n".join(rows)
