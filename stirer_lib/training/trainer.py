@@ -177,8 +177,10 @@ class Trainer:
             resume_state = ckpt.load(last) if last.exists() else None
 
         seed_everything(self.seed)
-        self.model, self.cfg = build_model(prof)
+        self.model, self.cfg = build_model(prof)  # the same initial weights on every rank
         self.model.to(self.device)
+        if self.info.world > 1:  # but each rank its own dropout / drop-path stream
+            seed_everything(self.seed + 1000 * self.info.rank)
         self.dataset = train_dataset(prof, stage)
         self.steps_per_epoch = EpochBatchSampler.steps_per_epoch(len(self.dataset), self.s.batch_size, self.info.world)
         self.total_steps = self.s.max_steps if self.s.max_steps is not None else self.s.epochs * self.steps_per_epoch
