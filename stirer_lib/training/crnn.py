@@ -154,7 +154,7 @@ def train_crnn(prof: dict, crnn: CRNN | None = None, dataset: Dataset | None = N
     log_every = int(cfg.get("log_every", 10))
     path = Path(prof["run_dir"]) / "crnn" / "crnn.pt"
     device = torch.device(prof.get("device", "cpu"))
-    crnn = (crnn or CRNN(32, 1, 37, 256)).to(device)
+    crnn = (CRNN(32, 1, 37, 256) if crnn is None else crnn).to(device)
     opt = torch.optim.Adam(crnn.parameters(), lr=float(cfg["lr"]), betas=(0.9, 0.999))
     step, history = 0, []
     if resume and path.exists():
