@@ -90,6 +90,14 @@ def test_notebooks_are_committed_clean():
         assert len(tagged) == 1, f"{name}: want exactly one cell tagged 'parameters'"
 
 
+def test_parameters_cells_declare_the_runner_parameters():
+    import papermill as pm
+    for name in NOTEBOOKS:
+        declared = pm.inspect_notebook(str(REPO / "notebooks" / f"{name}.ipynb"))
+        missing = {"profile", "overrides", "data_root", "run_dir", "seed", "interactive"} - set(declared)
+        assert not missing, f"{name}: parameters cell does not declare {missing} (one assignment per line)"
+
+
 @pytest.mark.course
 def test_whole_smoke_series(tmp_path):
     """Every notebook, in order, under papermill, in the smoke profile (the course's CI run)."""
