@@ -42,7 +42,7 @@ _OVERRIDES: dict[str, dict[str, Any]] = {
     "cpu": {
         "data": {"sizes": {"train1": 3000, "train2": 3000, "easy": 300, "medium": 300, "hard": 300,
                            "pretrain": 20000}, "num_workers": 1},
-        "crnn": {"max_steps": 3000, "batch_size": 16, "eval_every": 250, "log_every": 10},
+        "crnn": {"max_steps": 600, "batch_size": 16, "eval_every": 200, "log_every": 10},
         # about 2.3 s of one core per step of 32 (small model): 04 + 05 fit in 30 min on 2 cores;
         # lr 1e-3 (not the paper's 1e-4 at batch 256 for 8 epochs): a short run needs larger steps
         "pretrain": {"max_steps": 450, "batch_size": 32, "eval_every": 150, "ckpt_every": 50, "lr": 1e-3,
