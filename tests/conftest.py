@@ -26,3 +26,14 @@ def load_fixture(fixtures_dir):
     def _load(name: str):
         return torch.load(fixtures_dir / name, weights_only=False, map_location="cpu")
     return _load
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """One intra-op torch thread for a test module (`pytestmark = pytest.mark.usefixtures("one_thread")`):
+    on a shared 2-core machine more threads only contend."""
+    import torch
+    old = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(old)

@@ -20,13 +20,7 @@ from stirer_lib.text import CHARSET
 DROPPED = 5  # the official reader's duplicate of record 8 (fixtures/README.md)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """One intra-op thread: on a shared 2-core machine more threads only contend (as in test_models)."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
