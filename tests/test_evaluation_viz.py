@@ -11,7 +11,9 @@ matplotlib.use("Agg")
 from stirer_lib.data import TextZoomDataset  # noqa: E402
 from stirer_lib.evaluation import evaluate  # noqa: E402
 from stirer_lib.viz import evaluation as vz  # noqa: E402
-from test_evaluation import ConstantReader, one_thread  # noqa: E402,F401  (one_thread: autouse)
+from test_evaluation import ConstantReader  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
