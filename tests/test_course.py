@@ -108,3 +108,9 @@ def test_whole_smoke_series(tmp_path):
     assert set(results["splits"]) == {"easy", "medium", "hard"}
     assert (run_dir / "finetune" / "last.pt").exists() and (run_dir / "crnn" / "crnn.pt").exists()
     assert "total" in (run_dir / "summary.txt").read_text()
+    import nbformat
+    for name in NOTEBOOKS:  # figures reach the executed notebooks (inline backend, not Agg)
+        nb = nbformat.read(run_dir / "notebooks" / f"{name}.ipynb", as_version=4)
+        images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
+        assert images, f"executed {name} shows no figure"
+        assert (run_dir / "notebooks" / f"{name}.html").exists()

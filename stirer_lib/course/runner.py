@@ -96,7 +96,6 @@ def run_course(profile: str, data_root: str | None = None, run_dir: str | None =
     os.environ.setdefault("STIRER_COURSE_ROOT", str(repo_root()))
     os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the executed notebooks / the log
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    os.environ.setdefault("MPLBACKEND", "Agg")
     if prepare_data:  # fail fast (or generate the synthetic set) before any notebook starts
         from ..data.synth import ensure_data
         ensure_data(data_root, synthetic=prof["data"]["synthetic"], sizes=prof["data"]["sizes"],
