@@ -56,7 +56,7 @@ def prepare_profile(a: argparse.Namespace) -> dict:
     if not launched_by_torchrun():  # under torchrun the data must exist already (no concurrent generation)
         from .data.synth import ensure_data
         ensure_data(prof["data"]["root"], synthetic=prof["data"]["synthetic"], sizes=prof["data"]["sizes"],
-                    seed=prof["data"]["seed"])
+                    seed=prof["data"]["seed"], style=prof["data"]["style"])
     return prof
 
 

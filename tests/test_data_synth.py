@@ -167,3 +167,43 @@ def test_official_degradation_ops():
     assert {random_shrink_factor(img, rng) for _ in range(200)} == {1, 2, 3, 4}
     sizes = {official_lr(img, rng).size for _ in range(100)}
     assert sizes == {(100, 32), (50, 16), (33, 10), (25, 8)}
+
+
+def test_lesson_style_draws_frequent_words_in_plain_fonts(monkeypatch):
+    from stirer_lib.data import fonts, render
+    from stirer_lib.data.style import STYLES, get_style
+    from stirer_lib.data.words import vocabulary
+    lesson = get_style("lesson")
+    common = {w.lower() for w in vocabulary()[:lesson.vocab_size]}
+    labels = [filter_label(synth.make_pair(0, "train1", i, "lesson")["label"].decode()) for i in range(60)]
+    in_vocab = sum(lab in common for lab in labels)
+    assert in_vocab >= 50, labels  # the rest are codes (p_code = 5 %)
+    used = []
+    monkeypatch.setattr(render, "load_font", lambda path, *a: used.append(path) or fonts.load_font(path, *a))
+    for i in range(30):
+        synth.make_word(0, "pretrain", i, "lesson")
+    assert used and {p.rsplit("/", 1)[-1] for p in used} <= set(fonts.PLAIN_FONTS)
+    assert synth.make_pair(0, "easy", 0, "lesson") != synth.make_pair(0, "easy", 0, "full")
+    assert set(STYLES) == {"full", "lesson"}
+    with pytest.raises(ValueError, match="unknown synthetic style 'fancy'.*full, lesson"):
+        get_style("fancy")
+
+
+def test_ensure_data_regenerates_on_another_style(tmp_path):
+    import json
+
+    import lmdb
+
+    def first_hr(root):  # a fresh environment (shared_env caches one per path)
+        env = lmdb.open(str(root / "textzoom" / "test" / "easy"), readonly=True, lock=False)
+        with env.begin() as txn:
+            val = txn.get(b"image_hr-000000001")
+        env.close()
+        return val
+
+    root = tmp_path / "synth"
+    synth.ensure_data(root, synthetic=True, sizes=TINY, seed=0, workers=1, style="full")
+    full = first_hr(root)
+    synth.ensure_data(root, synthetic=True, sizes=TINY, seed=0, workers=1, style="lesson")
+    assert json.loads((root / synth.MARKER).read_text())["style"]["name"] == "lesson"
+    assert first_hr(root) == synth.make_pair(0, "easy", 0, "lesson")["image_hr"] != full

@@ -20,6 +20,9 @@ _BASE: dict[str, Any] = {
         "root": "data/synth/{profile}",
         "synthetic": True,  # generate ROOT with stirer_lib.data.synth when it is missing
         "seed": 0,
+        # synthetic word variety (stirer_lib.data.style): "full" looks like TextZoom, "lesson" (a
+        # 1,000-word vocabulary, plain fonts and backgrounds) is learnable in the minutes of a CPU run
+        "style": "lesson",
         "num_workers": 0,
         "sizes": {"train1": 96, "train2": 96, "easy": 24, "medium": 24, "hard": 24, "pretrain": 384},
     },
@@ -53,7 +56,8 @@ _OVERRIDES: dict[str, dict[str, Any]] = {
         "course": {"cell_timeout_s": 3600},
     },
     "gpu": {
-        "data": {"sizes": {"train1": 17367, "train2": 17367, "easy": 1619, "medium": 1411, "hard": 1343,
+        "data": {"style": "full",
+                 "sizes": {"train1": 17367, "train2": 17367, "easy": 1619, "medium": 1411, "hard": 1343,
                            "pretrain": 300000}, "num_workers": 8},
         "model": {"config": "release"},
         "crnn": {"max_steps": 20000, "batch_size": 256, "eval_every": 2000, "log_every": 50},

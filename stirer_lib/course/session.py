@@ -51,5 +51,5 @@ def start(profile: str = "smoke", overrides: dict[str, Any] | None = None, data_
     if ensure_data:
         from ..data.synth import ensure_data as _ensure
         _ensure(prof["data"]["root"], synthetic=prof["data"]["synthetic"], sizes=prof["data"]["sizes"],
-                seed=prof["data"]["seed"])
+                seed=prof["data"]["seed"], style=prof["data"]["style"])
     return prof

@@ -55,15 +55,16 @@ def photo_crop(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     return np.asarray(crop, dtype=np.float64)
 
 
-def background(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """A background float [H, W, 3] in 0-255: flat 35 %, gradient 25 %, photo crop 40 %."""
+def background(size: tuple[int, int], rng: np.random.Generator, p_photo: float = 0.4) -> np.ndarray:
+    """A background float [H, W, 3] in 0-255: a photo crop with probability p_photo, else flat or
+    gradient (35 : 25; with the default p_photo: flat 35 %, gradient 25 %, photo 40 %)."""
     w, h = size
     base = random_colour(rng)
     kind = rng.random()
-    if kind < 0.35:
+    if kind < (1 - p_photo) * 35 / 60:
         img = np.broadcast_to(base, (h, w, 3)).copy()
         return img + rng.normal(0, rng.uniform(0, 6), size=(h, w, 1))  # paper / paint texture
-    if kind < 0.60:
+    if kind < 1 - p_photo:
         other = np.clip(base + rng.normal(0, 60, size=3), 0, 255)
         t = np.linspace(0, 1, w if rng.random() < 0.7 else h)
         ramp = t[None, :, None] if len(t) == w else t[:, None, None]

@@ -23,6 +23,9 @@ PROBE = "aegAQR0368"
 # symbol / math-extension / fallback fonts draw other glyphs for ASCII letters
 EXCLUDE = re.compile(r"cmex|cmsy|symbol|wingding|dingbat|emoji|lastresort|stixsiz|stixnonuni|display", re.I)
 RENDER_SIZE = 48  # px; glyphs are rendered large and resized down
+# the 'plain' font set of the lesson style (stirer_lib.data.style): matplotlib ships all six
+PLAIN_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansCondensed.ttf", "DejaVuSansMono.ttf",
+               "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf")
 
 
 def _candidates() -> list[Path]:
@@ -76,3 +79,18 @@ def font_paths() -> tuple[Path, ...]:
 def load_font(path: str, size: int = RENDER_SIZE) -> ImageFont.FreeTypeFont:
     """A cached FreeType font object."""
     return ImageFont.truetype(path, size)
+
+
+@lru_cache(maxsize=4)
+def select_fonts(kind: str = "all") -> tuple[Path, ...]:
+    """The fonts of a style: "all" usable fonts, or the PLAIN_FONTS among them."""
+    fonts = font_paths()
+    if kind == "all":
+        return fonts
+    if kind != "plain":
+        raise ValueError(f"unknown font set {kind!r}; choose 'all' or 'plain'")
+    plain = tuple(p for p in fonts if p.name in PLAIN_FONTS)
+    if not plain:
+        raise RuntimeError(f"none of the plain fonts {PLAIN_FONTS} was found (they ship with matplotlib); "
+                           "reinstall matplotlib or use the 'full' synthetic style")
+    return plain

@@ -10,7 +10,8 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
 from .backgrounds import background, luminance, random_colour
-from .fonts import font_paths, load_font
+from .fonts import load_font, select_fonts
+from .style import SynthStyle, get_style
 
 SCENE_SCALE = 2  # scene pixels per HR pixel
 MAX_STRETCH, MIN_STRETCH = 2.2, 0.6  # horizontal / vertical scaling of the glyphs we allow
@@ -27,9 +28,10 @@ def perspective_coeffs(src: list[tuple[float, float]], dst: list[tuple[float, fl
     return np.linalg.solve(np.asarray(rows, float), np.asarray(rhs, float)).tolist()
 
 
-def text_mask(text: str, rng: np.random.Generator, max_angle: float = 4.0, max_persp: float = 0.06) -> Image.Image:
+def text_mask(text: str, rng: np.random.Generator, max_angle: float = 4.0, max_persp: float = 0.06,
+              fonts: str = "all") -> Image.Image:
     """The word's coverage (mode 'L', tight box) in a random font, slightly rotated / in perspective."""
-    fonts = font_paths()
+    fonts = select_fonts(fonts)
     font = load_font(str(fonts[int(rng.integers(len(fonts)))]))
     x0, y0, x1, y1 = font.getbbox(text)
     pad = 12
@@ -76,12 +78,13 @@ def text_colour(bg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.zeros(3) if lum > 127 else np.full(3, 255.0)
 
 
-def compose(mask: Image.Image, canvas: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """Paint the word over a background: float [H, W, 3] in 0-255."""
+def compose(mask: Image.Image, canvas: tuple[int, int], rng: np.random.Generator,
+            p_photo: float = 0.4) -> np.ndarray:
+    """Paint the word over a background (a photo crop with probability p_photo): float [H, W, 3] in 0-255."""
     x, y, w, h = fit_box(mask.size, canvas, rng)
     alpha_img = Image.new("L", canvas, 0)
     alpha_img.paste(mask.resize((w, h), Image.BICUBIC), (x, y))
-    bg = background(canvas, rng)
+    bg = background(canvas, rng, p_photo)
     colour = text_colour(bg, rng)
     out = bg
     if rng.random() < 0.1:  # drop shadow
@@ -96,19 +99,28 @@ def compose(mask: Image.Image, canvas: tuple[int, int], rng: np.random.Generator
     return np.clip(out, 0, 255)
 
 
-def render_scene(text: str, rng: np.random.Generator, hr_size: tuple[int, int] = (128, 32)) -> np.ndarray:
-    """The scene [2H, 2W, 3] (float 0-255) of a TextZoom-style crop of `text`."""
+def styled_mask(text: str, rng: np.random.Generator, style: SynthStyle) -> Image.Image:
+    """text_mask with the fonts and geometric jitter of a style."""
+    return text_mask(text, rng, style.max_angle, style.max_persp, style.fonts)
+
+
+def render_scene(text: str, rng: np.random.Generator, hr_size: tuple[int, int] = (128, 32),
+                 style: str | SynthStyle | None = None) -> np.ndarray:
+    """The scene [2H, 2W, 3] (float 0-255) of a TextZoom-style crop of `text` (style: see style.py)."""
+    style = get_style(style)
     canvas = (hr_size[0] * SCENE_SCALE, hr_size[1] * SCENE_SCALE)
-    return compose(text_mask(text, rng), canvas, rng)
+    return compose(styled_mask(text, rng, style), canvas, rng, style.p_photo)
 
 
-def render_word_natural(text: str, rng: np.random.Generator, height: int = 32) -> Image.Image:
+def render_word_natural(text: str, rng: np.random.Generator, height: int = 32,
+                        style: str | SynthStyle | None = None) -> Image.Image:
     """An MJSynth-style crop: height px high, width from the word's shape (16-256 px wide)."""
-    mask = text_mask(text, rng)
+    style = get_style(style)
+    mask = styled_mask(text, rng, style)
     aspect = mask.size[0] / mask.size[1] * rng.uniform(1.05, 1.3) / rng.uniform(0.6, 0.85)
     h = height * SCENE_SCALE
     w = int(np.clip(round(h * aspect), h // 2, 256 * SCENE_SCALE))
-    scene = compose(mask, (w, h), rng)
+    scene = compose(mask, (w, h), rng, style.p_photo)
     return to_hr(scene)
 
 

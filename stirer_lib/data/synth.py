@@ -4,8 +4,10 @@
 
 writes, under OUT, a TextZoom-format set (textzoom/train1, train2, test/easy|medium|hard: LR/HR
 pairs from the camera model of camera.py; train1 / train2 mix the three severities) and a
-MJSynth / SynthText-format pre-training set (pretrain/synth: HR words only). Record i of a split
-depends only on (seed, split, i), so the same seed gives the same bytes, and any number of
+MJSynth / SynthText-format pre-training set (pretrain/synth: HR words only). The style
+(style.py: 'full', TextZoom-like, or 'lesson', learnable on a CPU) sets the words, fonts and
+backgrounds; the camera model is the same for both. Record i of a split depends only on
+(seed, style, split, i), so the same seed gives the same bytes, and any number of
 worker processes gives the same result. It prints the bicubic LR -> HR PSNR / SSIM of each test
 split, to compare with real TextZoom (easy 22.35 / 0.788, medium 18.98 / 0.625, hard 19.39 / 0.659).
 """
@@ -30,10 +32,11 @@ from .camera import SEVERITIES, degrade, sample_params
 from .lmdb_io import TEST_SPLITS, TRAIN_SPLITS, find_lmdbs, pretrain_dir, split_dir
 from .quality import bicubic_baseline
 from .render import render_scene, render_word_natural, to_hr
+from .style import STYLES, SynthStyle, get_style
 from .transforms import hr_tensor, lr_tensor
 from .words import sample_label
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: styles (style.py)
 MARKER = "synth.json"  # written last: a ROOT without it is not a finished synthetic set
 SPLIT_CODES = {"train1": 1, "train2": 2, "easy": 3, "medium": 4, "hard": 5, "pretrain": 6}
 REAL_TEXTZOOM = {"easy": (22.35, 0.788), "medium": (18.98, 0.625), "hard": (19.39, 0.659)}
@@ -54,27 +57,33 @@ def _encode(img: Image.Image, fmt: str) -> bytes:
     return buf.getvalue()
 
 
-def make_pair(seed: int, split: str, index: int) -> Record:
+def _label(rng: np.random.Generator, style: SynthStyle) -> str:
+    return sample_label(rng, style.p_code, style.p_punct, style.vocab_size)
+
+
+def make_pair(seed: int, split: str, index: int, style: str | SynthStyle | None = None) -> Record:
     """TextZoom record `index` (0-based) of a split: label, HR (128x32 PNG), LR (64x16 PNG)."""
+    style = get_style(style)
     rng = record_rng(seed, split, index)
     severity = split if split in SEVERITIES else SEVERITIES[int(rng.integers(len(SEVERITIES)))]
-    label = sample_label(rng)
-    scene = render_scene(label, rng)
+    label = _label(rng, style)
+    scene = render_scene(label, rng, style=style)
     lr = degrade(scene, sample_params(severity, rng), rng)
     return {"label": label.encode("utf-8"), "image_hr": _encode(to_hr(scene), "PNG"),
             "image_lr": _encode(lr, "PNG")}
 
 
-def make_word(seed: int, split: str, index: int) -> Record:
+def make_word(seed: int, split: str, index: int, style: str | SynthStyle | None = None) -> Record:
     """MJ/ST-format record `index`: label and a 32 px high word image (JPEG)."""
+    style = get_style(style)
     rng = record_rng(seed, split, index)
-    label = sample_label(rng)
-    return {"label": label.encode("utf-8"), "image": _encode(render_word_natural(label, rng), "JPEG")}
+    label = _label(rng, style)
+    return {"label": label.encode("utf-8"), "image": _encode(render_word_natural(label, rng, style=style), "JPEG")}
 
 
-def _make(args: tuple[str, int, str, int]) -> Record:
-    kind, seed, split, index = args
-    return (make_word if kind == "word" else make_pair)(seed, split, index)
+def _make(args: tuple[str, int, str, int, SynthStyle]) -> Record:
+    kind, seed, split, index, style = args
+    return (make_word if kind == "word" else make_pair)(seed, split, index, style)
 
 
 def warm_caches() -> None:
@@ -86,13 +95,13 @@ def warm_caches() -> None:
 
 
 def write_lmdb(path: Path, kind: str, seed: int, split: str, n: int, workers: int = 1,
-               keep: list | None = None) -> None:
+               keep: list | None = None, style: str | SynthStyle | None = None) -> None:
     """Write n records of a split as an LMDB at path (keys 1-based, num-samples last)."""
     from tqdm.auto import tqdm
     path.mkdir(parents=True, exist_ok=True)
     per_record = 12_000 if kind == "pair" else 8_000
     env = lmdb.open(str(path), map_size=max(1 << 26, 4 * per_record * n), subdir=True, meminit=False)
-    jobs = [(kind, seed, split, i) for i in range(n)]
+    jobs = [(kind, seed, split, i, get_style(style)) for i in range(n)]
     warm_caches()  # forked workers inherit the font list, photographs and word list
     pool = get_context("fork").Pool(workers) if workers > 1 and n >= 64 else None
     try:
@@ -127,9 +136,9 @@ def split_quality(records: list[Record]) -> dict[str, float]:
 
 
 def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, workers: int = 1,
-             verbose: bool = True) -> dict:
+             verbose: bool = True, style: str | SynthStyle | None = None) -> dict:
     """Write the whole synthetic ROOT at `out` (which must not exist yet); returns its stats."""
-    out = Path(out)
+    out, style = Path(out), get_style(style)
     if out.exists():
         raise FileExistsError(f"{out} exists; generate into a new folder (ensure_data does it safely)")
     missing = [k for k in (*TRAIN_SPLITS, *TEST_SPLITS, "pretrain") if k not in sizes]
@@ -139,11 +148,12 @@ def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, worke
     stats: dict[str, dict] = {}
     for split in (*TRAIN_SPLITS, *TEST_SPLITS):
         keep: list | None = [] if split in TEST_SPLITS else None
-        write_lmdb(split_dir(out, split), "pair", seed, split, int(sizes[split]), workers, keep)
+        write_lmdb(split_dir(out, split), "pair", seed, split, int(sizes[split]), workers, keep, style)
         if keep:
             stats[split] = split_quality(keep)
-    write_lmdb(pretrain_dir(out) / "synth", "word", seed, "pretrain", int(sizes["pretrain"]), workers)
-    info = {"format_version": FORMAT_VERSION, "seed": seed, "sizes": {k: int(v) for k, v in sizes.items()},
+    write_lmdb(pretrain_dir(out) / "synth", "word", seed, "pretrain", int(sizes["pretrain"]), workers, None, style)
+    info = {"format_version": FORMAT_VERSION, "seed": seed, "style": style.as_dict(),
+            "sizes": {k: int(v) for k, v in sizes.items()},
             "bicubic": stats, "seconds": round(time.time() - t0, 1)}
     (out / MARKER).write_text(json.dumps(info, indent=1))
     if verbose:
@@ -161,13 +171,14 @@ def quality_table(stats: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def _complete(root: Path, sizes: dict, seed: int) -> bool:
-    """True when root holds a finished synthetic set made with these sizes and seed."""
+def _complete(root: Path, sizes: dict, seed: int, style: str | SynthStyle | None = None) -> bool:
+    """True when root holds a finished synthetic set made with these sizes, seed and style."""
     try:
         info = json.loads((root / MARKER).read_text())
     except (OSError, ValueError):
         return False
     return (info.get("format_version") == FORMAT_VERSION and info.get("seed") == seed
+            and info.get("style") == get_style(style).as_dict()
             and info.get("sizes") == {k: int(v) for k, v in sizes.items()})
 
 
@@ -181,14 +192,14 @@ def missing_parts(root: Path) -> list[Path]:
 
 
 def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int], seed: int = 0,
-                workers: int | None = None) -> Path:
+                workers: int | None = None, style: str | SynthStyle | None = None) -> Path:
     """Make sure data ROOT exists: generate it when synthetic, else explain how to get it.
 
     Generation writes to ROOT.tmp-<pid> and renames it to ROOT when finished, so an interrupted
     run never leaves a half set that looks complete. A synthetic ROOT made with other sizes or
-    another seed is regenerated (it is ours: data/synth/<profile>).
+    another seed or style is regenerated (it is ours: data/synth/<profile>).
     """
-    root = Path(root)
+    root, style = Path(root), get_style(style)
     if not synthetic:
         missing = missing_parts(root)
         if missing:
@@ -199,7 +210,7 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
                   "and place them as data/README.md, section 'Real data', says; or use a synthetic profile "
                   "(smoke, cpu, gpu).")
         return root
-    if _complete(root, sizes, seed):
+    if _complete(root, sizes, seed, style):
         return root
     if root.exists() and not (root / MARKER).exists():
         if not missing_parts(root):
@@ -210,13 +221,13 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
     if tmp.exists():
         shutil.rmtree(tmp)
     root.parent.mkdir(parents=True, exist_ok=True)
-    print(f"generating synthetic data at {root} (seed {seed}, sizes {sizes}) ...", flush=True)
+    print(f"generating synthetic data at {root} (style {style.name}, seed {seed}, sizes {sizes}) ...", flush=True)
     try:
-        generate(tmp, sizes, seed, workers=workers or default_workers())
+        generate(tmp, sizes, seed, workers=workers or default_workers(), style=style)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if _complete(root, sizes, seed):  # another process finished the same set meanwhile
+    if _complete(root, sizes, seed, style):  # another process finished the same set meanwhile
         shutil.rmtree(tmp, ignore_errors=True)
         return root
     if root.exists():  # an outdated synthetic set: replace it
@@ -240,10 +251,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="the data ROOT to write (must not exist)")
     ap.add_argument("--profile", default="smoke", choices=("smoke", "cpu", "gpu"), help="sizes from this profile")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--style", default=None, choices=tuple(STYLES), help="word / font / background variety "
+                    "(default: the profile's data.style)")
     ap.add_argument("--workers", type=int, default=default_workers(), help="generator processes (same bytes)")
     ap.add_argument("--size", action="append", default=[], metavar="SPLIT=N", help="override one split's size")
     a = ap.parse_args(argv)
-    sizes = dict(get_profile(a.profile)["data"]["sizes"])
+    prof = get_profile(a.profile)
+    sizes, style = dict(prof["data"]["sizes"]), a.style or prof["data"]["style"]
     for item in a.size:
         k, _, v = item.partition("=")
         if k not in sizes or not v.isdigit():
@@ -255,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
     tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        generate(tmp, sizes, a.seed, workers=a.workers)
+        generate(tmp, sizes, a.seed, workers=a.workers, style=style)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -58,9 +58,13 @@ def _code(rng: np.random.Generator) -> str:
     return digits(int(rng.integers(1, 3))) + letters.lower() if rng.random() < 0.5 else letters + "-" + digits(3)
 
 
-def sample_label(rng: np.random.Generator, p_code: float = 0.2, p_punct: float = 0.15) -> str:
-    """One raw label (case and punctuation kept) whose filtered form is non-empty."""
-    vocab = vocabulary()
+def sample_label(rng: np.random.Generator, p_code: float = 0.2, p_punct: float = 0.15,
+                 vocab_size: int | None = None) -> str:
+    """One raw label (case and punctuation kept) whose filtered form is non-empty.
+
+    vocab_size: draw words only from the vocab_size most frequent ones (None: the whole vocabulary).
+    """
+    vocab = vocabulary()[:vocab_size] if vocab_size else vocabulary()
     if rng.random() < p_code:
         text = _code(rng)
     else:
