@@ -28,6 +28,19 @@ def test_profiles_and_overrides():
         get_profile("laptop")
 
 
+def test_profile_model_overrides_and_styles_reach_the_builders():
+    from stirer_lib.data.style import get_style
+    from stirer_lib.training.trainer import build_model
+    cpu = get_profile("cpu")
+    _, cfg = build_model(cpu)
+    assert cfg.name == "small" and cfg.drop_path_rate == 0.0 and cfg.t5_dropout == 0.0
+    _, cfg = build_model(get_profile("cpu", {"model.overrides": {"embed_dim": 16}}))
+    assert cfg.embed_dim == 16 and cfg.drop_path_rate == 0.1  # the override replaces the profile's
+    for name in ("smoke", "cpu", "gpu"):  # every synthetic profile names a known style
+        get_style(get_profile(name)["data"]["style"])
+    assert get_profile("cpu")["data"]["style"] == "lesson" and get_profile("gpu")["data"]["style"] == "full"
+
+
 def test_dependencies_agree_between_pyproject_and_environment():
     import tomllib
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
