@@ -194,3 +194,15 @@ def test_torchrun_gloo_two_processes(data_root, tmp_path):
     assert state["world"] == 2 and state["step"] == 3 and state["finished"] and len(state["rng"]) == 2
     start = json.loads((run / "metrics.jsonl").read_text().splitlines()[0])
     assert start["world"] == 2 and start["steps_per_epoch"] == 6  # 24 words / 2 ranks / 2 per batch
+
+
+def test_best_by_last_keeps_the_latest_evaluation(data_root, straight_run, tmp_path, monkeypatch):
+    import stirer_lib.training.trainer as trainer_mod
+    monkeypatch.setattr(trainer_mod, "is_better", lambda new, best: best is None)  # "acc_final" would keep step 1
+    prof = _prof(data_root, straight_run.parent, **{"finetune.max_steps": 3, "finetune.eval_every": 1,
+                                                    "finetune.best_by": "last"})
+    summary = train_stage(prof, "finetune", run_dir=tmp_path / "ft", init=straight_run / "last.pt", progress=False)
+    assert summary["best"]["step"] == 3 and ckpt.load(tmp_path / "ft" / "best.pt")["step"] == 3
+    with pytest.raises(ValueError, match="best_by is 'newest'.*acc_final"):
+        train_stage(_prof(data_root, straight_run.parent, **{"finetune.best_by": "newest"}), "finetune",
+                    run_dir=tmp_path / "ft2", init=straight_run / "last.pt", progress=False)

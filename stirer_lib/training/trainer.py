@@ -5,8 +5,10 @@ stage "finetune" reads TextZoom-format ROOT/textzoom/train1 + train2 and starts 
 pretraining checkpoint. Both minimise Eq. 9 (stirer_lib.losses.stirer_loss) with AdamW, the
 SR head at its own learning rate, the learning rate halved after half of the planned steps.
 
-Run directory (one per stage): last.pt (resumable), best.pt (best mean final-step word accuracy
-on the test splits), metrics.jsonl (one JSON object per line: kind "train" or "eval"),
+Run directory (one per stage): last.pt (resumable), best.pt (the evaluated model `best_by` picks:
+"acc_final", the best mean final-step word accuracy on the test splits as the release keeps it, or
+"last", the latest evaluation, for short runs whose small evaluation subsets make that pick noise),
+metrics.jsonl (one JSON object per line: kind "train" or "eval"),
 curves.png. Checkpoints are atomic; Ctrl-C (SIGINT) or SIGTERM finish the current step, save
 last.pt and raise KeyboardInterrupt; a non-finite loss stops the run without touching the last
 good checkpoint. The same code runs alone or under torchrun with DistributedDataParallel.
@@ -37,7 +39,8 @@ from .validate import evaluate_splits, is_better
 STAGES = ("pretrain", "finetune")
 STAGE_DEFAULTS: dict[str, Any] = {"max_steps": None, "epochs": None, "alpha": 0.5, "weight_decay": 0.01,
                                   "grad_clip": None, "amp": True, "log_every": 10, "eval_max_images": None,
-                                  "find_unused_parameters": False}
+                                  "find_unused_parameters": False, "best_by": "acc_final"}
+BEST_BY = ("acc_final", "last")
 
 
 class NonFiniteLossError(RuntimeError):
@@ -63,6 +66,7 @@ class StageSettings:
     log_every: int = 10
     eval_max_images: int | None = None
     find_unused_parameters: bool = False
+    best_by: str = "acc_final"  # which evaluated model best.pt keeps: "acc_final" or "last"
 
     @classmethod
     def from_profile(cls, prof: dict, stage: str) -> "StageSettings":
@@ -76,6 +80,8 @@ class StageSettings:
         s = cls(stage=stage, **sec)
         if s.max_steps is None and s.epochs is None:
             raise ValueError(f"profile section {stage!r} needs max_steps or epochs")
+        if s.best_by not in BEST_BY:
+            raise ValueError(f"{stage}.best_by is {s.best_by!r}; choose one of {BEST_BY}")
         return s
 
 
@@ -286,7 +292,7 @@ class Trainer:
             if self._eval_loaders is None:
                 self._eval_loaders = eval_loaders(self.prof, self.s.eval_max_images, self.prof["eval"]["batch_size"])
             results = evaluate_splits(self.model, self._eval_loaders, self.device)
-            if is_better(results, self.best):
+            if self.s.best_by == "last" or is_better(results, self.best):
                 self.best = {"step": self.step, "mean": results["mean"]}
                 self._save_best(results)
             self._log({"kind": "eval", "step": self.step, **results})
