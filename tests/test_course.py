@@ -78,6 +78,9 @@ def test_runner_reports_failing_notebook_and_cell(tmp_path):
     assert (run_dir / "notebooks" / "02_bad.ipynb").exists()
     assert not (run_dir / "notebooks" / "03_never.ipynb").exists()
     assert [p.name for p in list_notebooks(books, start=2)] == ["02_bad.ipynb", "03_never.ipynb"]
+    assert [p.name for p in list_notebooks(books, only=[3, 1])] == ["01_ok.ipynb", "03_never.ipynb"]
+    with pytest.raises(ValueError, match=r"no notebook numbered \[7\]"):
+        list_notebooks(books, only=[1, 7])
 
 
 def test_results_table_reads_the_evaluation_json():

@@ -15,11 +15,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", default=None, help="data ROOT (textzoom/ and pretrain/); default: the profile's")
     ap.add_argument("--run-dir", default=None, help="where executed notebooks, checkpoints and results go")
     ap.add_argument("--from", dest="start", type=int, default=1, help="start at notebook number N")
+    ap.add_argument("--only", type=int, nargs="+", default=None, metavar="N",
+                    help="run only the notebooks with these numbers (e.g. --only 2 6)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="profile override, e.g. --set pretrain.max_steps=100 (repeatable)")
     args = ap.parse_args(argv)
     try:
-        run_course(args.profile or default_profile(), args.data, args.run_dir, args.start, args.overrides)
+        run_course(args.profile or default_profile(), args.data, args.run_dir, args.start, args.overrides,
+                   only=args.only)
     except NotebookFailed as err:
         print(f"\nCOURSE STOPPED: {err}", file=sys.stderr)
         return 1

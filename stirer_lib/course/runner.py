@@ -36,11 +36,17 @@ class NotebookRun:
     ok: bool
 
 
-def list_notebooks(notebooks_dir: Path, start: int = 1) -> list[Path]:
-    """The numbered notebooks NN_*.ipynb from number `start` on, in order."""
+def list_notebooks(notebooks_dir: Path, start: int = 1, only: list[int] | None = None) -> list[Path]:
+    """The numbered notebooks NN_*.ipynb from number `start` on (or just the numbers `only`), in order."""
     books = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
     if not books:
         raise FileNotFoundError(f"no numbered notebooks (NN_name.ipynb) in {notebooks_dir}")
+    if only:
+        missing = sorted(set(only) - {int(p.name[:2]) for p in books})
+        if missing:
+            raise ValueError(f"no notebook numbered {missing} in {notebooks_dir}; "
+                             f"there are {[p.name for p in books]}")
+        return [p for p in books if int(p.name[:2]) in only]
     return [p for p in books if int(p.name[:2]) >= start]
 
 
@@ -87,12 +93,12 @@ def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_time
 
 def run_course(profile: str, data_root: str | None = None, run_dir: str | None = None, start: int = 1,
                overrides: list[str] | None = None, notebooks_dir: Path | None = None,
-               prepare_data: bool = True) -> list[NotebookRun]:
-    """Run the notebooks from number `start` on; print and return minutes per notebook."""
+               prepare_data: bool = True, only: list[int] | None = None) -> list[NotebookRun]:
+    """Run the notebooks from number `start` on (or those numbered `only`); print and return minutes per notebook."""
     prof = get_profile(profile, overrides)
     data_root = str(resolve(data_root or prof["data"]["root"]))
     run_dir = str(resolve(run_dir or prof["run_dir"]))
-    notebooks = list_notebooks(notebooks_dir or repo_root() / "notebooks", start)
+    notebooks = list_notebooks(notebooks_dir or repo_root() / "notebooks", start, only)
     os.environ.setdefault("STIRER_COURSE_ROOT", str(repo_root()))
     os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the executed notebooks / the log
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
