@@ -54,9 +54,8 @@ def prepare_profile(a: argparse.Namespace) -> dict:
     run_dir = Path(a.run_dir).expanduser().resolve()
     prof["run_dir"] = str(run_dir.parent)
     if not launched_by_torchrun():  # under torchrun the data must exist already (no concurrent generation)
-        from .data.synth import ensure_data
-        ensure_data(prof["data"]["root"], synthetic=prof["data"]["synthetic"], sizes=prof["data"]["sizes"],
-                    seed=prof["data"]["seed"], style=prof["data"]["style"])
+        from .data.synth import ensure_profile_data
+        ensure_profile_data(prof)
     return prof
 
 

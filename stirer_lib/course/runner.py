@@ -103,9 +103,8 @@ def run_course(profile: str, data_root: str | None = None, run_dir: str | None =
     os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the executed notebooks / the log
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     if prepare_data:  # fail fast (or generate the synthetic set) before any notebook starts
-        from ..data.synth import ensure_data
-        ensure_data(data_root, synthetic=prof["data"]["synthetic"], sizes=prof["data"]["sizes"],
-                    seed=prof["data"]["seed"], style=prof["data"]["style"])
+        from ..data.synth import ensure_profile_data
+        ensure_profile_data(prof, data_root)
     params = {"profile": profile, "overrides": _overrides_dict(overrides), "data_root": data_root,
               "run_dir": run_dir, "seed": prof["data"]["seed"], "interactive": False}
     out_dir = Path(run_dir) / "notebooks"

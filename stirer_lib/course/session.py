@@ -49,7 +49,6 @@ def start(profile: str = "smoke", overrides: dict[str, Any] | None = None, data_
     prof["device"] = str(default_device())
     seed_everything(prof["data"]["seed"])
     if ensure_data:
-        from ..data.synth import ensure_data as _ensure
-        _ensure(prof["data"]["root"], synthetic=prof["data"]["synthetic"], sizes=prof["data"]["sizes"],
-                seed=prof["data"]["seed"], style=prof["data"]["style"])
+        from ..data.synth import ensure_profile_data
+        ensure_profile_data(prof)
     return prof

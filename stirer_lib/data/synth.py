@@ -240,6 +240,13 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
     return root
 
 
+def ensure_profile_data(prof: dict, root: str | os.PathLike | None = None) -> Path:
+    """ensure_data with a profile's data section (root: another ROOT than prof["data"]["root"])."""
+    d = prof["data"]
+    return ensure_data(root or d["root"], synthetic=d["synthetic"], sizes=d["sizes"], seed=d["seed"],
+                       style=d["style"])
+
+
 def default_workers() -> int:
     """Two processes when the machine has at least two cores, else one."""
     return 2 if (os.cpu_count() or 1) >= 2 else 1
