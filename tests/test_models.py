@@ -229,6 +229,20 @@ def test_train_mode_stochastic_and_generate_on_request():
         assert torch.equal(model(lr).sr, model(lr).sr)
 
 
+def test_t5_init_choice():
+    torch.manual_seed(0)
+    rel = build_stirer(StirerConfig.small())
+    torch.manual_seed(0)
+    t5 = build_stirer(StirerConfig.small(t5_init="t5"))
+    assert rel.state_dict().keys() == t5.state_dict().keys()
+    k = "decoder.encoder.block.0.layer.0.SelfAttention.k.weight"
+    # release: trunc-normal 0.02 everywhere; transformers' T5 init: d_model ** -0.5 for k (0.125 at 64)
+    assert rel.state_dict()[k].std() < 0.03 < 0.1 < t5.state_dict()[k].std() < 0.15
+    assert all(v.std() < 0.03 for n, v in t5.state_dict().items() if n.endswith("qkv.weight"))  # the ViTs: release init
+    with pytest.raises(ValueError, match="t5_init"):
+        StirerConfig.small(t5_init="xavier")
+
+
 def test_generation_that_stops_early_is_padded_to_21():
     torch.manual_seed(0)
     model = build_stirer("small").eval()

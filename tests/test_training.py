@@ -14,7 +14,7 @@ import torch
 from stirer_lib.course.profiles import get_profile
 from stirer_lib.training import checkpoint as ckpt
 from stirer_lib.training import trainer as trainer_mod
-from stirer_lib.training.optim import build_optimizer, build_scheduler
+from stirer_lib.training.optim import build_optimizer, build_scheduler, group_lr
 from stirer_lib.training.sampler import EpochBatchSampler
 from stirer_lib.training.validate import results_table
 from stirer_lib.training.trainer import Callbacks, NonFiniteLossError, RunExistsError, TrainingInterrupted, train_stage
@@ -89,6 +89,13 @@ def test_optimizer_groups_and_schedule():
         opt.step()
         sched.step()
     assert lrs[:5] == [1e-4] * 5 and lrs[5:] == [5e-5] * 5
+    # the optional STR-decoder group (ViT + T5) takes exactly the vit.* / decoder.* parameters
+    opt = build_optimizer(model, lr=2e-3, lr_sr=1e-3, lr_str=5e-4)
+    body, head, str_dec = opt.param_groups
+    assert (body["lr"], head["lr"], str_dec["lr"]) == (2e-3, 1e-3, 5e-4) and group_lr(opt, "str_decoder") == 5e-4
+    str_names = {names[id(p)] for p in str_dec["params"]}
+    assert str_names == {n for n, _ in model.named_parameters() if n.startswith(("vit.", "decoder."))}
+    assert not any(n.startswith(("vit.", "decoder.")) for n in (names[id(p)] for p in body["params"]))
 
 
 def test_atomic_save_and_strict_load(tmp_path):
@@ -207,3 +214,17 @@ def test_best_by_last_keeps_the_latest_evaluation(data_root, straight_run, tmp_p
     with pytest.raises(ValueError, match="best_by is 'newest'.*acc_final"):
         train_stage(_prof(data_root, straight_run.parent, **{"finetune.best_by": "newest"}), "finetune",
                     run_dir=tmp_path / "ft2", init=straight_run / "last.pt", progress=False)
+
+
+def test_str_decoder_probe(straight_run, data_root, capsys):
+    from stirer_lib.training import probe
+    last = straight_run / "last.pt"
+    before = {k: v.clone() for k, v in _weights(last).items()}
+    assert probe.main(["--ckpt", str(last), "--data", str(data_root), "--steps", "3", "--eval-every", "2",
+                       "--max-test", "2", "--t5-init", "t5"]) == 0
+    out = capsys.readouterr().out
+    assert "24 training / 6 test words; t5_init t5" in out
+    assert [line.split()[1] for line in out.splitlines() if line.startswith("step")] == ["2", "3"]
+    _assert_same(before, _weights(last))  # the checkpoint is only read
+    with pytest.raises(SystemExit):
+        probe.main(["--ckpt", str(last), "--data", str(data_root), "--t5-init", "xavier"])

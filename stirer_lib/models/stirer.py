@@ -13,6 +13,7 @@ The 4-channel input is not mean-shifted (the release's img_range = 1, mean = 0).
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 import torch
@@ -80,7 +81,7 @@ class STIRER(nn.Module):
         if cfg.str_decoder:
             for name, m in build_str_decoder(cfg).items():
                 self.add_module(name, m)
-        self.apply(_init_weights)
+        init_weights(self.named_children(), cfg)
 
     def encode(self, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor], list[torch.Tensor]]:
         """Eq. (1): lr [B,4,16,64] -> h_L [B,C',16,64], h_0, intermediate SRs, intermediate CTC logits."""
@@ -118,8 +119,8 @@ class STIRER(nn.Module):
 
 
 def _init_weights(m: nn.Module) -> None:
-    """The release's init: trunc-normal(0.02) Linear weights (T5's and its tied embedding too), zero
-    biases, LayerNorm 1 / 0."""
+    """The release's init: trunc-normal(0.02) Linear weights (T5's and its tied embedding too, unless
+    cfg.t5_init is "t5"), zero biases, LayerNorm 1 / 0."""
     if isinstance(m, nn.Linear):
         nn.init.trunc_normal_(m.weight, std=0.02)
         if m.bias is not None:
@@ -127,6 +128,14 @@ def _init_weights(m: nn.Module) -> None:
     elif isinstance(m, nn.LayerNorm):
         nn.init.ones_(m.weight)
         nn.init.zeros_(m.bias)
+
+
+def init_weights(named_modules: Iterable[tuple[str, nn.Module]], cfg: StirerConfig) -> None:
+    """Apply the release's init to (name, module) pairs; the T5 ("decoder") keeps transformers' own
+    init when cfg.t5_init is "t5"."""
+    for name, module in named_modules:
+        if not (name == "decoder" and cfg.t5_init == "t5"):
+            module.apply(_init_weights)
 
 
 def _check_input(lr: torch.Tensor, cfg: StirerConfig) -> None:

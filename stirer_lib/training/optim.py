@@ -3,6 +3,9 @@
 Parameters whose names contain "upsample" or "conv_after_body" (the STISR decoder's head and
 every mini STISR decoder's head) learn at lr_sr, all others at lr (DESIGN.md section 2):
 pretraining 1e-4 / 5e-4, fine-tuning 5e-5 / 1e-3.
+Optionally (not in the release) the STR decoder (its ViT and T5: `vit.*`, `decoder.*`) gets its
+own rate lr_str: the cpu profile trains the feature encoder fast and the T5 slower, which a
+short run needs (measured: README, "Measured").
 Schedule: the released pretraining halves the learning rate after epoch 4 of 8, i.e. after half
 of the run. We apply that rule to both stages in steps: x0.5 from step total_steps // 2 on.
 """
@@ -12,6 +15,7 @@ import torch
 from torch import nn
 
 SR_HEAD_KEYS = ("upsample", "conv_after_body")
+STR_DECODER_PREFIXES = ("vit.", "decoder.")  # STIRER's top-level STR decoder (models.stirer.STR_PREFIXES)
 
 
 def is_sr_head(name: str) -> bool:
@@ -19,24 +23,42 @@ def is_sr_head(name: str) -> bool:
     return any(k in name for k in SR_HEAD_KEYS)
 
 
-def param_groups(model: nn.Module, lr: float, lr_sr: float) -> list[dict]:
-    """[{body params, lr}, {SR-head params, lr_sr}] (trainable parameters only, names kept)."""
-    body, head = [], []
+def is_str_decoder(name: str) -> bool:
+    """True for the STR decoder's parameters (ViT + T5 of Eqs. 5-6)."""
+    return name.startswith(STR_DECODER_PREFIXES)
+
+
+def param_groups(model: nn.Module, lr: float, lr_sr: float, lr_str: float | None = None) -> list[dict]:
+    """[{body, lr}, {SR head, lr_sr}] and, when lr_str is given, {STR decoder, lr_str} (trainable
+    parameters only; groups that would be empty are left out)."""
+    body, head, str_dec = [], [], []
     for name, p in model.named_parameters():
         if p.requires_grad:
-            (head if is_sr_head(name) else body).append(p)
+            if is_sr_head(name):
+                head.append(p)
+            elif lr_str is not None and is_str_decoder(name):
+                str_dec.append(p)
+            else:
+                body.append(p)
     if not body:
-        raise ValueError("the model has no trainable parameters outside the SR head")
+        raise ValueError("the model has no trainable parameters outside the SR head and the STR decoder")
     groups = [{"params": body, "lr": lr, "name": "body"}]
     if head:
         groups.append({"params": head, "lr": lr_sr, "name": "sr_head"})
+    if str_dec:
+        groups.append({"params": str_dec, "lr": lr_str, "name": "str_decoder"})
     return groups
 
 
+def group_lr(optimizer: torch.optim.Optimizer, name: str) -> float | None:
+    """The current learning rate of the parameter group called name (None when there is none)."""
+    return next((g["lr"] for g in optimizer.param_groups if g.get("name") == name), None)
+
+
 def build_optimizer(model: nn.Module, lr: float, lr_sr: float, weight_decay: float = 0.01,
-                    betas: tuple[float, float] = (0.9, 0.999)) -> torch.optim.AdamW:
-    """AdamW over the two groups."""
-    return torch.optim.AdamW(param_groups(model, lr, lr_sr), betas=betas, weight_decay=weight_decay)
+                    betas: tuple[float, float] = (0.9, 0.999), lr_str: float | None = None) -> torch.optim.AdamW:
+    """AdamW over the parameter groups."""
+    return torch.optim.AdamW(param_groups(model, lr, lr_sr, lr_str), betas=betas, weight_decay=weight_decay)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int,

@@ -30,7 +30,7 @@ from ..losses import stirer_loss
 from ..utils import seed_everything
 from . import checkpoint as ckpt
 from . import distributed as ddp
-from .optim import build_optimizer, build_scheduler
+from .optim import build_optimizer, build_scheduler, group_lr
 from .rundir import RunExistsError, append_jsonl, check_run_dir, truncate_jsonl
 from .sampler import EpochBatchSampler, epoch_seed, set_epoch_seed
 from .stop import StopFlag, TrainingInterrupted
@@ -39,7 +39,7 @@ from .validate import evaluate_splits, is_better
 STAGES = ("pretrain", "finetune")
 STAGE_DEFAULTS: dict[str, Any] = {"max_steps": None, "epochs": None, "alpha": 0.5, "weight_decay": 0.01,
                                   "grad_clip": None, "amp": True, "log_every": 10, "eval_max_images": None,
-                                  "find_unused_parameters": False, "best_by": "acc_final"}
+                                  "find_unused_parameters": False, "best_by": "acc_final", "lr_str": None}
 BEST_BY = ("acc_final", "last")
 
 
@@ -67,6 +67,7 @@ class StageSettings:
     eval_max_images: int | None = None
     find_unused_parameters: bool = False
     best_by: str = "acc_final"  # which evaluated model best.pt keeps: "acc_final" or "last"
+    lr_str: float | None = None  # the STR decoder's own learning rate (None: lr, as released)
 
     @classmethod
     def from_profile(cls, prof: dict, stage: str) -> "StageSettings":
@@ -196,7 +197,8 @@ class Trainer:
         if max_steps is not None and max_steps > self.total_steps and self.info.main:
             print(f"--max-steps {max_steps} is past the profile's plan of {self.total_steps} steps; stopping at "
                   f"{self.total_steps} (train longer with --set {stage}.max_steps={max_steps})", flush=True)
-        self.optimizer = build_optimizer(self.model, self.s.lr, self.s.lr_sr, self.s.weight_decay)
+        self.optimizer = build_optimizer(self.model, self.s.lr, self.s.lr_sr, self.s.weight_decay,
+                                         lr_str=self.s.lr_str)
         self.scheduler = build_scheduler(self.optimizer, self.total_steps)
         self.amp_dtype = self._amp_dtype()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
@@ -402,7 +404,8 @@ class Trainer:
             return
         mean = {k: sum(w[k] for w in window) / len(window) for k in window[-1]}
         self._log({"kind": "train", "step": self.step, "epoch": (self.step - 1) // self.steps_per_epoch,
-                   "lr": self.optimizer.param_groups[0]["lr"], "lr_sr": self.optimizer.param_groups[-1]["lr"],
+                   **{k: group_lr(self.optimizer, g) for k, g in (("lr", "body"), ("lr_sr", "sr_head"),
+                                                                   ("lr_str", "str_decoder")) if group_lr(self.optimizer, g)},
                    "time_s": round(elapsed, 3), **mean})
 
     def _on_schedule(self) -> None:
