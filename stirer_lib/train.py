@@ -60,13 +60,13 @@ def prepare_profile(a: argparse.Namespace) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .training.trainer import NonFiniteLossError, RunExistsError, train_stage
+    from .training.trainer import NonFiniteLossError, ResumeMismatchError, RunExistsError, train_stage
     a = parse_args(argv)
     prof = prepare_profile(a)
     try:
         summary = train_stage(prof, a.stage, run_dir=Path(a.run_dir).expanduser().resolve(), resume=a.resume,
                               overwrite=a.overwrite, max_steps=a.max_steps, init=a.init, progress=not a.no_progress)
-    except (NonFiniteLossError, RunExistsError, FileNotFoundError) as e:
+    except (NonFiniteLossError, ResumeMismatchError, RunExistsError, FileNotFoundError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as e:

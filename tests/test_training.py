@@ -17,7 +17,8 @@ from stirer_lib.training import trainer as trainer_mod
 from stirer_lib.training.optim import build_optimizer, build_scheduler, group_lr
 from stirer_lib.training.sampler import EpochBatchSampler
 from stirer_lib.training.validate import results_table
-from stirer_lib.training.trainer import Callbacks, NonFiniteLossError, RunExistsError, TrainingInterrupted, train_stage
+from stirer_lib.training.trainer import (Callbacks, NonFiniteLossError, ResumeMismatchError, RunExistsError,
+                                        TrainingInterrupted, train_stage)
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"train1": 12, "train2": 12, "easy": 4, "medium": 4, "hard": 4, "pretrain": 24}
@@ -136,6 +137,21 @@ def test_cli_resume_equals_straight_run(data_root, straight_run, tmp_path):
     assert main([*args, "--resume"]) == 0 and (run / "last.pt").stat().st_mtime_ns == mtime  # nothing left to do
     steps = [json.loads(ln)["step"] for ln in (run / "metrics.jsonl").read_text().splitlines()]
     assert steps == list(range(STEPS + 1))
+
+
+def test_resume_with_other_settings_names_what_differs(data_root, straight_run, tmp_path, capsys):
+    import shutil
+    from stirer_lib.train import main
+    shutil.copytree(straight_run, tmp_path / "pretrain")
+    with pytest.raises(ResumeMismatchError, match=r"'t5_init': \('release', 't5'\)"):
+        train_stage(_prof(data_root, tmp_path, **{"model.overrides": {"t5_init": "t5"}}), "pretrain", resume=True,
+                    progress=False)
+    with pytest.raises(ResumeMismatchError, match=r"pretrain.lr_str"):
+        train_stage(_prof(data_root, tmp_path, **{"pretrain.lr_str": 5e-4}), "pretrain", resume=True, progress=False)
+    sets = [f"--set={k}={v!r}" for k, v in {**OVERRIDES, "pretrain.lr_str": 5e-4}.items()]
+    assert main(["--stage", "pretrain", "--profile", "smoke", "--run-dir", str(tmp_path / "pretrain"), "--data",
+                 str(data_root), "--no-progress", "--resume", *sets]) == 2
+    assert "optimizer groups ['body', 'sr_head']" in capsys.readouterr().err
 
 
 def test_ctrl_c_saves_last_and_resume_matches(data_root, straight_run, tmp_path):

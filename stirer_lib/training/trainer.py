@@ -47,6 +47,10 @@ class NonFiniteLossError(RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
 
 
+class ResumeMismatchError(ValueError):
+    """The checkpoint to resume was made with another model config or other optimizer groups."""
+
+
 @dataclass
 class StageSettings:
     """A stage's section of the profile with the trainer's defaults filled in."""
@@ -235,11 +239,20 @@ class Trainer:
                 print(f"{self.stage}: initialised from {init}", flush=True)
 
     def _restore(self, state: dict) -> None:
+        last = self.run_dir / "last.pt"
         if state.get("stage") not in (None, self.stage):
-            raise ValueError(f"{self.run_dir / 'last.pt'} is a {state['stage']} checkpoint, not {self.stage}")
-        if state.get("config") is not None and state["config"] != self.cfg.to_dict():
-            raise ValueError(f"{self.run_dir / 'last.pt'} was trained with another model config; resume with the "
-                             f"same profile (model.config) or pass --overwrite")
+            raise ResumeMismatchError(f"{last} is a {state['stage']} checkpoint, not {self.stage}")
+        saved, now = state.get("config"), self.cfg.to_dict()
+        if saved is not None and saved != now:
+            diff = {k: (saved.get(k, "absent"), now.get(k, "absent")) for k in sorted(set(saved) | set(now))
+                    if saved.get(k, "absent") != now.get(k, "absent")}
+            raise ResumeMismatchError(f"{last} was trained with another model config, (saved, now): {diff}; resume "
+                                      f"with the same profile and model.overrides, or pass --overwrite")
+        groups = [g.get("name") for g in state["optimizer"]["param_groups"]]
+        if groups != [g.get("name") for g in self.optimizer.param_groups]:
+            raise ResumeMismatchError(f"{last} holds the optimizer groups {groups}, this profile builds "
+                                      f"{[g.get('name') for g in self.optimizer.param_groups]}: resume with the same "
+                                      f"{self.stage}.lr_str (None: no str_decoder group), or pass --overwrite")
         ckpt.load_weights(self.model, state, source=str(self.run_dir / "last.pt"))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
