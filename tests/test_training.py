@@ -244,3 +244,6 @@ def test_str_decoder_probe(straight_run, data_root, capsys):
     _assert_same(before, _weights(last))  # the checkpoint is only read
     with pytest.raises(SystemExit):
         probe.main(["--ckpt", str(last), "--data", str(data_root), "--t5-init", "xavier"])
+    capsys.readouterr()
+    assert probe.main(["--ckpt", str(last), "--data", str(data_root / "missing")]) == 2
+    assert "LMDB not found at" in capsys.readouterr().err

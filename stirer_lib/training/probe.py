@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import sys
 import time
 from pathlib import Path
 
@@ -109,6 +110,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-test", type=int, default=100, help="test pairs per split")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
+    try:
+        return _run(a, ap)
+    except (FileNotFoundError, ValueError, FloatingPointError) as e:  # a missing path, a wrong checkpoint
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+def _run(a: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     model = load_stirer(a.ckpt)
     cfg = model.config if a.t5_init is None else model.config.replace(t5_init=a.t5_init)
     if not cfg.str_decoder:
