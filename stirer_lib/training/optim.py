@@ -14,8 +14,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ..models.stirer import STR_PREFIXES  # STIRER's top-level STR decoder: vit.*, decoder.*
+
 SR_HEAD_KEYS = ("upsample", "conv_after_body")
-STR_DECODER_PREFIXES = ("vit.", "decoder.")  # STIRER's top-level STR decoder (models.stirer.STR_PREFIXES)
 
 
 def is_sr_head(name: str) -> bool:
@@ -25,7 +26,7 @@ def is_sr_head(name: str) -> bool:
 
 def is_str_decoder(name: str) -> bool:
     """True for the STR decoder's parameters (ViT + T5 of Eqs. 5-6)."""
-    return name.startswith(STR_DECODER_PREFIXES)
+    return name.startswith(STR_PREFIXES)
 
 
 def param_groups(model: nn.Module, lr: float, lr_sr: float, lr_str: float | None = None) -> list[dict]:

@@ -80,11 +80,11 @@ def train_probe(dec: nn.ModuleDict, train: tuple, test: tuple, steps: int, lr: f
         idx = torch.randint(len(tr_y), (batch_size,), generator=gen)
         labels = encode_decoder_labels([tr_y[i] for i in idx], keep_eos=True)
         _, ce = teacher_forced(dec, str_encode(dec, tr_lr[idx], tr_h[idx].float()), labels)
+        if not torch.isfinite(ce):
+            raise FloatingPointError(f"probe: non-finite loss at step {step}; lower --lr (now {lr})")
         opt.zero_grad(set_to_none=True)
         ce.backward()
         opt.step()
-        if not torch.isfinite(ce):
-            raise FloatingPointError(f"probe: non-finite loss at step {step}; lower --lr (now {lr})")
         if step % every == 0 or step == steps:
             preds = read(dec, te_lr, te_h)
             acc = 100.0 * sum(p == t for p, t in zip(preds, te_y)) / max(len(te_y), 1)
@@ -106,7 +106,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--eval-every", type=int, default=0, help="0: only at the end")
     ap.add_argument("--t5-init", choices=("release", "t5"), default=None, help="default: the checkpoint's")
-    ap.add_argument("--max-train", type=int, default=None, help="use the first N training pairs")
+    ap.add_argument("--max-train", type=int, default=None, help="use the first N training pairs (the features of all are kept in memory, float16)")
     ap.add_argument("--max-test", type=int, default=100, help="test pairs per split")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
