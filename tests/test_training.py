@@ -221,7 +221,6 @@ def test_torchrun_gloo_two_processes(data_root, tmp_path):
 
 
 def test_best_by_last_keeps_the_latest_evaluation(data_root, straight_run, tmp_path, monkeypatch):
-    import stirer_lib.training.trainer as trainer_mod
     monkeypatch.setattr(trainer_mod, "is_better", lambda new, best: best is None)  # "acc_final" would keep step 1
     prof = _prof(data_root, straight_run.parent, **{"finetune.max_steps": 3, "finetune.eval_every": 1,
                                                     "finetune.best_by": "last"})

@@ -32,11 +32,11 @@ _BASE: dict[str, Any] = {
     # trainer (stirer_lib.training): eval_every 0 = evaluate only at the end; the lr halves after half the steps;
     # lr_str None: the STR decoder (ViT + T5) learns at lr, as released
     "pretrain": {"max_steps": 8, "epochs": None, "batch_size": 8, "eval_every": 0, "ckpt_every": 4, "lr": 1e-4,
-                 "lr_sr": 5e-4, "lr_str": None, "alpha": 0.5, "weight_decay": 0.01, "grad_clip": None, "amp": True, "log_every": 2,
-                 "eval_max_images": None, "best_by": "acc_final"},
+                 "lr_sr": 5e-4, "lr_str": None, "alpha": 0.5, "weight_decay": 0.01, "grad_clip": None, "amp": True,
+                 "log_every": 2, "eval_max_images": None, "best_by": "acc_final"},
     "finetune": {"max_steps": 8, "epochs": None, "batch_size": 8, "eval_every": 0, "ckpt_every": 4, "lr": 5e-5,
-                 "lr_sr": 1e-3, "lr_str": None, "alpha": 0.5, "weight_decay": 0.01, "grad_clip": None, "amp": True, "log_every": 2,
-                 "eval_max_images": None, "best_by": "acc_final"},
+                 "lr_sr": 1e-3, "lr_str": None, "alpha": 0.5, "weight_decay": 0.01, "grad_clip": None, "amp": True,
+                 "log_every": 2, "eval_max_images": None, "best_by": "acc_final"},
     "eval": {"batch_size": 32, "max_images": None},
     "course": {"cell_timeout_s": 600, "interactive": False},
     "run_dir": "runs/{profile}",

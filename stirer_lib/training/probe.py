@@ -106,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--batch-size", type=int, default=8)
     ap.add_argument("--eval-every", type=int, default=0, help="0: only at the end")
     ap.add_argument("--t5-init", choices=("release", "t5"), default=None, help="default: the checkpoint's")
-    ap.add_argument("--max-train", type=int, default=None, help="use the first N training pairs (the features of all are kept in memory, float16)")
+    ap.add_argument("--max-train", type=int, default=None,
+                    help="use the first N training pairs (their features are kept in memory, float16)")
     ap.add_argument("--max-test", type=int, default=100, help="test pairs per split")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)

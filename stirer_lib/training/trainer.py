@@ -41,6 +41,7 @@ STAGE_DEFAULTS: dict[str, Any] = {"max_steps": None, "epochs": None, "alpha": 0.
                                   "grad_clip": None, "amp": True, "log_every": 10, "eval_max_images": None,
                                   "find_unused_parameters": False, "best_by": "acc_final", "lr_str": None}
 BEST_BY = ("acc_final", "last")
+LOG_GROUPS = (("lr", "body"), ("lr_sr", "sr_head"), ("lr_str", "str_decoder"))  # metrics key, optimizer group
 
 
 class NonFiniteLossError(RuntimeError):
@@ -248,12 +249,13 @@ class Trainer:
                     if saved.get(k, "absent") != now.get(k, "absent")}
             raise ResumeMismatchError(f"{last} was trained with another model config, (saved, now): {diff}; resume "
                                       f"with the same profile and model.overrides, or pass --overwrite")
-        groups = [g.get("name") for g in state["optimizer"]["param_groups"]]
-        if groups != [g.get("name") for g in self.optimizer.param_groups]:
-            raise ResumeMismatchError(f"{last} holds the optimizer groups {groups}, this profile builds "
-                                      f"{[g.get('name') for g in self.optimizer.param_groups]}: resume with the same "
-                                      f"{self.stage}.lr_str (None: no str_decoder group), or pass --overwrite")
-        ckpt.load_weights(self.model, state, source=str(self.run_dir / "last.pt"))
+        saved_groups = [g.get("name") for g in state["optimizer"]["param_groups"]]
+        groups = [g.get("name") for g in self.optimizer.param_groups]
+        if saved_groups != groups:
+            raise ResumeMismatchError(f"{last} holds the optimizer groups {saved_groups}, this profile builds "
+                                      f"{groups}: resume with the same {self.stage}.lr_str (None: no str_decoder "
+                                      f"group), or pass --overwrite")
+        ckpt.load_weights(self.model, state, source=str(last))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         if state.get("scaler"):
@@ -417,9 +419,13 @@ class Trainer:
             return
         mean = {k: sum(w[k] for w in window) / len(window) for k in window[-1]}
         self._log({"kind": "train", "step": self.step, "epoch": (self.step - 1) // self.steps_per_epoch,
-                   **{k: group_lr(self.optimizer, g) for k, g in (("lr", "body"), ("lr_sr", "sr_head"),
-                                                                   ("lr_str", "str_decoder")) if group_lr(self.optimizer, g)},
+                   **self._group_lrs(),
                    "time_s": round(elapsed, 3), **mean})
+
+    def _group_lrs(self) -> dict[str, float]:
+        """The current learning rate of each parameter group, by its log key (lr, lr_sr, lr_str)."""
+        lrs = {key: group_lr(self.optimizer, name) for key, name in LOG_GROUPS}
+        return {key: lr for key, lr in lrs.items() if lr is not None}
 
     def _on_schedule(self) -> None:
         if self.s.ckpt_every and self.step % self.s.ckpt_every == 0 and self.step < self.stop_at:
