@@ -14,6 +14,9 @@ from pathlib import Path
 import torch
 
 from .data import TEST_SPLITS
+from .errors import DataError, run_cli
+from .evaluation import evaluate, format_official, save_results
+from .models import load_crnn, load_stirer
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,37 +36,25 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def main(argv: list[str] | None = None) -> int:
-    """Parse arguments, evaluate, print and save; exit code 2 on bad input."""
+def _main(argv: list[str] | None = None) -> int:
+    """Parse arguments, evaluate, print and save; user errors end in one line and exit code 2 (run_cli)."""
     args = build_parser().parse_args(argv)
-    from .evaluation import evaluate, format_official, save_results
-    from .models import load_crnn, load_stirer
-
     for flag, path in (("--stirer", args.stirer), ("--crnn", args.crnn), ("--data", args.data)):
         if path is not None and not Path(path).exists():
-            print(f"error: {flag} {path} does not exist", file=sys.stderr)
-            return 2
+            raise DataError(f"{flag} {path} does not exist")
     if args.device == "cuda" and not torch.cuda.is_available():
-        print("error: --device cuda but CUDA is not available; use --device cpu", file=sys.stderr)
-        return 2
+        raise DataError("--device cuda but CUDA is not available; use --device cpu")
+    if args.batch_size < 1 or (args.max_images is not None and args.max_images < 1):
+        raise DataError("--batch-size and --max-images must be at least 1")
     splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
     bad = [s for s in splits if s not in TEST_SPLITS]
     if bad or not splits:
-        print(f"error: --splits {args.splits!r}: choose from {','.join(TEST_SPLITS)}", file=sys.stderr)
-        return 2
-    try:  # checkpoint problems: a clear message, no traceback
-        model = load_stirer(args.stirer, inference_only=args.inference_only)
-        crnn = load_crnn(args.crnn) if args.crnn else None
-    except (FileNotFoundError, ValueError, RuntimeError, TypeError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    try:
-        results = evaluate(model, args.data, crnn=crnn, device=args.device, batch_size=args.batch_size,
-                           max_images=args.max_images, progress=not args.no_progress, splits=splits,
-                           with_skimage=args.skimage)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+        raise DataError(f"--splits {args.splits!r}: choose from {','.join(TEST_SPLITS)}")
+    model = load_stirer(args.stirer, inference_only=args.inference_only)
+    crnn = load_crnn(args.crnn) if args.crnn else None
+    results = evaluate(model, args.data, crnn=crnn, device=args.device, batch_size=args.batch_size,
+                       max_images=args.max_images, progress=not args.no_progress, splits=splits,
+                       with_skimage=args.skimage)
     results["meta"]["stirer"] = str(args.stirer)
     results["meta"]["crnn_path"] = args.crnn
     print(format_official(results), end="")
@@ -71,6 +62,11 @@ def main(argv: list[str] | None = None) -> int:
         js, txt = save_results(results, args.json)
         print(f"wrote {js} and {txt}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: a user error ends in one line on stderr and exit code 2 (stirer_lib.errors.run_cli)."""
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

@@ -20,14 +20,17 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
+from .checkpoint import atomic_write_text, best_or_last
 from .data import TEST_SPLITS, TextZoomDataset, collate_eval
-from .data.transforms import HR_SIZE
-from .metrics import finite_mean, psnr, ssim, ssim_skimage
-from .text import CHARSET, ctc_greedy_decode, decode_ids, filter_label
+from .errors import DataError
+from .metrics import finite_mean
+from .models import load_crnn, load_stirer
+from .scoring import BatchScores, correct, percent, score_batch, step_outputs
+from .text import CHARSET
+from .utils import default_device
 
 CONVENTIONS = {
     "mean_of_splits": "mean of the per-split means (official test.py printout: Final Acc 73.91 / PSNR 22.31 / "
@@ -42,121 +45,97 @@ def find_test_dir(data_root: str | os.PathLike) -> Path:
     for cand in (root / "test", root / "textzoom" / "test"):
         if cand.is_dir():
             return cand
-    raise FileNotFoundError(f"no TextZoom test folder under {root}: expected {root}/test/{{easy,medium,hard}} or "
-                            f"{root}/textzoom/test/{{easy,medium,hard}}. Generate synthetic data with "
-                            "`python -m stirer_lib.data.synth --out DIR --profile smoke` or see data/README.md")
+    raise DataError(f"no TextZoom test folder under {root}: expected {root}/test/{{easy,medium,hard}} or "
+                    f"{root}/textzoom/test/{{easy,medium,hard}}. Generate synthetic data with "
+                    "`python -m stirer_lib.data.synth --out DIR --profile smoke` or see data/README.md")
 
 
-def split_loader(path: Path, batch_size: int, max_images: int | None = None) -> DataLoader:
-    """A DataLoader over one test LMDB in record order (no shuffling), the first max_images items."""
+def split_loader(path: Path, batch_size: int, max_images: int | None = None, num_workers: int = 0) -> DataLoader:
+    """A DataLoader over one test LMDB in record order (no shuffling), the first max_images items.
+
+    Unreadable records are skipped and counted (collate_eval's "skipped"), never replaced."""
     ds = TextZoomDataset(path, train=False)
     if max_images is not None:
         ds = Subset(ds, range(min(max_images, len(ds))))
-    return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=0, collate_fn=collate_eval)
+    return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate_eval)
 
 
-def bicubic_upsample(lr: torch.Tensor) -> torch.Tensor:
-    """[B,C,16,64] -> [B,C,32,128]: torch bicubic (align_corners=False), clamped to [0, 1]."""
-    return F.interpolate(lr, size=(HR_SIZE[1], HR_SIZE[0]), mode="bicubic", align_corners=False).clamp(0, 1)
+def test_loaders(data_root: str | os.PathLike, batch_size: int, max_images: int | None = None,
+                 splits: tuple[str, ...] = TEST_SPLITS, num_workers: int = 0) -> dict[str, DataLoader]:
+    """One split_loader per TextZoom test split of a data ROOT (or of the textzoom folder)."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    root = find_test_dir(data_root)
+    missing = [str(root / s) for s in splits if not (root / s / "data.mdb").is_file()]
+    if missing:
+        raise DataError(f"test split LMDBs not found: {missing} (each needs a data.mdb); "
+                        "check --data or pass splits=... for a subset")
+    return {s: split_loader(root / s, batch_size, max_images, num_workers) for s in splits}
 
 
-def step_outputs(out: Any) -> list[tuple[list[str] | None, torch.Tensor | None]]:
-    """(predictions, SR image) per step: the mini decoders' (CTC, intermediate SR), then (T5, final SR).
-
-    Parts removed by an ablation give None (no STR decoder -> no final predictions; no STISR
-    decoder -> no final SR)."""
-    steps: list[tuple[list[str] | None, torch.Tensor | None]] = []
-    n_mini = max(len(out.ctc_logits), len(out.srs))
-    for i in range(n_mini):
-        preds = ctc_greedy_decode(out.ctc_logits[i]) if i < len(out.ctc_logits) else None
-        steps.append((preds, out.srs[i] if i < len(out.srs) else None))
-    if out.text_ids is not None or out.sr is not None:
-        steps.append((decode_ids(out.text_ids) if out.text_ids is not None else None, out.sr))
-    return steps
-
-
-def crnn_read(crnn: nn.Module, images: torch.Tensor) -> list[str]:
-    """CRNN greedy CTC reading of [B,C,32,128] images (filtered strings)."""
-    return [filter_label(s) for s in ctc_greedy_decode(crnn(images), time_major=True)]
-
-
-def _pct(flags: list[bool]) -> float | None:
-    return 100.0 * sum(flags) / len(flags) if flags else None
+def label_skips(loader: DataLoader) -> dict[str, int]:
+    """Records the loader's data set left out when it read the labels (empty after the filter, ...)."""
+    ds = loader.dataset.dataset if isinstance(loader.dataset, Subset) else loader.dataset
+    return {k: int(v) for k, v in getattr(ds, "skipped", {}).items() if v}
 
 
 class _SplitRecorder:
-    """Collects per-image values of one split and summarises them."""
+    """Collects the per-image scores of one split (stirer_lib.scoring) and summarises them."""
 
     def __init__(self) -> None:
-        self.labels: list[str] = []
-        self.step_preds: list[list[str] | None] = []
-        self.step_psnr: list[list[float]] = []
-        self.step_ssim: list[list[float]] = []
-        self.step_ssim_sk: list[list[float]] = []
-        self.crnn: dict[str, list[str]] = {"sr": [], "lr_bicubic": [], "hr": []}
-        self.bicubic = {"psnr": [], "ssim": []}
+        self.batches: list[BatchScores] = []
+        self.unreadable = 0
 
-    def add_batch(self, labels: list[str], steps, hr: torch.Tensor, lr: torch.Tensor, crnn: nn.Module | None,
-                  with_skimage: bool) -> None:
-        if not self.step_preds:
-            self.step_preds = [[] if p is not None else None for p, _ in steps]
-            self.step_psnr, self.step_ssim, self.step_ssim_sk = ([[] for _ in steps] for _ in range(3))
-        if len(steps) != len(self.step_preds):
+    def add(self, scores: BatchScores) -> None:
+        if self.batches and len(scores.step_preds) != len(self.batches[0].step_preds):
             raise RuntimeError("the model returned a different number of steps for another batch")
-        self.labels += labels
-        for k, (preds, sr) in enumerate(steps):
-            if preds is not None:
-                self.step_preds[k] += [filter_label(p) for p in preds]
-            if sr is not None:
-                self.step_psnr[k] += psnr(sr, hr).tolist()
-                self.step_ssim[k] += ssim(sr, hr).tolist()
-                if with_skimage:
-                    self.step_ssim_sk[k] += ssim_skimage(sr, hr).tolist()
-        bic = bicubic_upsample(lr)
-        self.bicubic["psnr"] += psnr(bic, hr).tolist()
-        self.bicubic["ssim"] += ssim(bic, hr).tolist()
-        if crnn is not None:
-            final_sr = steps[-1][1] if steps else None
-            if final_sr is not None:
-                self.crnn["sr"] += crnn_read(crnn, final_sr)
-            self.crnn["lr_bicubic"] += crnn_read(crnn, bic)
-            self.crnn["hr"] += crnn_read(crnn, hr)
+        self.batches.append(scores)
 
-    def correct(self, preds: list[str] | None) -> list[bool]:
-        return [] if preds is None else [p == t for p, t in zip(preds, self.labels)]
+    def _cat(self, get) -> list:
+        return [x for b in self.batches for x in get(b)]
 
-    def result(self, path: Path) -> dict:
+    def result(self, path: Path | str, label_skipped: dict[str, int], details: bool) -> dict:
+        labels = self._cat(lambda b: b.labels)
+        n_steps = len(self.batches[0].step_preds) if self.batches else 0
+        preds = [None if self.batches[0].step_preds[k] is None else self._cat(lambda b: b.step_preds[k])
+                 for k in range(n_steps)]
+        per = {key: [self._cat(lambda b: getattr(b, key)[k]) for k in range(n_steps)]
+               for key in ("step_psnr", "step_ssim", "step_ssim_skimage")}
         steps = []
-        for k, preds in enumerate(self.step_preds):
-            s = {"acc": _pct(self.correct(preds)),
-                 "psnr": finite_mean(self.step_psnr[k]) if self.step_psnr[k] else None,
-                 "ssim": finite_mean(self.step_ssim[k]) if self.step_ssim[k] else None}
-            if self.step_ssim_sk[k]:
-                s["ssim_skimage"] = finite_mean(self.step_ssim_sk[k])
-            steps.append(s)
-        final = self.step_preds[-1] if self.step_preds else None
-        return {
-            "n": len(self.labels),
+        for k in range(n_steps):
+            st = {"acc": percent(correct(preds[k], labels)),
+                  "psnr": finite_mean(per["step_psnr"][k]) if per["step_psnr"][k] else None,
+                  "ssim": finite_mean(per["step_ssim"][k]) if per["step_ssim"][k] else None}
+            if per["step_ssim_skimage"][k]:
+                st["ssim_skimage"] = finite_mean(per["step_ssim_skimage"][k])
+            steps.append(st)
+        crnn = {src: self._cat(lambda b: b.crnn.get(src, [])) for src in ("sr", "lr_bicubic", "hr")}
+        bic = {"psnr": self._cat(lambda b: b.bicubic_psnr), "ssim": self._cat(lambda b: b.bicubic_ssim)}
+        out = {
+            "n": len(labels),
+            "skipped": {**label_skipped, **({"unreadable image": self.unreadable} if self.unreadable else {})},
             "path": str(path),
             "steps": steps,
-            "crnn_acc": _pct(self.correct(self.crnn["sr"])),
-            "crnn_acc_lr_bicubic": _pct(self.correct(self.crnn["lr_bicubic"])),
-            "crnn_acc_hr": _pct(self.correct(self.crnn["hr"])),
-            "bicubic": {"psnr": finite_mean(self.bicubic["psnr"]), "ssim": finite_mean(self.bicubic["ssim"])},
-            "predictions": [{"label": t, "pred": p}  # pred None: the model has no STR decoder
-                            for t, p in zip(self.labels, final if final is not None else [None] * len(self.labels))],
-            "step_predictions": self.step_preds,
-            "crnn_preds": self.crnn["sr"],
-            "psnr_per_image": self.step_psnr,
-            "ssim_per_image": self.step_ssim,
-            "bicubic_per_image": self.bicubic,
+            "crnn_acc": percent(correct(crnn["sr"] or None, labels)),
+            "crnn_acc_lr_bicubic": percent(correct(crnn["lr_bicubic"] or None, labels)),
+            "crnn_acc_hr": percent(correct(crnn["hr"] or None, labels)),
+            "bicubic": {k: finite_mean(v) if v else None for k, v in bic.items()},
         }
+        if details:
+            final = preds[-1] if preds else None
+            out.update({
+                "predictions": [{"label": t, "pred": p}  # pred None: the model has no STR decoder
+                                for t, p in zip(labels, final if final is not None else [None] * len(labels))],
+                "step_predictions": preds, "crnn_preds": crnn["sr"], "crnn_preds_hr": crnn["hr"],
+                "crnn_preds_lr_bicubic": crnn["lr_bicubic"], "psnr_per_image": per["step_psnr"],
+                "ssim_per_image": per["step_ssim"], "bicubic_per_image": bic})
+        return out
 
 
 def _mean(vals: list[float | None], weights: list[int] | None = None) -> float | None:
     """Mean (optionally weighted by n) of the values that exist; None when none does."""
     pairs = [(v, w) for v, w in zip(vals, weights or [1] * len(vals)) if v is not None]
-    if not pairs:
+    if not pairs or sum(w for _, w in pairs) == 0:
         return None
     return math.fsum(v * w for v, w in pairs) / sum(w for _, w in pairs)
 
@@ -165,7 +144,7 @@ def summarise(splits: dict[str, dict], weighted: bool) -> dict:
     """Average split results: by split (weighted=False) or over all images (weighted=True)."""
     res = list(splits.values())
     w = [r["n"] for r in res] if weighted else None
-    n_steps = len(res[0]["steps"])
+    n_steps = len(res[0]["steps"]) if res else 0
     keys = sorted({k for r in res for s in r["steps"] for k in s})
     steps = [{k: _mean([r["steps"][i].get(k) for r in res], w) for k in keys} for i in range(n_steps)]
     out = {"n": sum(r["n"] for r in res), "steps": steps,
@@ -178,22 +157,67 @@ def summarise(splits: dict[str, dict], weighted: bool) -> dict:
     return out
 
 
-def _as_model(model: nn.Module | str | os.PathLike | dict) -> nn.Module:
-    if isinstance(model, nn.Module):
-        return model
-    from .models import load_stirer
-    return load_stirer(model)
+def _as_model(model: nn.Module | str | os.PathLike | dict | None) -> nn.Module | None:
+    return model if model is None or isinstance(model, nn.Module) else load_stirer(model)
 
 
 def _as_crnn(crnn: nn.Module | str | os.PathLike | dict | None) -> nn.Module | None:
-    if crnn is None or isinstance(crnn, nn.Module):
-        return crnn
-    from .models import load_crnn
-    return load_crnn(crnn)
+    return crnn if crnn is None or isinstance(crnn, nn.Module) else load_crnn(crnn)
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module | str | os.PathLike | dict, data_root: str | os.PathLike,
+def evaluate_loaders(model: nn.Module | None, loaders: dict[str, DataLoader], crnn: nn.Module | None = None,
+                     device: str | torch.device | None = None, progress: bool = False, with_skimage: bool = False,
+                     ssim_on: bool = True, details: bool = True,
+                     crnn_on: tuple[str, ...] = ("sr", "lr_bicubic", "hr")) -> dict:
+    """Evaluate STIRER (model may be None: only the CRNN and bicubic) on named loaders -> results dict.
+
+    The one evaluation of the library: evaluate() (notebook 06, the CLI), the trainer's periodic
+    evaluation (ssim_on=False, details=False) and notebook 02's CRNN gap (model None) all call it.
+    crnn_on: which images the CRNN reads ("sr": the final SR, "lr_bicubic", "hr").
+    Returns {"splits": {name: {...}}, "mean_of_splits": {...}, "over_all": {...}, "conventions", "meta"};
+    each split has n (images scored) and skipped (records left out, by reason).
+    """
+    from tqdm.auto import tqdm
+
+    device = torch.device(device) if device is not None else (
+        next(model.parameters()).device if model is not None else torch.device("cpu"))
+    was_training = {m: m.training for m in (model, crnn) if m is not None}
+    model = model.to(device).eval() if model is not None else None
+    crnn = crnn.to(device).eval() if crnn is not None else None
+    t0 = time.time()
+    results: dict[str, dict] = {}
+    try:
+        for name, loader in loaders.items():
+            rec = _SplitRecorder()
+            for batch in tqdm(loader, desc=f"eval {name}", disable=not progress, leave=False):
+                rec.unreadable += int(batch.get("skipped", 0))
+                if not batch["labels"]:
+                    continue
+                hr, lr = batch["hr"].to(device), batch["lr"].to(device)
+                steps = step_outputs(model(lr, generate=True)) if model is not None else []
+                rec.add(score_batch(list(batch["labels"]), hr, lr, steps, crnn, ssim_on=ssim_on,
+                                    with_skimage=with_skimage, crnn_on=crnn_on))
+            if not rec.batches:
+                raise DataError(f"evaluation split {name!r} has no readable record "
+                                f"({getattr(loader.dataset, 'root', name)})")
+            path = getattr(getattr(loader.dataset, "dataset", loader.dataset), "root", name)
+            results[name] = rec.result(path, label_skips(loader), details)
+    finally:
+        for m, mode in was_training.items():
+            m.train(mode)
+    cfg = getattr(model, "config", None)
+    return {
+        "splits": results,
+        "mean_of_splits": summarise(results, weighted=False),
+        "over_all": summarise(results, weighted=True),
+        "conventions": CONVENTIONS,
+        "meta": {"splits": list(loaders), "device": str(device), "seconds": round(time.time() - t0, 2),
+                 "crnn": crnn is not None, "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None},
+    }
+
+
+def evaluate(model: nn.Module | str | os.PathLike | dict | None, data_root: str | os.PathLike,
              crnn: nn.Module | str | os.PathLike | dict | None = None, device: str | torch.device | None = None,
              batch_size: int = 64, max_images: int | None = None, progress: bool = True,
              splits: tuple[str, ...] = TEST_SPLITS, with_skimage: bool = False) -> dict:
@@ -201,43 +225,64 @@ def evaluate(model: nn.Module | str | os.PathLike | dict, data_root: str | os.Pa
 
     data_root: the textzoom folder (holding test/) or the data ROOT (holding textzoom/test).
     max_images: the first N images of each split (record order). with_skimage: also scikit-image's SSIM.
-    Returns {"splits": {split: {...}}, "mean_of_splits": {...}, "over_all": {...}, "conventions", "meta"}.
     """
-    from tqdm.auto import tqdm
+    loaders = test_loaders(data_root, batch_size, max_images, splits)
+    device = torch.device(device) if device is not None else default_device()
+    res = evaluate_loaders(_as_model(model), loaders, _as_crnn(crnn), device, progress, with_skimage)
+    res["meta"].update(data=str(find_test_dir(data_root)), max_images=max_images, batch_size=batch_size)
+    return res
 
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    root = find_test_dir(data_root)
-    missing = [str(root / s) for s in splits if not (root / s / "data.mdb").is_file()]
-    if missing:
-        raise FileNotFoundError(f"test split LMDBs not found: {missing} (each needs a data.mdb); "
-                                "check --data or pass splits=... for a subset")
-    device = torch.device(device) if device is not None else torch.device("cuda" if torch.cuda.is_available()
-                                                                           else "cpu")
-    model = _as_model(model).to(device).eval()
-    crnn = _as_crnn(crnn)
-    if crnn is not None:
-        crnn = crnn.to(device).eval()
-    t0 = time.time()
-    results: dict[str, dict] = {}
-    for split in splits:
-        loader = split_loader(root / split, batch_size, max_images)
-        rec = _SplitRecorder()
-        for batch in tqdm(loader, desc=f"eval {split}", disable=not progress, leave=False):
-            hr, lr = batch["hr"].to(device), batch["lr"].to(device)
-            out = model(lr, generate=True)
-            rec.add_batch(list(batch["labels"]), step_outputs(out), hr, lr, crnn, with_skimage)
-        results[split] = rec.result(root / split)
-    cfg = getattr(model, "config", None)
-    return {
-        "splits": results,
-        "mean_of_splits": summarise(results, weighted=False),
-        "over_all": summarise(results, weighted=True),
-        "conventions": CONVENTIONS,
-        "meta": {"data": str(root), "splits": list(splits), "max_images": max_images, "device": str(device),
-                 "batch_size": batch_size, "seconds": round(time.time() - t0, 2), "crnn": crnn is not None,
-                 "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None},
-    }
+
+def final_accuracy(results: dict) -> float:
+    """The mean-of-splits accuracy of the last step (nan when the model has no STR decoder)."""
+    acc = results["mean_of_splits"]["acc"]
+    return math.nan if acc is None else acc
+
+
+def is_better(new: dict, best: dict | None) -> bool:
+    """Higher mean-of-splits final-step accuracy wins; PSNR breaks ties (for the trainer's best.pt)."""
+    if best is None:
+        return True
+    key = lambda r: tuple(-1.0 if v is None or math.isnan(v) else v  # noqa: E731
+                          for v in (r["mean_of_splits"]["acc"], r["mean_of_splits"]["psnr"]))
+    return key(new) > key(best)
+
+
+def compact(results: dict) -> dict:
+    """The results without per-image lists (what the trainer logs to metrics.jsonl)."""
+    per_image = ("predictions", "step_predictions", "crnn_preds", "crnn_preds_hr", "crnn_preds_lr_bicubic",
+                 "psnr_per_image", "ssim_per_image", "bicubic_per_image")
+    return {**results, "splits": {k: {kk: vv for kk, vv in v.items() if kk not in per_image}
+                                  for k, v in results["splits"].items()}}
+
+
+def _cell(v: float | None, width: int, digits: int = 2) -> str:
+    return f"{v:{width}.{digits}f}" if v is not None and not math.isnan(v) else f"{'n/a':>{width}}"
+
+
+def results_table(runs: dict[str, dict]) -> str:
+    """One text table for one or more evaluations {name: results}: the final step's accuracy per split
+    and as mean of splits, PSNR and SSIM (mean of splits), the CRNN on SR; then the bicubic LR row
+    (PSNR, SSIM, the CRNN on bicubic LR) and each evaluation's mean accuracy per step."""
+    first = next(iter(runs.values()))
+    splits = list(first["splits"])
+    lines = [f"{'model':<22}" + "".join(f"{s:>9}" for s in splits) + f"{'mean':>9}{'PSNR':>8}{'SSIM':>8}"
+             f"{'CRNN(SR)':>10}"]
+    for name, r in runs.items():
+        m = r["mean_of_splits"]
+        lines.append(f"{name:<22}" + "".join(_cell(r["splits"][s]["steps"][-1]["acc"] if r["splits"][s]["steps"]
+                                                   else None, 9) for s in splits)
+                     + _cell(m["acc"], 9) + _cell(m["psnr"], 8) + _cell(m["ssim"], 8, 4) + _cell(m["crnn_acc"], 10))
+    m = first["mean_of_splits"]
+    lines.append(f"{'bicubic LR':<22}" + " " * (9 * len(splits) + 9) + _cell(m["bicubic"]["psnr"], 8)
+                 + _cell(m["bicubic"]["ssim"], 8, 4) + _cell(m["crnn_acc_lr_bicubic"], 10))
+    n_steps = len(m["steps"])
+    if n_steps:
+        names = [f"mini decoder {k + 1}" for k in range(n_steps - 1)] + ["final decoder"]
+        lines += ["", "mean-of-splits accuracy (%) per step (" + ", ".join(names) + "):"]
+        lines += [f"  {name:<20}" + "  ".join(_cell(s["acc"], 6) for s in r["mean_of_splits"]["steps"])
+                  for name, r in runs.items()]
+    return "\n".join(lines)
 
 
 def _fmt(v: float | None, scale: float = 1.0, digits: int = 2) -> str:
@@ -260,6 +305,7 @@ def format_official(results: dict) -> str:
         for i, s in enumerate(r["steps"]):
             lines.append(f"STEP {i} Acc {_fmt(s['acc'])} PSNR {_fmt(s['psnr'])} SSIM {_fmt(s['ssim'], 100)}")
         lines.append(f"CRNN Acc {_fmt(r['crnn_acc'])}")
+    skipped = {name: r["skipped"] for name, r in results["splits"].items() if r.get("skipped")}
     m, a = results["mean_of_splits"], results["over_all"]
     lines.append(f"Avg CRNN Acc {_fmt(a['crnn_acc'])}")
     lines.append(f"Final Acc {_fmt(m['acc'])} Final PSNR {_fmt(m['psnr'])} SSIM {_fmt(m['ssim'], digits=4)}")
@@ -271,6 +317,9 @@ def format_official(results: dict) -> str:
                      f"bicubic PSNR {_fmt(r['bicubic']['psnr'])} SSIM {_fmt(r['bicubic']['ssim'], digits=4)}")
     for key, text in results.get("conventions", CONVENTIONS).items():
         lines.append(f"# {key}: {text}")
+    lines.append("# scored: " + ", ".join(f"{name} {r['n']}" for name, r in results["splits"].items())
+                 + "; skipped (not scored): " + ("; ".join(f"{name}: " + ", ".join(f"{v} {k}" for k, v in d.items())
+                                                          for name, d in skipped.items()) or "none"))
     return "\n".join(lines) + "\n"
 
 
@@ -288,10 +337,9 @@ def _json_safe(obj: Any) -> Any:
 def save_results(results: dict, json_path: str | os.PathLike) -> tuple[Path, Path]:
     """Write results as JSON and the official printout as .txt beside it; returns both paths."""
     json_path = Path(json_path)
-    json_path.parent.mkdir(parents=True, exist_ok=True)
-    json_path.write_text(json.dumps(_json_safe(results), indent=1))
     txt_path = json_path.with_suffix(".txt")
-    txt_path.write_text(format_official(results))
+    atomic_write_text(json.dumps(_json_safe(results), indent=1), json_path)
+    atomic_write_text(format_official(results), txt_path)
     return json_path, txt_path
 
 
@@ -299,7 +347,7 @@ def load_results(json_path: str | os.PathLike) -> dict:
     """Read a results.json written by save_results (FileNotFoundError says how to make one)."""
     p = Path(json_path)
     if not p.is_file():
-        raise FileNotFoundError(f"no evaluation results at {p}; run notebook 06 or "
+        raise DataError(f"no evaluation results at {p}; run notebook 06 or "
                                 "`python -m stirer_lib.evaluate --stirer CKPT --data ROOT --json OUT`")
     return json.loads(p.read_text())
 
@@ -309,7 +357,7 @@ def find_checkpoints(run_dir: str | os.PathLike, ckpt_dir: str | os.PathLike) ->
     "release": ckpt/STIRER_Final_Release.pth or None, "crnn": ckpt/crnn.pth (the paper's judge),
     else RUN/crnn/crnn.pt, or None}."""
     run, ck = Path(run_dir), Path(ckpt_dir)
-    first = lambda *ps: next((p for p in ps if p.is_file()), None)
-    return {"ours": first(run / "finetune" / "best.pt", run / "finetune" / "last.pt"),
+    first = lambda *ps: next((p for p in ps if p.is_file()), None)  # noqa: E731
+    return {"ours": best_or_last(run / "finetune"),
             "release": first(ck / "STIRER_Final_Release.pth"),
             "crnn": first(ck / "crnn.pth", run / "crnn" / "crnn.pt")}

@@ -15,11 +15,15 @@ import os
 import sys
 from pathlib import Path
 
-from .course.profiles import PROFILE_NAMES, get_profile
-from .course.session import resolve
+from .course.build import train_stage
+from .course.profiles import PROFILE_NAMES, Profile
+from .course.session import ensure_profile_data, prepare
+from .errors import run_cli
+from .training.distributed import launched_by_torchrun
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """The command line (argparse errors exit 2 with one usage line)."""
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.train", description=__doc__.split("\n")[0],
                                  formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
     ap.add_argument("--stage", required=True, choices=("pretrain", "finetune"))
@@ -32,7 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                     help="profile override, e.g. --set pretrain.lr=2e-4 (repeatable)")
     ap.add_argument("--data", default=None, help="data ROOT (default: the profile's)")
     ap.add_argument("--init", default=None, help="initial weights (a checkpoint or state_dict), or 'none'")
-    ap.add_argument("--seed", type=int, default=None, help="seed of the run (default: the profile's data.seed)")
+    ap.add_argument("--seed", type=int, default=None, help="the run's seed (model init, data order; default: the "
+                    "profile's seed). The data's seed is data.seed (--set data.seed=N)")
     ap.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     a = ap.parse_args(argv)
     if a.max_steps is not None and a.max_steps <= 0:
@@ -42,44 +47,37 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return a
 
 
-def prepare_profile(a: argparse.Namespace) -> dict:
-    """The profile with overrides, absolute paths, and the data generated when synthetic and missing."""
-    from .training.distributed import launched_by_torchrun
-    prof = get_profile(a.profile, a.set)
-    if a.data:
-        prof["data"]["root"] = a.data
-    if a.seed is not None:
-        prof["data"]["seed"] = a.seed
-    prof["data"]["root"] = str(resolve(prof["data"]["root"]))
+def prepare_profile(a: argparse.Namespace) -> Profile:
+    """The profile with overrides and absolute paths; the data generated when synthetic and missing."""
     run_dir = Path(a.run_dir).expanduser().resolve()
-    prof["run_dir"] = str(run_dir.parent)
+    prof, user_root = prepare(a.profile, a.set, a.data, str(run_dir.parent), a.seed)
     if not launched_by_torchrun():  # under torchrun the data must exist already (no concurrent generation)
-        from .data.synth import ensure_profile_data
-        ensure_profile_data(prof)
+        ensure_profile_data(prof, user_root)
     return prof
 
 
-def main(argv: list[str] | None = None) -> int:
-    from .training.trainer import NonFiniteLossError, ResumeMismatchError, RunExistsError, train_stage
+def _main(argv: list[str] | None = None) -> int:
+    """Train one stage; user errors end in one line and exit code 2 (run_cli)."""
     a = parse_args(argv)
     prof = prepare_profile(a)
-    try:
-        summary = train_stage(prof, a.stage, run_dir=Path(a.run_dir).expanduser().resolve(), resume=a.resume,
-                              overwrite=a.overwrite, max_steps=a.max_steps, init=a.init, progress=not a.no_progress)
-    except (NonFiniteLossError, ResumeMismatchError, RunExistsError, FileNotFoundError) as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt as e:
-        print(f"interrupted: {e}", file=sys.stderr)
-        return 130
+    summary = train_stage(prof, a.stage, run_dir=Path(a.run_dir).expanduser().resolve(), resume=a.resume,
+                          overwrite=a.overwrite, max_steps=a.max_steps, init=a.init, progress=not a.no_progress)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     best = summary["best"]
     msg = f"{a.stage}: step {summary['step']} ({'finished' if summary['finished'] else 'stopped'}) in {summary['run_dir']}"
     if best:
-        msg += f"; best at step {best['step']}: acc {best['mean']['acc_final']:.2f}%, PSNR {best['mean']['psnr']:.2f} dB"
+        m = best["mean_of_splits"]
+        acc = "n/a" if m["acc"] is None else f"{m['acc']:.2f}%"
+        psnr = "n/a" if m["psnr"] is None else f"{m['psnr']:.2f} dB"
+        msg += f"; best at step {best['step']}: acc {acc}, PSNR {psnr}"
     print(msg, flush=True)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: a user error ends in one line on stderr and exit code 2 (stirer_lib.errors.run_cli)."""
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

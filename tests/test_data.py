@@ -138,15 +138,15 @@ def test_lmdb_without_num_samples(tmp_path):
         TextZoomDataset(path)
 
 
-def test_corrupt_image_is_skipped_and_counted(tmp_path):
+def test_corrupt_image_is_replaced_in_training_and_counted(tmp_path):
     recs = [pair("one"), pair("two"), pair("three")]
     recs[1]["image_lr"] = b"not an image"
     path = write_lmdb(tmp_path / "db", recs)
-    ds = TextZoomDataset(path)
+    ds = TextZoomDataset(path, train=True, random_shrink=False)
     assert len(ds) == 3
-    with pytest.warns(UserWarning, match=r"record 2 could not be read"):
+    with pytest.warns(UserWarning, match=r"record 2 could not be read.*next record"):
         items = [ds[i] for i in range(3)]
-    assert [it[2] for it in items] == ["one", "three", "three"]  # record 2 replaced by the next one
+    assert [it[2] for it in items] == ["one", "three", "three"]  # training: record 2 replaced by the next one
     with pytest.raises(IndexError):
         ds[3]
     assert ds.num_bad_reads == 1 and ds.bad_records == [2]
@@ -156,10 +156,26 @@ def test_corrupt_image_is_skipped_and_counted(tmp_path):
     assert ds.num_bad_reads == 2
 
 
+def test_evaluation_skips_and_counts_a_corrupt_image_never_scoring_a_record_twice(tmp_path):
+    recs = [pair("one"), pair("two"), pair("three")]
+    recs[1]["image_hr"] = b"not an image"
+    path = write_lmdb(tmp_path / "db", recs)
+    ds = TextZoomDataset(path)  # train=False: evaluation
+    with pytest.warns(UserWarning, match=r"record 2 could not be read.*skipped"):
+        items = [ds[i] for i in range(3)]
+    assert items[1] is None and ds.num_bad_reads == 1
+    with pytest.raises(IndexError):
+        ds[3]
+    batch = collate_eval(items)
+    assert batch["labels"] == ["one", "three"] and batch["skipped"] == 1 and batch["hr"].shape[0] == 2
+    empty = collate_eval([None, None])
+    assert empty["labels"] == [] and empty["skipped"] == 2 and empty["hr"].shape == (0, 4, 32, 128)
+
+
 def test_all_images_corrupt_raises(tmp_path):
     path = write_lmdb(tmp_path / "db", [{"label": b"x", "image_hr": b"?", "image_lr": b"?"}] * 3)
-    ds = TextZoomDataset(path)
-    with pytest.warns(UserWarning), pytest.raises(RuntimeError, match="could not be decoded"):
+    ds = TextZoomDataset(path, train=True)
+    with pytest.warns(UserWarning), pytest.raises(ValueError, match="could not be decoded"):
         ds[0]
 
 

@@ -5,10 +5,11 @@ import argparse
 import sys
 
 from .profiles import PROFILE_NAMES, default_profile
+from ..errors import run_cli
 from .runner import NotebookFailed, run_course
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.course", description=__doc__)
     ap.add_argument("--profile", choices=PROFILE_NAMES, default=None,
                     help="default: gpu with CUDA, else cpu")
@@ -23,13 +24,15 @@ def main(argv: list[str] | None = None) -> int:
     try:
         run_course(args.profile or default_profile(), args.data, args.run_dir, args.start, args.overrides,
                    only=args.only)
-    except NotebookFailed as err:
+    except NotebookFailed as err:  # the notebook's own error is in its executed copy
         print(f"\nCOURSE STOPPED: {err}", file=sys.stderr)
         return 1
-    except (FileNotFoundError, ValueError, KeyError) as err:
-        print(f"\nCOURSE NOT STARTED: {err}", file=sys.stderr)
-        return 2
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: a user error ends in one line on stderr and exit code 2 (stirer_lib.errors.run_cli)."""
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

@@ -1,145 +1,285 @@
-"""Course profiles (DESIGN.md section 7): one place that says how big each run is.
+"""Course profiles (smoke, cpu, gpu, paper): one typed place that says how big each run is.
 
-Every notebook reads its profile name and overrides from its `parameters` cell and calls
-`get_profile`; the command-line entry points take `--profile` and `--set key=value`.
-Sections: `data` (where the data lives and how much synthetic data to generate), `crnn`
-(the baseline of notebook 02), `model` (which STIRER configuration), `pretrain` and
-`finetune` (the trainer), `eval`, and `course` (the papermill runner).
+A profile is a `Profile` of one dataclass per section: `data` (where the data lives, how much
+synthetic data to generate), `model` (which STIRER configuration), `crnn` (the baseline of
+notebook 02), `pretrain` / `finetune` (the trainer), `eval`, `course` (the papermill runner).
+The defaults are the dataclasses' own (the smoke profile); each other profile lists only what
+it changes. Every notebook reads its profile name and overrides from its `parameters` cell; the
+command-line tools take `--profile` and `--set key=value`, and every value is parsed to its
+field's type (`pretrain.max_steps=abc` or `pretrain.amp=flase` are refused with a SettingError
+that names the key, the value and the type).
 """
 from __future__ import annotations
 
 import ast
-import copy
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
 from typing import Any
+
+from ..data.synth import SYNTH_SIZES
+from ..errors import SettingError
+from ..training.settings import CrnnSettings, StageSettings
 
 PROFILE_NAMES = ("smoke", "cpu", "gpu", "paper")
 
-_BASE: dict[str, Any] = {
-    "data": {
-        # ROOT holds textzoom/{train1,train2,test/{easy,medium,hard}} and pretrain/**/data.mdb
-        "root": "data/synth/{profile}",
-        "synthetic": True,  # generate ROOT with stirer_lib.data.synth when it is missing
-        "seed": 0,
-        # synthetic word variety (stirer_lib.data.style): "full" looks like TextZoom, "lesson" (a
-        # 1,000-word vocabulary, plain fonts and backgrounds) is learnable in the minutes of a CPU run
-        "style": "lesson",
-        "num_workers": 0,
-        "sizes": {"train1": 96, "train2": 96, "easy": 24, "medium": 24, "hard": 24, "pretrain": 384},
-    },
-    # config: "release" (the paper's 13.0 M model) or "small" (CPU lessons); overrides: StirerConfig fields
-    "model": {"config": "small", "overrides": {}},
-    "crnn": {"max_steps": 4, "batch_size": 8, "lr": 1e-3, "eval_every": 0, "log_every": 1, "grad_clip": 5.0},
-    # trainer (stirer_lib.training): eval_every 0 = evaluate only at the end; the lr halves after half the steps;
-    # lr_str None: the STR decoder (ViT + T5) learns at lr, as released
-    "pretrain": {"max_steps": 8, "epochs": None, "batch_size": 8, "eval_every": 0, "ckpt_every": 4, "lr": 1e-4,
-                 "lr_sr": 5e-4, "lr_str": None, "alpha": 0.5, "weight_decay": 0.01, "grad_clip": None, "amp": True,
-                 "log_every": 2, "eval_max_images": None, "best_by": "acc_final"},
-    "finetune": {"max_steps": 8, "epochs": None, "batch_size": 8, "eval_every": 0, "ckpt_every": 4, "lr": 5e-5,
-                 "lr_sr": 1e-3, "lr_str": None, "alpha": 0.5, "weight_decay": 0.01, "grad_clip": None, "amp": True,
-                 "log_every": 2, "eval_max_images": None, "best_by": "acc_final"},
-    "eval": {"batch_size": 32, "max_images": None},
-    "course": {"cell_timeout_s": 600, "interactive": False},
-    "run_dir": "runs/{profile}",
-}
 
-_OVERRIDES: dict[str, dict[str, Any]] = {
+@dataclass
+class DataSettings:
+    """Where the data lives; for synthetic data, how much to generate and in which style."""
+
+    root: str = "data/synth/{profile}"  # ROOT holds textzoom/{train1,train2,test/{easy,medium,hard}}, pretrain/
+    synthetic: bool = True  # generate ROOT with stirer_lib.data.synth when it is missing
+    seed: int = 0  # the generator's seed (the data), not the run's
+    style: str = "lesson"  # "lesson" (1,000 words, plain fonts: learnable on a CPU) or "full" (TextZoom-like)
+    num_workers: int = 0  # DataLoader workers
+    sizes: dict[str, int] = field(default_factory=lambda: dict(SYNTH_SIZES["smoke"]))
+
+
+@dataclass
+class ModelSettings:
+    """Which STIRER configuration: "small" (CPU lessons) or "release" (the paper's), with field overrides."""
+
+    config: str = "small"
+    overrides: dict[str, Any] = field(default_factory=dict)  # StirerConfig fields
+
+
+@dataclass
+class EvalSettings:
+    """The evaluation of notebook 06 (and notebook 02's CRNN gap)."""
+
+    batch_size: int = 32
+    max_images: int | None = None  # per test split; None: all
+
+
+@dataclass
+class CourseSettings:
+    """The papermill runner."""
+
+    cell_timeout_s: int = 600
+    interactive: bool = False
+
+
+@dataclass
+class Profile:
+    """All settings of one course run."""
+
+    name: str = "smoke"
+    run_dir: str = "runs/{profile}"
+    seed: int = 0  # the run's seed (model init, data order, dropout)
+    data: DataSettings = field(default_factory=DataSettings)
+    model: ModelSettings = field(default_factory=ModelSettings)
+    crnn: CrnnSettings = field(default_factory=CrnnSettings)
+    pretrain: StageSettings = field(default_factory=StageSettings)
+    finetune: StageSettings = field(default_factory=lambda: StageSettings(lr=5e-5, lr_sr=1e-3))
+    eval: EvalSettings = field(default_factory=EvalSettings)
+    course: CourseSettings = field(default_factory=CourseSettings)
+    device: str = "cpu"  # set by session.start
+
+    def stage(self, name: str) -> StageSettings:
+        """The pretrain or finetune section."""
+        if name not in ("pretrain", "finetune"):
+            raise ValueError(f"unknown stage {name!r}; choose pretrain or finetune")
+        return getattr(self, name)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Plain data (for checkpoints, JSON and notebooks' printouts)."""
+        return dataclasses.asdict(self)
+
+
+# What each profile changes, as dotted keys (the same keys --set takes).
+_CHANGES: dict[str, dict[str, Any]] = {
     "smoke": {},
     "cpu": {
-        "data": {"sizes": {"train1": 3000, "train2": 3000, "easy": 300, "medium": 300, "hard": 300,
-                           "pretrain": 20000}, "num_workers": 1},
+        "data.sizes": dict(SYNTH_SIZES["cpu"]), "data.num_workers": 1,
         # CRNN (about 1 s a step of 32 on 2 cores) creeps off CTC's all-blank plateau for 500 steps of
         # lesson-style words at lr 1e-3, then its loss falls quickly (2.45 at step 600, 0.84 at 1200)
-        "crnn": {"max_steps": 1200, "batch_size": 32, "eval_every": 200, "log_every": 10},
-        # the small model without dropout / drop-path (they only slow a short run down), batches of 8 at
-        # about 0.4 s a step on 2 cores: 04 + 05 fit in 30 min. lr 2e-3 / 1e-3, not the paper's 1e-4 at
-        # batch 256 for 8 epochs: a short run needs large steps (measured: see README, "Measured").
-        # The T5 with transformers' init and the STR decoder at lr_str 5e-4: with the release's init and
-        # the body's lr it learned word frequencies only and read 17 % where the CTC heads read 54 %
-        # (README, "Measured"; stirer_lib.training.probe).
-        # best_by "last": on 100 images per split the best-accuracy pick is noise (it kept step 400 of
-        # 1200, 0.6 dB below the last model); fine-tuning starts from the end of pretraining
-        "model": {"overrides": {"drop_path_rate": 0.0, "t5_dropout": 0.0, "t5_init": "t5"}},
-        "pretrain": {"max_steps": 2000, "batch_size": 8, "eval_every": 500, "ckpt_every": 100, "lr": 2e-3,
-                     "lr_sr": 2e-3, "lr_str": 5e-4, "log_every": 20, "eval_max_images": 100, "best_by": "last"},
-        "finetune": {"max_steps": 1200, "batch_size": 8, "eval_every": 400, "ckpt_every": 100, "lr": 1e-3,
-                     "lr_sr": 1e-3, "lr_str": 5e-4, "log_every": 20, "eval_max_images": 100, "best_by": "last"},
-        "eval": {"batch_size": 64},
-        "course": {"cell_timeout_s": 3600},
+        "crnn.max_steps": 1200, "crnn.batch_size": 32, "crnn.eval_every": 200, "crnn.log_every": 10,
+        # the small model without dropout / drop-path (they only slow a short run down); the T5 with
+        # transformers' init and the STR decoder at lr_str 5e-4 (README, "The T5 in a short run")
+        "model.overrides": {"drop_path_rate": 0.0, "t5_dropout": 0.0, "t5_init": "t5"},
+        # lr 2e-3 / 1e-3, not the paper's 1e-4 at batch 256 for 8 epochs: a short run needs large steps.
+        # best_by "last": on 100 images per split the best-accuracy pick is noise
+        **{f"pretrain.{k}": v for k, v in dict(max_steps=2000, eval_every=500, ckpt_every=100, lr=2e-3, lr_sr=2e-3,
+                                                lr_str=5e-4, log_every=20, eval_max_images=100,
+                                                best_by="last").items()},
+        **{f"finetune.{k}": v for k, v in dict(max_steps=1200, eval_every=400, ckpt_every=100, lr=1e-3, lr_sr=1e-3,
+                                                lr_str=5e-4, log_every=20, eval_max_images=100,
+                                                best_by="last").items()},
+        "eval.batch_size": 64, "course.cell_timeout_s": 3600,
     },
     "gpu": {
-        "data": {"style": "full",
-                 "sizes": {"train1": 17367, "train2": 17367, "easy": 1619, "medium": 1411, "hard": 1343,
-                           "pretrain": 300000}, "num_workers": 8},
-        "model": {"config": "release"},
-        "crnn": {"max_steps": 20000, "batch_size": 256, "eval_every": 2000, "log_every": 50},
-        "pretrain": {"max_steps": 40000, "batch_size": 256, "eval_every": 2000, "ckpt_every": 1000, "log_every": 50},
-        "finetune": {"max_steps": 20000, "batch_size": 64, "eval_every": 1000, "ckpt_every": 1000, "log_every": 50},
-        "eval": {"batch_size": 256},
-        "course": {"cell_timeout_s": 6 * 3600},
+        "data.style": "full", "data.sizes": dict(SYNTH_SIZES["gpu"]), "data.num_workers": 8,
+        "model.config": "release",
+        "crnn.max_steps": 20000, "crnn.batch_size": 256, "crnn.eval_every": 2000, "crnn.log_every": 50,
+        **{f"pretrain.{k}": v for k, v in dict(max_steps=40000, batch_size=256, eval_every=2000, ckpt_every=1000,
+                                                log_every=50).items()},
+        **{f"finetune.{k}": v for k, v in dict(max_steps=20000, batch_size=64, eval_every=1000, ckpt_every=1000,
+                                                log_every=50).items()},
+        "eval.batch_size": 256, "course.cell_timeout_s": 6 * 3600,
     },
     "paper": {
-        "data": {"root": "data", "synthetic": False, "num_workers": 8},
-        "model": {"config": "release"},
-        "crnn": {"max_steps": 0},  # use the released ckpt/crnn.pth
-        "pretrain": {"max_steps": None, "epochs": 8, "batch_size": 256, "eval_every": 5000, "ckpt_every": 1000,
-                     "log_every": 50},
-        "finetune": {"max_steps": None, "epochs": 500, "batch_size": 48, "eval_every": 1000, "ckpt_every": 1000,
-                     "log_every": 50},
-        "eval": {"batch_size": 256},
-        "course": {"cell_timeout_s": 7 * 24 * 3600},
+        "data.root": "data", "data.synthetic": False, "data.num_workers": 8,
+        "model.config": "release",
+        "crnn.max_steps": 0,  # use the released ckpt/crnn.pth
+        **{f"pretrain.{k}": v for k, v in dict(max_steps=None, epochs=8, batch_size=256, eval_every=5000,
+                                                ckpt_every=1000, log_every=50).items()},
+        **{f"finetune.{k}": v for k, v in dict(max_steps=None, epochs=500, batch_size=48, eval_every=1000,
+                                                ckpt_every=1000, log_every=50).items()},
+        "eval.batch_size": 256, "course.cell_timeout_s": 7 * 24 * 3600,
     },
 }
 
 
-def _merge(base: dict, over: dict) -> dict:
-    out = copy.deepcopy(base)
-    for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
-    return out
+# ----------------------------------------------------------------------------- typed --set values
+
+_TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
-def _parse_value(text: str) -> Any:
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+
+
+def parse_value(text: Any, tp: Any, key: str) -> Any:
+    """`text` (a --set string, or a Python value) as type `tp`; a SettingError names key, value and type."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args and (text is None or (isinstance(text, str) and text.strip().lower() in ("none", "null",
+                                                                                                         ""))):
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return parse_value(text, inner[0], key) if len(inner) == 1 else text
+    bad = SettingError(f"{key}={text!r}: expected {_type_name(tp) if origin is None else str(tp)}"
+                       + (" (true or false)" if tp is bool else "") + "; fix the value of --set " + key)
+    if tp is bool:
+        if isinstance(text, bool):
+            return text
+        if isinstance(text, str) and text.strip().lower() in _TRUE | _FALSE:
+            return text.strip().lower() in _TRUE
+        raise bad
+    if tp is int:
+        if isinstance(text, bool):
+            raise bad
+        if isinstance(text, int):
+            return text
+        if isinstance(text, float) and text.is_integer():
+            return int(text)
+        try:
+            value = float(str(text).replace("_", "")) if isinstance(text, str) else None
+        except ValueError:
+            raise bad from None
+        if value is None or not value.is_integer():
+            raise bad
+        return int(value)
+    if tp is float:
+        if isinstance(text, bool):
+            raise bad
+        try:
+            return float(text)
+        except (TypeError, ValueError):
+            raise bad from None
+    if tp is str:
+        if not isinstance(text, str):
+            raise bad
+        return text
+    if origin is dict or tp is dict:
+        if isinstance(text, dict):
+            return dict(text)
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            raise bad from None
+        if not isinstance(value, dict):
+            raise bad
+        return value
+    return text
+
+
+def _literal(text: Any) -> Any:
+    """A value inside a free-form dict (model.overrides.*): a Python literal, else the string itself."""
+    if not isinstance(text, str):
+        return text
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        return text  # a plain string such as a path
+        return text
 
 
-def apply_overrides(profile: dict, overrides: dict[str, Any] | list[str] | None) -> dict:
-    """Set dotted keys: {"pretrain.max_steps": 10} or ["pretrain.max_steps=10"]."""
-    profile = copy.deepcopy(profile)
+def set_value(prof: Profile, key: str, text: Any) -> None:
+    """Set dotted `key` (section.field, or section.dictfield.entry) of prof to `text`, parsed to its type."""
+    parts = key.strip().split(".")
+    node: Any = prof
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if dataclasses.is_dataclass(node):
+            hints = typing.get_type_hints(type(node))
+            if part not in hints:
+                where = ".".join(parts[:i]) or "the profile"
+                known = sorted(f.name for f in dataclasses.fields(node))
+                raise SettingError(f"unknown setting {key!r}: {where} has no {part!r}; known here: {known}")
+            if last:
+                setattr(node, part, parse_value(text, hints[part], key))
+                return
+            child = getattr(node, part)
+            if isinstance(child, dict) and i == len(parts) - 2:
+                entry = parts[-1]
+                if part == "sizes":
+                    if entry not in child:
+                        raise SettingError(f"unknown setting {key!r}: {'.'.join(parts[:-1])} has {sorted(child)}")
+                    child[entry] = parse_value(text, int, key)
+                else:
+                    child[entry] = _literal(text)
+                return
+            if not (dataclasses.is_dataclass(child)):
+                raise SettingError(f"unknown setting {key!r}: {'.'.join(parts[:i + 1])} is a value, not a section")
+            node = child
+
+
+def parse_overrides(overrides: dict[str, Any] | list[str] | tuple[str, ...] | None) -> dict[str, Any]:
+    """["a.b=1", ...] or {"a.b": 1} -> {"a.b": value}; a string without '=' is a SettingError."""
     if not overrides:
-        return profile
-    if isinstance(overrides, (list, tuple)):
-        pairs = {}
-        for item in overrides:
-            if "=" not in item:
-                raise ValueError(f"override {item!r} is not key=value (e.g. pretrain.max_steps=10)")
-            k, v = item.split("=", 1)
-            pairs[k.strip()] = _parse_value(v.strip())
-        overrides = pairs
-    for key, value in overrides.items():
-        node, parts = profile, key.split(".")
-        for p in parts[:-1]:
-            if not isinstance(node.get(p), dict):
-                raise KeyError(f"unknown profile section {p!r} in override {key!r}; sections: {sorted(profile)}")
-            node = node[p]
-        if parts[-1] not in node:
-            raise KeyError(f"unknown profile key {key!r}; known here: {sorted(node)}")
-        node[parts[-1]] = value
-    return profile
+        return {}
+    if isinstance(overrides, dict):
+        return dict(overrides)
+    pairs = {}
+    for item in overrides:
+        if "=" not in item:
+            raise SettingError(f"--set {item!r} is not KEY=VALUE (e.g. --set pretrain.max_steps=10)")
+        k, v = item.split("=", 1)
+        pairs[k.strip()] = v.strip()
+    return pairs
 
 
-def get_profile(name: str, overrides: dict[str, Any] | list[str] | None = None) -> dict:
+def apply_overrides(prof: Profile, overrides: dict[str, Any] | list[str] | None) -> Profile:
+    """A copy of prof with dotted overrides set (each parsed to its field's type)."""
+    prof = dataclasses.replace(prof)
+    prof = _deepcopy(prof)
+    for key, value in parse_overrides(overrides).items():
+        set_value(prof, key, value)
+    return prof
+
+
+def _deepcopy(prof: Profile) -> Profile:
+    import copy
+    return copy.deepcopy(prof)
+
+
+def get_profile(name: str, overrides: dict[str, Any] | list[str] | None = None) -> Profile:
     """The settings of profile `name` ('smoke', 'cpu', 'gpu', 'paper') with dotted overrides."""
     if name not in PROFILE_NAMES:
-        raise ValueError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}")
-    prof = _merge(_BASE, _OVERRIDES[name])
-    prof["name"] = name
+        raise SettingError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    prof = Profile(name=name)
+    for key, value in _CHANGES[name].items():
+        set_value(prof, key, value)
     prof = apply_overrides(prof, overrides)
-    for key in ("run_dir",):
-        prof[key] = prof[key].format(profile=name)
-    prof["data"]["root"] = prof["data"]["root"].format(profile=name)
+    prof.run_dir = prof.run_dir.format(profile=name)
+    prof.data.root = prof.data.root.format(profile=name)
+    for stage in ("pretrain", "finetune"):
+        try:
+            prof.stage(stage).check(stage)
+        except ValueError as err:
+            raise SettingError(str(err)) from None
     return prof
 
 

@@ -7,15 +7,18 @@ results table (read from RUN/eval/results.json, written by notebook 06).
 """
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .profiles import get_profile
-from .session import repo_root, resolve
+from ..checkpoint import atomic_write_text
+from ..errors import DataError, SettingError
+from ..evaluation import load_results, results_table
+from ..runlock import RunLock
+from .profiles import parse_overrides
+from .session import ensure_profile_data, prepare, repo_root
 
 KERNEL = "python3"
 
@@ -40,11 +43,11 @@ def list_notebooks(notebooks_dir: Path, start: int = 1, only: list[int] | None =
     """The numbered notebooks NN_*.ipynb from number `start` on (or just the numbers `only`), in order."""
     books = sorted(p for p in notebooks_dir.glob("[0-9][0-9]_*.ipynb"))
     if not books:
-        raise FileNotFoundError(f"no numbered notebooks (NN_name.ipynb) in {notebooks_dir}")
+        raise DataError(f"no numbered notebooks (NN_name.ipynb) in {notebooks_dir}")
     if only:
         missing = sorted(set(only) - {int(p.name[:2]) for p in books})
         if missing:
-            raise ValueError(f"no notebook numbered {missing} in {notebooks_dir}; "
+            raise SettingError(f"no notebook numbered {missing} in {notebooks_dir}; "
                              f"there are {[p.name for p in books]}")
         return [p for p in books if int(p.name[:2]) in only]
     return [p for p in books if int(p.name[:2]) >= start]
@@ -94,42 +97,42 @@ def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_time
 def run_course(profile: str, data_root: str | None = None, run_dir: str | None = None, start: int = 1,
                overrides: list[str] | None = None, notebooks_dir: Path | None = None,
                prepare_data: bool = True, only: list[int] | None = None) -> list[NotebookRun]:
-    """Run the notebooks from number `start` on (or those numbered `only`); print and return minutes per notebook."""
-    prof = get_profile(profile, overrides)
-    data_root = str(resolve(data_root or prof["data"]["root"]))
-    run_dir = str(resolve(run_dir or prof["run_dir"]))
+    """Run the notebooks from number `start` on (or those numbered `only`); print and return minutes per notebook.
+
+    The run directory is locked for the whole course: a second course into it is refused."""
+    prof, user_root = prepare(profile, overrides, data_root, run_dir)
     notebooks = list_notebooks(notebooks_dir or repo_root() / "notebooks", start, only)
     os.environ.setdefault("STIRER_COURSE_ROOT", str(repo_root()))
     os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the executed notebooks / the log
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
-    if prepare_data:  # fail fast (or generate the synthetic set) before any notebook starts
-        from ..data.synth import ensure_profile_data
-        ensure_profile_data(prof, data_root)
-    params = {"profile": profile, "overrides": _overrides_dict(overrides), "data_root": data_root,
-              "run_dir": run_dir, "seed": prof["data"]["seed"], "interactive": False}
-    out_dir = Path(run_dir) / "notebooks"
+    with RunLock(prof.run_dir, "course"):
+        if prepare_data:  # fail fast (or generate the synthetic set) before any notebook starts
+            ensure_profile_data(prof, user_root)
+        params = {"profile": profile, "overrides": parse_overrides(overrides), "data_root": prof.data.root,
+                  "run_dir": prof.run_dir, "seed": prof.seed, "interactive": False}
+        return _run_all(notebooks, prof, params)
+
+
+def _run_all(notebooks: list[Path], prof, params: dict) -> list[NotebookRun]:
+    out_dir = Path(prof.run_dir) / "notebooks"
     runs: list[NotebookRun] = []
-    print(f"course: profile {profile}, data {data_root}, run dir {run_dir}, {len(notebooks)} notebooks", flush=True)
+    print(f"course: profile {prof.name}, data {prof.data.root}, run dir {prof.run_dir}, {len(notebooks)} notebooks",
+          flush=True)
     for nb in notebooks:
         t0 = time.perf_counter()
         print(f"  running {nb.name} ...", flush=True)
         try:
-            run_notebook(nb, out_dir, params, prof["course"]["cell_timeout_s"])
+            run_notebook(nb, out_dir, params, prof.course.cell_timeout_s)
         except NotebookFailed:
             runs.append(NotebookRun(nb.name, (time.perf_counter() - t0) / 60, False))
-            print(summary(runs, run_dir))
+            print(summary(runs, prof.run_dir))
             raise
         runs.append(NotebookRun(nb.name, (time.perf_counter() - t0) / 60, True))
         print(f"  done {nb.name} in {runs[-1].minutes:.2f} min", flush=True)
-    text = summary(runs, run_dir)
-    (Path(run_dir) / "summary.txt").write_text(text)
+    text = summary(runs, prof.run_dir)
+    atomic_write_text(text, Path(prof.run_dir) / "summary.txt")
     print(text)
     return runs
-
-
-def _overrides_dict(overrides: list[str] | None) -> dict[str, Any]:
-    from .profiles import _parse_value
-    return {k.strip(): _parse_value(v.strip()) for k, v in (o.split("=", 1) for o in overrides or [])}
 
 
 def summary(runs: list[NotebookRun], run_dir: str) -> str:
@@ -139,27 +142,5 @@ def summary(runs: list[NotebookRun], run_dir: str) -> str:
     lines.append(f"{'total':<37} {sum(r.minutes for r in runs):7.2f}")
     res = Path(run_dir) / "eval" / "results.json"
     if res.exists():
-        lines += ["", results_table(json.loads(res.read_text()))]
+        lines += ["", results_table({"STIRER (notebook 06)": load_results(res)})]
     return "\n".join(lines)
-
-
-def _num(value: float | None, width: int, digits: int) -> str:
-    """A number, or 'n/a' where a part was ablated or no CRNN was given (None in the JSON)."""
-    return f"{value:{width}.{digits}f}" if value is not None else f"{'n/a':>{width}}"
-
-
-def results_table(results: dict) -> str:
-    """The final-step accuracy / PSNR / SSIM per split and both averages, plus the CRNN on SR."""
-    rows = ["split                 n   acc(%)    PSNR    SSIM  CRNN on SR(%)"]
-
-    def row(label: str, n: str, agg: dict) -> str:
-        last = agg["steps"][-1]
-        return (f"{label:<16} {n:>6} {_num(last.get('acc'), 8, 2)} {_num(last.get('psnr'), 7, 2)} "
-                f"{_num(last.get('ssim'), 7, 4)} {_num(agg.get('crnn_acc'), 10, 2)}")
-
-    for name, s in results["splits"].items():
-        rows.append(row(name, str(s["n"]), s))
-    for key, label in (("mean_of_splits", "mean of splits"), ("over_all", "over all images")):
-        if results.get(key):
-            rows.append(row(label, "", results[key]))
-    return "\n".join(rows)

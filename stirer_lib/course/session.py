@@ -1,12 +1,13 @@
-"""What every notebook does first: read the profile, resolve paths, make sure the data exists."""
+"""What every notebook and command does first: read the profile, resolve paths, make sure the data exists."""
 from __future__ import annotations
 
 import os
 from pathlib import Path
 from typing import Any
 
+from ..data.synth import ensure_data
 from ..utils import default_device, seed_everything
-from .profiles import get_profile
+from .profiles import Profile, get_profile
 
 
 def repo_root() -> Path:
@@ -28,27 +29,39 @@ def resolve(path: str | os.PathLike) -> Path:
     return p if p.is_absolute() else repo_root() / p
 
 
+def ensure_profile_data(prof: Profile, user_root: bool = False) -> Path:
+    """Generate the profile's synthetic data when missing, or check that its real data is there.
+
+    user_root: the folder was named by the user (--data): it is never regenerated in place."""
+    d = prof.data
+    return ensure_data(d.root, synthetic=d.synthetic, sizes=d.sizes, seed=d.seed, style=d.style,
+                       replace_outdated=not user_root)
+
+
+def prepare(profile: str, overrides: dict[str, Any] | list[str] | None = None, data_root: str | None = None,
+            run_dir: str | None = None, seed: int | None = None) -> tuple[Profile, bool]:
+    """The profile with overrides and absolute paths; returns (profile, data root given by the user)."""
+    prof = get_profile(profile, overrides)
+    default_root = resolve(prof.data.root)
+    prof.data.root = str(resolve(data_root) if data_root else default_root)
+    prof.run_dir = str(resolve(run_dir or prof.run_dir))
+    if seed is not None:
+        prof.seed = int(seed)
+    return prof, Path(prof.data.root) != default_root
+
+
 def start(profile: str = "smoke", overrides: dict[str, Any] | None = None, data_root: str | None = None,
-          run_dir: str | None = None, seed: int | None = None, ensure_data: bool = True) -> dict:
+          run_dir: str | None = None, seed: int | None = None, ensure_data: bool = True) -> Profile:
     """Load a profile for a notebook or a script and prepare its data and run directory.
 
-    Returns the profile dict with absolute `data.root` and `run_dir`, plus `device`.
-    Synthetic data is generated (deterministically) when the profile uses it and it is missing;
-    a missing real data set raises FileNotFoundError naming the path and where to get it.
+    Returns the Profile with absolute `data.root` and `run_dir`, and `device` set. Synthetic data is
+    generated (deterministically, from data.seed) when the profile uses it and it is missing; a missing
+    real data set raises DataError naming the path and where to get it. `seed` is the run's seed.
     """
-    prof = get_profile(profile, overrides)
-    if data_root:
-        prof["data"]["root"] = str(data_root)
-    if run_dir:
-        prof["run_dir"] = str(run_dir)
-    if seed is not None:
-        prof["data"]["seed"] = seed
-    prof["data"]["root"] = str(resolve(prof["data"]["root"]))
-    prof["run_dir"] = str(resolve(prof["run_dir"]))
-    Path(prof["run_dir"]).mkdir(parents=True, exist_ok=True)
-    prof["device"] = str(default_device())
-    seed_everything(prof["data"]["seed"])
+    prof, user_root = prepare(profile, overrides, data_root, run_dir, seed)
+    Path(prof.run_dir).mkdir(parents=True, exist_ok=True)
+    prof.device = str(default_device())
+    seed_everything(prof.seed)
     if ensure_data:
-        from ..data.synth import ensure_profile_data
-        ensure_profile_data(prof)
+        ensure_profile_data(prof, user_root)
     return prof

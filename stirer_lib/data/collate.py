@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import torch
 
-from ..text import ctc_encode, encode_decoder_labels
+from ..constants import HR_HW, IN_CHANNELS, LR_HW
+from ..text import DECODER_LABEL_LEN, ctc_encode, encode_decoder_labels
 
 Batch = dict[str, object]
 
@@ -36,6 +37,15 @@ def collate_train(items: list[tuple[torch.Tensor, torch.Tensor, str]]) -> Batch:
     return _collate(items)
 
 
-def collate_eval(items: list[tuple[torch.Tensor, torch.Tensor, str]]) -> Batch:
-    """Evaluation batch: identical layout; matches the official LRSTR_collect_fn(train=False)."""
-    return _collate(items)
+def collate_eval(items: list[tuple[torch.Tensor, torch.Tensor, str] | None]) -> Batch:
+    """Evaluation batch: identical layout; matches the official LRSTR_collect_fn(train=False).
+
+    Items that are None (records whose image could not be read) are dropped; their number is in
+    batch["skipped"], and a batch of only such items has no images (labels == [])."""
+    kept = [it for it in items if it is not None]
+    skipped = len(items) - len(kept)
+    if not kept:
+        return {"hr": torch.zeros(0, IN_CHANNELS, *HR_HW), "lr": torch.zeros(0, IN_CHANNELS, *LR_HW), "labels": [],
+                "ctc_targets": torch.zeros(0, dtype=torch.int32), "ctc_lengths": torch.zeros(0, dtype=torch.int32),
+                "decoder_labels": torch.zeros(0, DECODER_LABEL_LEN, dtype=torch.long), "skipped": skipped}
+    return {**_collate(kept), "skipped": skipped}

@@ -11,6 +11,8 @@ from typing import Iterator
 
 import lmdb
 
+from ..errors import DataError
+
 TEST_SPLITS = ("easy", "medium", "hard")
 TRAIN_SPLITS = ("train1", "train2")
 
@@ -37,14 +39,14 @@ def split_dir(root: str | os.PathLike, split: str) -> Path:
         return textzoom_dir(root) / "test" / split
     if split in TRAIN_SPLITS:
         return textzoom_dir(root) / split
-    raise ValueError(f"unknown TextZoom split {split!r}; choose one of {TRAIN_SPLITS + TEST_SPLITS}")
+    raise DataError(f"unknown TextZoom split {split!r}; choose one of {TRAIN_SPLITS + TEST_SPLITS}")
 
 
 def find_lmdbs(directory: str | os.PathLike) -> list[Path]:
     """Every folder holding a data.mdb at or under `directory`, sorted (deterministic order)."""
     d = Path(directory)
     if not d.exists():
-        raise FileNotFoundError(f"no such data folder: {d}. {HOW_TO_GET_DATA}")
+        raise DataError(f"no such data folder: {d}. {HOW_TO_GET_DATA}")
     return sorted(p.parent for p in d.rglob("data.mdb"))
 
 
@@ -55,7 +57,7 @@ def check_lmdb_path(path: str | os.PathLike) -> Path:
         p = p.parent
     if not (p / "data.mdb").is_file():
         what = "folder does not exist" if not p.exists() else "folder has no data.mdb"
-        raise FileNotFoundError(f"LMDB not found at {p} ({what}). {HOW_TO_GET_DATA}")
+        raise DataError(f"LMDB not found at {p} ({what}). {HOW_TO_GET_DATA}")
     return p
 
 
@@ -111,12 +113,12 @@ class LazyLmdb:
         """The `num-samples` record, or a ValueError naming the file."""
         raw = self.get(b"num-samples")
         if raw is None:
-            raise ValueError(f"{self.path / 'data.mdb'} has no 'num-samples' key: not a TextZoom / MJSynth / "
+            raise DataError(f"{self.path / 'data.mdb'} has no 'num-samples' key: not a TextZoom / MJSynth / "
                              f"SynthText LMDB (keys num-samples, label-%09d, image-... 1-based). {HOW_TO_GET_DATA}")
         try:
             return int(raw.decode("ascii").strip())
         except (UnicodeDecodeError, ValueError) as e:
-            raise ValueError(f"{self.path / 'data.mdb'}: 'num-samples' is {raw[:20]!r}, not an integer") from e
+            raise DataError(f"{self.path / 'data.mdb'}: 'num-samples' is {raw[:20]!r}, not an integer") from e
 
     def labels(self, n: int) -> list[bytes | None]:
         """The raw label-%09d values of records 1..n (None when missing)."""

@@ -4,8 +4,10 @@ Both return items (hr FloatTensor[4, 32, 128], lr FloatTensor[4, 16, 64], label 
 already mapped to 0-9a-z (stirer_lib.text.filter_label). At construction the labels (and only
 the labels) are read once to build the list of usable records, so __len__ is exact: records whose
 label is missing, undecodable or empty after filtering, and (training) longer than max_len, are
-skipped and counted, with one warning. An image that fails to decode at read time is replaced by
-the next usable record (deterministic), counted in `num_bad_reads`, and warned about once.
+skipped and counted, with one warning. An image that fails to decode at read time is, in
+training, replaced by the next usable record (deterministic); in evaluation (TextZoomDataset with
+train=False) the item is None, which collate_eval drops and counts, so no record is scored twice.
+Either way it is counted in `num_bad_reads` and warned about once.
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ import torch
 from PIL import Image
 from torch.utils.data import ConcatDataset, Dataset
 
+from ..errors import DataError
 from ..text import MAX_TRAIN_LABEL_LEN, filter_label
 from .degradation import bicubic_shrink, official_lr, random_shrink_factor
 from .lmdb_io import HOW_TO_GET_DATA, TRAIN_SPLITS, LazyLmdb, find_lmdbs, pretrain_dir, split_dir
@@ -65,7 +68,7 @@ class _LabelledLmdb(Dataset):
         self.num_bad_reads = 0
         self.bad_records: list[int] = []
         if not len(self.records):
-            raise ValueError(f"{self.root / 'data.mdb'}: none of its {self.num_records} records is usable "
+            raise DataError(f"{self.root / 'data.mdb'}: none of its {self.num_records} records is usable "
                              f"({self._skip_text()}); check the labels (keys label-%09d, 1-based)")
         if any(self.skipped.values()):
             warnings.warn(f"{self.root}: skipped {sum(self.skipped.values())} of {self.num_records} records "
@@ -153,16 +156,17 @@ class _LabelledLmdb(Dataset):
                 return j, self.load_images(j)
             except Exception as e:  # PIL raises several types for bad bytes
                 self._count_bad(j, e)
-        raise RuntimeError(f"{self.root / 'data.mdb'}: {min(MAX_FALLBACKS, n)} consecutive records from record "
+        raise DataError(f"{self.root / 'data.mdb'}: {min(MAX_FALLBACKS, n)} consecutive records from record "
                            f"{self.records[index]} could not be decoded; the LMDB looks corrupt, rebuild or "
                            f"re-download it")
 
-    def _count_bad(self, index: int, err: Exception) -> None:
+    def _count_bad(self, index: int, err: Exception, replaced: bool = True) -> None:
         self.num_bad_reads += 1
         self.bad_records.append(int(self.records[index]))
         if self.num_bad_reads == 1:
+            what = "using the next record instead" if replaced else "skipped (counted in the batch's 'skipped')"
             warnings.warn(f"{self.root / 'data.mdb'}: record {self.records[index]} could not be read "
-                          f"({type(err).__name__}: {err}); using the next record instead. Further failures are "
+                          f"({type(err).__name__}: {err}); {what}. Further failures are "
                           f"counted in dataset.num_bad_reads without more warnings", stacklevel=3)
 
 
@@ -178,18 +182,28 @@ class TextZoomDataset(_LabelledLmdb):
     image_keys = ("image_hr", "image_lr")
 
     def __init__(self, root_lmdb: str | os.PathLike, train: bool = False, max_len: int | None = None,
-                 random_shrink: bool = True, seed: int | None = None):
+                 random_shrink: bool = True, seed: int | None = None, skip_bad: bool | None = None):
         if train and max_len is None:
             max_len = MAX_TRAIN_LABEL_LEN
         super().__init__(root_lmdb, max_len)
         self.train = train
+        self.skip_bad = not train if skip_bad is None else skip_bad
         self.random_shrink = random_shrink
         self.seed = seed
         self._rng = ProcessRng(0 if seed is None else seed)
 
 
-    def __getitem__(self, index: int) -> Item:
-        index, (hr, lr) = self.load_images_safe(index)
+    def __getitem__(self, index: int) -> Item | None:
+        if self.skip_bad:  # evaluation: a bad record is skipped and counted, never replaced by another one
+            if not -len(self.records) <= index < len(self.records):
+                raise IndexError(f"index {index} out of range for {len(self.records)} usable records of {self.root}")
+            try:
+                hr, lr = self.load_images(index)
+            except Exception as e:  # PIL raises several types for bad bytes
+                self._count_bad(index, e, replaced=False)
+                return None
+        else:
+            index, (hr, lr) = self.load_images_safe(index)
         if self.train and self.random_shrink:
             lr = bicubic_shrink(lr, random_shrink_factor(lr, self.rng(index)))
         return hr_tensor(hr), lr_tensor(lr), self.label(index)
@@ -234,5 +248,5 @@ def pretrain_set(root: str | os.PathLike, **kw) -> ConcatDataset:
     """Every MJ/ST-format LMDB under ROOT/pretrain (the pre-training set)."""
     paths = find_lmdbs(pretrain_dir(root))
     if not paths:
-        raise FileNotFoundError(f"no LMDB (data.mdb) under {pretrain_dir(root)}. {HOW_TO_GET_DATA}")
+        raise DataError(f"no LMDB (data.mdb) under {pretrain_dir(root)}. {HOW_TO_GET_DATA}")
     return ConcatDataset([SynthTextLmdbDataset(p, **kw) for p in paths])

@@ -28,6 +28,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..errors import DataError, run_cli
 from .camera import SEVERITIES, degrade, sample_params
 from .lmdb_io import TEST_SPLITS, TRAIN_SPLITS, find_lmdbs, pretrain_dir, split_dir
 from .quality import bicubic_baseline
@@ -41,6 +42,13 @@ MARKER = "synth.json"  # written last: a ROOT without it is not a finished synth
 SPLIT_CODES = {"train1": 1, "train2": 2, "easy": 3, "medium": 4, "hard": 5, "pretrain": 6}
 REAL_TEXTZOOM = {"easy": (22.35, 0.788), "medium": (18.98, 0.625), "hard": (19.39, 0.659)}
 Record = dict[str, bytes]
+# records per split of the profiles' synthetic sets (the course's profiles use these)
+SYNTH_SIZES: dict[str, dict[str, int]] = {
+    "smoke": {"train1": 96, "train2": 96, "easy": 24, "medium": 24, "hard": 24, "pretrain": 384},
+    "cpu": {"train1": 3000, "train2": 3000, "easy": 300, "medium": 300, "hard": 300, "pretrain": 20000},
+    "gpu": {"train1": 17367, "train2": 17367, "easy": 1619, "medium": 1411, "hard": 1343, "pretrain": 300000},
+}
+SYNTH_STYLES = {"smoke": "lesson", "cpu": "lesson", "gpu": "full"}  # the profiles' default styles
 
 
 def record_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -171,15 +179,21 @@ def quality_table(stats: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def _complete(root: Path, sizes: dict, seed: int, style: str | SynthStyle | None = None) -> bool:
-    """True when root holds a finished synthetic set made with these sizes, seed and style."""
+def read_marker(root: Path) -> dict | None:
+    """The synth.json of a set this generator made, or None (no marker, or not readable)."""
     try:
         info = json.loads((root / MARKER).read_text())
     except (OSError, ValueError):
-        return False
-    return (info.get("format_version") == FORMAT_VERSION and info.get("seed") == seed
-            and info.get("style") == get_style(style).as_dict()
-            and info.get("sizes") == {k: int(v) for k, v in sizes.items()})
+        return None
+    return info if isinstance(info, dict) else None
+
+
+def _complete(root: Path, sizes: dict, seed: int, style: str | SynthStyle | None = None) -> bool:
+    """True when root holds a finished synthetic set made with these sizes, seed and style."""
+    info = read_marker(root)
+    return info is not None and (info.get("format_version") == FORMAT_VERSION and info.get("seed") == seed
+                                 and info.get("style") == get_style(style).as_dict()
+                                 and info.get("sizes") == {k: int(v) for k, v in sizes.items()})
 
 
 def missing_parts(root: Path) -> list[Path]:
@@ -191,19 +205,45 @@ def missing_parts(root: Path) -> list[Path]:
     return out
 
 
+def only_generated(root: Path) -> bool:
+    """True when every entry of root is one the generator writes (so replacing root loses nothing else)."""
+    info = read_marker(root)
+    if info is None:
+        return False
+    ours = {MARKER, "textzoom", "pretrain"}
+    if any(p.name not in ours for p in root.iterdir()):
+        return False
+    expected = {split_dir(root, s) for s in (*TRAIN_SPLITS, *TEST_SPLITS)} | {pretrain_dir(root) / "synth"}
+    for top in (root / "textzoom", root / "pretrain"):
+        for p in (top.rglob("*") if top.is_dir() else []):
+            if p.is_file() and (p.parent not in expected or p.name not in ("data.mdb", "lock.mdb")):
+                return False
+    return True
+
+
+def make_command(root: Path, sizes: dict, seed: int, style: SynthStyle) -> str:
+    """The command that writes a synthetic set with these settings."""
+    extra = " ".join(f"--size {k}={v}" for k, v in sizes.items())
+    return f"python -m stirer_lib.data.synth --out {root} --seed {seed} --style {style.name} {extra}"
+
+
 def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int], seed: int = 0,
-                workers: int | None = None, style: str | SynthStyle | None = None) -> Path:
-    """Make sure data ROOT exists: generate it when synthetic, else explain how to get it.
+                workers: int | None = None, style: str | SynthStyle | None = None,
+                replace_outdated: bool = True) -> Path:
+    """Make sure data ROOT exists: generate it when synthetic and missing, else explain how to get it.
 
     Generation writes to ROOT.tmp-<pid> and renames it to ROOT when finished, so an interrupted
-    run never leaves a half set that looks complete. A synthetic ROOT made with other sizes or
-    another seed or style is regenerated (it is ours: data/synth/<profile>).
+    run never leaves a half set that looks complete. A user's data is never deleted or rewritten:
+    an existing ROOT is replaced only when it is a synthetic set this generator made (its marker
+    synth.json) with other settings AND holds nothing else; otherwise a mismatch is reported (with
+    the command that makes a matching set) and a complete data ROOT is used as it is.
+    replace_outdated=False (a folder the user named with --data): never regenerated in place either.
     """
     root, style = Path(root), get_style(style)
     if not synthetic:
         missing = missing_parts(root)
         if missing:
-            raise FileNotFoundError(
+            raise DataError(
                 f"real data missing under {root}: " + ", ".join(str(p) for p in missing)
                 + ". Get TextZoom (github.com/JasonBoy1/TextZoom) and the MJSynth / SynthText LMDBs "
                   "(github.com/clovaai/deep-text-recognition-benchmark, data_lmdb_release/training/MJ and ST) "
@@ -212,14 +252,21 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
         return root
     if _complete(root, sizes, seed, style):
         return root
-    if root.exists() and not (root / MARKER).exists():
-        if not missing_parts(root):
-            return root  # a complete data set put there by hand: use it as it is
-        raise FileExistsError(f"{root} exists but is neither a finished synthetic set (no {MARKER}) nor a "
-                              f"complete data ROOT; delete it and run again to regenerate")
+    if root.exists():
+        if not (replace_outdated and only_generated(root)):
+            if root.is_dir() and not missing_parts(root):
+                if read_marker(root) is not None:
+                    print(f"note: {root} is a synthetic set made with other settings than this profile's (or holds "
+                          f"other files too); using it as it is. A matching set: "
+                          f"{make_command(root.with_name(root.name + '-new'), sizes, seed, style)}", flush=True)
+                return root  # a complete data ROOT of the user's: used as it is, never rewritten
+            raise DataError(f"{root} exists but is not a complete data ROOT (missing: "
+                            f"{', '.join(str(p) for p in missing_parts(root)) or 'its LMDBs'}) and was not made by "
+                            f"the generator, so it is left alone. Pass another --data folder, or make a synthetic "
+                            f"set elsewhere: {make_command(root.with_name(root.name + '-synth'), sizes, seed, style)}")
     tmp = root.parent / f"{root.name}.tmp-{os.getpid()}"
     if tmp.exists():
-        shutil.rmtree(tmp)
+        shutil.rmtree(tmp)  # our own leftover (this pid)
     root.parent.mkdir(parents=True, exist_ok=True)
     print(f"generating synthetic data at {root} (style {style.name}, seed {seed}, sizes {sizes}) ...", flush=True)
     try:
@@ -230,7 +277,7 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
     if _complete(root, sizes, seed, style):  # another process finished the same set meanwhile
         shutil.rmtree(tmp, ignore_errors=True)
         return root
-    if root.exists():  # an outdated synthetic set: replace it
+    if root.exists():  # an outdated set the generator made, holding nothing else: replace it
         old = root.parent / f"{root.name}.old-{os.getpid()}"
         root.rename(old)
         tmp.rename(root)
@@ -240,39 +287,33 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
     return root
 
 
-def ensure_profile_data(prof: dict, root: str | os.PathLike | None = None) -> Path:
-    """ensure_data with a profile's data section (root: another ROOT than prof["data"]["root"])."""
-    d = prof["data"]
-    return ensure_data(root or d["root"], synthetic=d["synthetic"], sizes=d["sizes"], seed=d["seed"],
-                       style=d["style"])
-
-
 def default_workers() -> int:
     """Two processes when the machine has at least two cores, else one."""
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
-def main(argv: list[str] | None = None) -> int:
-    from ..course.profiles import get_profile
+def _main(argv: list[str] | None = None) -> int:
+    """The command line (see the module docstring)."""
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.data.synth", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="the data ROOT to write (must not exist)")
-    ap.add_argument("--profile", default="smoke", choices=("smoke", "cpu", "gpu"), help="sizes from this profile")
+    ap.add_argument("--profile", default="smoke", choices=tuple(SYNTH_SIZES), help="sizes (and style) of this profile")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--style", default=None, choices=tuple(STYLES), help="word / font / background variety "
-                    "(default: the profile's data.style)")
+                    "(default: the profile's)")
     ap.add_argument("--workers", type=int, default=default_workers(), help="generator processes (same bytes)")
     ap.add_argument("--size", action="append", default=[], metavar="SPLIT=N", help="override one split's size")
     a = ap.parse_args(argv)
-    prof = get_profile(a.profile)
-    sizes, style = dict(prof["data"]["sizes"]), a.style or prof["data"]["style"]
+    sizes, style = dict(SYNTH_SIZES[a.profile]), a.style or SYNTH_STYLES[a.profile]
     for item in a.size:
         k, _, v = item.partition("=")
         if k not in sizes or not v.isdigit():
-            ap.error(f"--size {item!r}: expected SPLIT=N with SPLIT in {sorted(sizes)}")
+            raise DataError(f"--size {item!r}: expected SPLIT=N with SPLIT in {sorted(sizes)} and N a whole number")
         sizes[k] = int(v)
+    if a.workers < 1:
+        raise DataError(f"--workers {a.workers}: give at least 1")
     out = Path(a.out)
     if out.exists():
-        ap.error(f"{out} exists; choose a new folder or delete it")
+        raise DataError(f"{out} exists; choose a new folder (the generator never writes into an existing one)")
     tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -283,6 +324,11 @@ def main(argv: list[str] | None = None) -> int:
     tmp.rename(out)
     print(f"done: {out}")
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: a user error ends in one line on stderr and exit code 2 (stirer_lib.errors.run_cli)."""
+    return run_cli(_main, argv)
 
 
 if __name__ == "__main__":

@@ -12,8 +12,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-HR_SIZE = (128, 32)  # (width, height) as PIL wants it
-LR_SIZE = (64, 16)
+from ..constants import HR_WH, LR_WH
 
 
 def decode_image(buf: bytes) -> Image.Image:
@@ -42,12 +41,12 @@ def resize_with_mask(img: Image.Image, size: tuple[int, int]) -> torch.Tensor:
 
 def hr_tensor(img: Image.Image) -> torch.Tensor:
     """HR image -> [4, 32, 128]."""
-    return resize_with_mask(img, HR_SIZE)
+    return resize_with_mask(img, HR_WH)
 
 
 def lr_tensor(img: Image.Image) -> torch.Tensor:
     """LR image -> [4, 16, 64]."""
-    return resize_with_mask(img, LR_SIZE)
+    return resize_with_mask(img, LR_WH)
 
 
 def tensor_to_pil(x: torch.Tensor) -> Image.Image:

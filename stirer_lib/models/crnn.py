@@ -16,6 +16,11 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
+from ..checkpoint import load_strict, read, state_dict_of
+from ..constants import HR_HEIGHT
+from ..errors import MissingCheckpointError
+from ..text import NUM_CTC_CLASSES
+
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as the official evaluation
 
 # (out channels, kernel, padding, batch norm) of conv0..conv6; pools follow conv0, conv1, conv3, conv5
@@ -86,44 +91,20 @@ class CRNN(nn.Module):
         return self.rnn(conv)  # [T, B, nclass]
 
 
-def _unwrap_state_dict(obj: dict) -> dict[str, torch.Tensor]:
-    """Our checkpoint {"model": sd, ...} or a plain state_dict -> the state_dict, 'module.' stripped."""
-    sd = obj["model"] if isinstance(obj.get("model"), dict) else obj
-    if not sd or not all(isinstance(v, torch.Tensor) for v in sd.values()):
-        raise ValueError("expected a CRNN state_dict (name -> tensor) or a checkpoint dict with a 'model' "
-                         f"state_dict; got a dict with keys {sorted(obj)[:8]}")
-    if all(k.startswith("module.") for k in sd):
-        print("load_crnn: stripping the 'module.' prefix of a DataParallel checkpoint")
-        sd = {k[len("module."):]: v for k, v in sd.items()}
-    return sd
-
-
 def load_crnn(path_or_state_dict: str | os.PathLike | dict, map_location: str | torch.device = "cpu") -> CRNN:
     """Build CRNN(32, 1, 37, 256) and load crnn.pytorch's layout strictly; returns the model in eval mode.
 
-    Accepts a path (crnn.pth or our RUN/crnn/crnn.pt), our checkpoint dict {"model": ...} or a plain
-    state_dict. Missing or unexpected keys, or a shape mismatch, raise an error that lists them.
+    Accepts a path (crnn.pth or our RUN/crnn/crnn.pt, read weights-only), our checkpoint dict
+    {"model": ...} or a plain state_dict. Missing or unexpected keys, or a shape mismatch, raise a
+    CheckpointError that lists them.
     """
     obj = path_or_state_dict
+    source = f"CRNN checkpoint {obj}" if isinstance(obj, (str, os.PathLike)) else "CRNN state_dict"
     if isinstance(obj, (str, os.PathLike)):
-        path = Path(obj)
-        if not path.exists():
-            raise FileNotFoundError(f"no CRNN checkpoint at {path}: train one in notebook 02 "
-                                    "(saved to RUN/crnn/crnn.pt) or put crnn.pytorch's crnn.pth in ckpt/")
-        obj = torch.load(path, map_location=map_location, weights_only=False)
-    if not isinstance(obj, dict):
-        raise TypeError(f"load_crnn takes a path, a state_dict or a checkpoint dict, not {type(obj).__name__}")
-    sd = _unwrap_state_dict(obj)
-    model = CRNN(32, 1, 37, 256)
-    own = model.state_dict()
-    missing = sorted(set(own) - set(sd))
-    unexpected = sorted(set(sd) - set(own))
-    wrong = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
-             for k in own if k in sd and sd[k].shape != own[k].shape]
-    if missing or unexpected or wrong:
-        raise RuntimeError("CRNN checkpoint does not match crnn.pytorch's CRNN(32, 1, 37, 256) layout:\n"
-                           f"  missing keys ({len(missing)}): {missing}\n"
-                           f"  unexpected keys ({len(unexpected)}): {unexpected}\n"
-                           f"  shape mismatches ({len(wrong)}): {wrong}")
-    model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()}, strict=True)
-    return model.eval()
+        if not Path(obj).exists():
+            raise MissingCheckpointError(f"no CRNN checkpoint at {obj}: train one in notebook 02 (saved to "
+                                  "RUN/crnn/crnn.pt) or put crnn.pytorch's crnn.pth in ckpt/ (ckpt/README.md)")
+        obj = read(obj, "CRNN checkpoint")
+    model = CRNN(HR_HEIGHT, 1, NUM_CTC_CLASSES, 256)
+    load_strict(model, state_dict_of(obj, source), source, "expected crnn.pytorch's CRNN(32, 1, 37, 256) layout")
+    return model.to(map_location).eval()

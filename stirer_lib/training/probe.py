@@ -23,6 +23,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Subset
 from tqdm.auto import tqdm
 
+from ..errors import DataError, SettingError, run_cli
 from ..data import TEST_SPLITS, collate_eval, textzoom_split, textzoom_train_set
 from ..models import StirerConfig, load_stirer
 from ..models.decoders import build_str_decoder, greedy_generate, str_encode, teacher_forced
@@ -38,6 +39,8 @@ def frozen_features(model: nn.Module, dataset, batch_size: int = 64,
     lrs, feats, labels = [], [], []
     loader = DataLoader(dataset, batch_size=batch_size, shuffle=False, collate_fn=collate_eval)
     for batch in tqdm(loader, desc="features", disable=not progress, leave=False):
+        if not batch["labels"]:  # only unreadable records
+            continue
         lrs.append(batch["lr"])
         feats.append(model.encode(batch["lr"])[0].half())
         labels += [filter_label(s) for s in batch["labels"]]
@@ -97,7 +100,7 @@ def _subset(ds, n: int | None):
     return ds if n is None else Subset(ds, range(min(n, len(ds))))
 
 
-def main(argv: list[str] | None = None) -> int:
+def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.training.probe", description=__doc__.split("\n")[0])
     ap.add_argument("--ckpt", required=True, help="a trained STIRER (its encoder gives the frozen features)")
     ap.add_argument("--data", required=True, help="TextZoom-format ROOT (train1, train2, test/{easy,medium,hard})")
@@ -111,11 +114,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--max-test", type=int, default=100, help="test pairs per split")
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
+    if not Path(a.data).is_dir():
+        raise DataError(f"--data {a.data} is not a folder; give a TextZoom-format ROOT (make one with "
+                        "`python -m stirer_lib.data.synth --out DIR --profile smoke`)")
     try:
         return _run(a, ap)
-    except (FileNotFoundError, ValueError, FloatingPointError) as e:  # a missing path, a wrong checkpoint
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    except FloatingPointError as e:  # the learning rate: the user's setting
+        raise SettingError(str(e)) from None
 
 
 def _run(a: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
@@ -135,5 +140,10 @@ def _run(a: argparse.Namespace, ap: argparse.ArgumentParser) -> int:
     return 0
 
 
+def main(argv: list[str] | None = None) -> int:
+    """The command line: a user error ends in one line on stderr and exit code 2 (stirer_lib.errors.run_cli)."""
+    return run_cli(_main, argv)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    sys.exit(main())

@@ -8,14 +8,17 @@ SR head at its own learning rate, the learning rate halved after half of the pla
 Run directory (one per stage): last.pt (resumable), best.pt (the evaluated model `best_by` picks:
 "acc_final", the best mean final-step word accuracy on the test splits as the release keeps it, or
 "last", the latest evaluation, for short runs whose small evaluation subsets make that pick noise),
-metrics.jsonl (one JSON object per line: kind "train" or "eval"),
-curves.png. Checkpoints are atomic; Ctrl-C (SIGINT) or SIGTERM finish the current step, save
+metrics.jsonl (one JSON object per line: kind "start", "train" or "eval"; an "eval" record is the
+results of stirer_lib.evaluation without per-image lists), and curves.png (drawn by the course's
+callback). One run at a time holds the directory's lock. Checkpoints are atomic and read
+weights-only; Ctrl-C (SIGINT) or SIGTERM finish the current step, save
 last.pt and raise KeyboardInterrupt; a non-finite loss stops the run without touching the last
 good checkpoint. The same code runs alone or under torchrun with DistributedDataParallel.
 """
 from __future__ import annotations
 
 import contextlib
+import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,182 +29,117 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
+from ..checkpoint import atomic_save, best_or_last, load_strict, read, state_dict_of
+from ..data import collate_train
+from ..errors import CheckpointError, DataError, UserError
+from ..evaluation import compact, evaluate_loaders, final_accuracy, is_better
 from ..losses import stirer_loss
+from ..runlock import RunLock
 from ..utils import seed_everything
-from . import checkpoint as ckpt
 from . import distributed as ddp
+from .checkpoint import rng_state, set_rng_state
 from .optim import build_optimizer, build_scheduler, group_lr
 from .rundir import RunExistsError, append_jsonl, check_run_dir, truncate_jsonl
 from .sampler import EpochBatchSampler, epoch_seed, set_epoch_seed
+from .settings import STAGES, StageSettings
 from .stop import StopFlag, TrainingInterrupted
-from .validate import evaluate_splits, is_better
 
-STAGES = ("pretrain", "finetune")
-STAGE_DEFAULTS: dict[str, Any] = {"max_steps": None, "epochs": None, "alpha": 0.5, "weight_decay": 0.01,
-                                  "grad_clip": None, "amp": True, "log_every": 10, "eval_max_images": None,
-                                  "find_unused_parameters": False, "best_by": "acc_final", "lr_str": None}
-BEST_BY = ("acc_final", "last")
-LOG_GROUPS = (("lr", "body"), ("lr_sr", "sr_head"), ("lr_str", "str_decoder"))  # metrics key, optimizer group
+LOG_GROUPS = (("lr", "body"), ("lr_sr", "sr_head"), ("lr_str", "str_decoder"))  # settings key, optimizer group
 
 
-class NonFiniteLossError(RuntimeError):
+class NonFiniteLossError(UserError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
 
 
-class ResumeMismatchError(ValueError):
+class ResumeMismatchError(UserError, ValueError):
     """The checkpoint to resume was made with another model config or other optimizer groups."""
 
 
 @dataclass
-class StageSettings:
-    """A stage's section of the profile with the trainer's defaults filled in."""
-
-    stage: str
-    batch_size: int
-    lr: float
-    lr_sr: float
-    eval_every: int
-    ckpt_every: int
-    max_steps: int | None = None
-    epochs: int | None = None
-    alpha: float = 0.5
-    weight_decay: float = 0.01
-    grad_clip: float | None = None
-    amp: bool = True
-    log_every: int = 10
-    eval_max_images: int | None = None
-    find_unused_parameters: bool = False
-    best_by: str = "acc_final"  # which evaluated model best.pt keeps: "acc_final" or "last"
-    lr_str: float | None = None  # the STR decoder's own learning rate (None: lr, as released)
-
-    @classmethod
-    def from_profile(cls, prof: dict, stage: str) -> "StageSettings":
-        if stage not in STAGES:
-            raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES}")
-        sec = {**STAGE_DEFAULTS, **prof[stage]}
-        known = set(cls.__dataclass_fields__) - {"stage"}
-        unknown = sorted(set(sec) - known)
-        if unknown:
-            raise KeyError(f"unknown keys in profile section {stage!r}: {unknown}; known: {sorted(known)}")
-        s = cls(stage=stage, **sec)
-        if s.max_steps is None and s.epochs is None:
-            raise ValueError(f"profile section {stage!r} needs max_steps or epochs")
-        if s.best_by not in BEST_BY:
-            raise ValueError(f"{stage}.best_by is {s.best_by!r}; choose one of {BEST_BY}")
-        return s
-
-
-@dataclass
 class Callbacks:
-    """Hooks for notebooks and tests: on_log(record) after each logged record, on_step(step)."""
+    """Hooks for notebooks, the course and tests: on_log(record) after each logged record (the course
+    draws curves.png from it), on_step(step) after each step."""
 
     on_log: list[Callable[[dict], None]] = field(default_factory=list)
     on_step: list[Callable[[int], None]] = field(default_factory=list)
 
 
-# ----------------------------------------------------------------------------- data
-
-def train_dataset(prof: dict, stage: str) -> Dataset:
-    """Pretraining: every MJ/ST LMDB under ROOT/pretrain; fine-tuning: TextZoom train1 + train2."""
-    from ..data import pretrain_set, textzoom_train_set
-    root = prof["data"]["root"]
-    return pretrain_set(root, seed=0) if stage == "pretrain" else textzoom_train_set(root, seed=0)
-
-
-def eval_loaders(prof: dict, max_images: int | None, batch_size: int) -> dict[str, DataLoader]:
-    """One loader per TextZoom test split (first max_images of each when set)."""
-    from torch.utils.data import Subset
-
-    from ..data import TEST_SPLITS, collate_eval, textzoom_split
-    loaders = {}
-    for split in TEST_SPLITS:
-        ds = textzoom_split(prof["data"]["root"], split)
-        if max_images is not None:
-            ds = Subset(ds, range(min(max_images, len(ds))))
-        loaders[split] = DataLoader(ds, batch_size=batch_size, shuffle=False, collate_fn=collate_eval,
-                                    num_workers=prof["data"].get("num_workers", 0),
-                                    generator=torch.Generator().manual_seed(0))
-    return loaders
-
-
-def epoch_loader(dataset: Dataset, prof: dict, s: StageSettings, seed: int, epoch: int, start: int,
-                 info: ddp.DistInfo) -> DataLoader:
+def epoch_loader(dataset: Dataset, s: StageSettings, seed: int, epoch: int, start: int, info: ddp.DistInfo,
+                 num_workers: int = 0) -> DataLoader:
     """The loader of one epoch from batch `start` on; everything random is a function of (seed, epoch)."""
-    from ..data import collate_train
     set_epoch_seed(dataset, seed, epoch)
     sampler = EpochBatchSampler(len(dataset), s.batch_size, seed, epoch, info.rank, info.world, start)
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_train,
-                      num_workers=prof["data"].get("num_workers", 0),
+    cuda = info.device.type == "cuda"
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_train, num_workers=num_workers,
+                      pin_memory=cuda, persistent_workers=False,
                       generator=torch.Generator().manual_seed(epoch_seed(seed, epoch, salt=2)))
-
-
-# ----------------------------------------------------------------------------- model
-
-def build_model(prof: dict) -> tuple[nn.Module, Any]:
-    """STIRER from the profile's model section: {"config": "small"|"release", "overrides": {...}}."""
-    from ..models import build_stirer, config_from_name
-    sec = prof["model"]
-    cfg = config_from_name(sec["config"], **sec.get("overrides", {}))
-    return build_stirer(cfg), cfg
 
 
 def default_init(run_dir: Path) -> Path | None:
     """Fine-tuning starts from RUN/pretrain/best.pt, else RUN/pretrain/last.pt (RUN = run_dir's parent)."""
-    for name in ("best.pt", "last.pt"):
-        p = run_dir.parent / "pretrain" / name
-        if p.is_file():
-            return p
-    return None
+    return best_or_last(Path(run_dir).parent / "pretrain")
 
 
 # ----------------------------------------------------------------------------- the loop
 
 class Trainer:
-    """Holds the state of one stage's run; `fit()` trains until the planned or requested step."""
+    """Holds the state of one stage's run; `fit()` trains until the planned or requested step.
 
-    def __init__(self, prof: dict, stage: str, run_dir: str | Path | None = None, resume: bool = False,
-                 overwrite: bool = False, max_steps: int | None = None, init: str | Path | None = None,
-                 callbacks: Callbacks | None = None, progress: bool = True):
-        self.prof, self.stage = prof, stage
-        self.s = StageSettings.from_profile(prof, stage)
-        self.info = ddp.setup()
+    Takes built things: the model (built with the same seed on every rank), the training set, the
+    test loaders of the periodic evaluation, the stage's settings and its run directory. Wiring a
+    profile into them is stirer_lib.course.build.train_stage. `record`: plain data stored in the
+    checkpoints (the profile it came from).
+    """
+
+    def __init__(self, model: nn.Module, train_set: Dataset, settings: StageSettings, run_dir: str | Path,
+                 stage: str, eval_loaders: dict[str, DataLoader] | None = None, seed: int = 0, num_workers: int = 0,
+                 resume: bool = False, overwrite: bool = False, max_steps: int | None = None,
+                 init: str | Path | None = None, callbacks: Callbacks | None = None, progress: bool = True,
+                 record: dict | None = None, device: str | torch.device | None = None):
+        if stage not in STAGES:
+            raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES}")
+        self.stage, self.s = stage, settings.check(stage)
+        self.info = ddp.setup(device)
         self.device = self.info.device
-        self.run_dir = Path(run_dir) if run_dir is not None else Path(prof["run_dir"]) / stage
+        self.run_dir = Path(run_dir)
         self.callbacks = callbacks or Callbacks()
-        self.progress = progress
-        self.seed = int(prof["data"].get("seed", 0))
-        resume_state = None
+        self.progress, self.record, self.seed, self.num_workers = progress, record or {}, int(seed), num_workers
+        self.lock = RunLock(self.run_dir, f"{stage} training") if self.info.main else None
+        try:
+            self._setup(model, train_set, eval_loaders, resume, overwrite, max_steps, init)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(self, model, train_set, eval_loaders, resume, overwrite, max_steps, init) -> None:
+        resume_state, err = None, None
         if self.info.main:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
             try:
+                self.lock.acquire()
                 resume_state = check_run_dir(self.run_dir, resume, overwrite)
-                err = None
-            except RunExistsError as e:
-                err = str(e)
-        else:
-            err = None
+            except UserError as e:
+                err = e
         err = ddp.broadcast_object(err, self.info)
         if err:
-            raise RunExistsError(err)
+            raise err
         ddp.barrier(self.info)
         if not self.info.main and resume:
-            last = self.run_dir / "last.pt"
-            resume_state = ckpt.load(last) if last.exists() else None
-
-        seed_everything(self.seed)
-        self.model, self.cfg = build_model(prof)  # the same initial weights on every rank
-        self.model.to(self.device)
-        if self.info.world > 1:  # but each rank its own dropout / drop-path stream
+            resume_state = read(self.run_dir / "last.pt")
+        self.model, self.cfg = model.to(self.device), getattr(model, "config", None)
+        if self.info.world > 1:  # each rank its own dropout / drop-path stream
             seed_everything(self.seed + 1000 * self.info.rank)
-        self.dataset = train_dataset(prof, stage)
+        self.dataset, self._eval_loaders = train_set, eval_loaders or {}
         self.steps_per_epoch = EpochBatchSampler.steps_per_epoch(len(self.dataset), self.s.batch_size, self.info.world)
+        if self.steps_per_epoch <= 0:
+            raise DataError(f"{self.stage}: the training set has {len(self.dataset)} items, fewer than one batch of "
+                            f"{self.s.batch_size} per process; lower {self.stage}.batch_size or add data")
         self.total_steps = self.s.max_steps if self.s.max_steps is not None else self.s.epochs * self.steps_per_epoch
         if self.total_steps <= 0:
-            raise ValueError(f"{stage}: the profile plans {self.total_steps} steps; set {stage}.max_steps > 0")
+            raise DataError(f"{self.stage}: the profile plans {self.total_steps} steps; set {self.stage}.max_steps > 0")
         self.stop_at = self.total_steps if max_steps is None else min(max_steps, self.total_steps)
         if max_steps is not None and max_steps > self.total_steps and self.info.main:
             print(f"--max-steps {max_steps} is past the profile's plan of {self.total_steps} steps; stopping at "
-                  f"{self.total_steps} (train longer with --set {stage}.max_steps={max_steps})", flush=True)
+                  f"{self.total_steps} (train longer with --set {self.stage}.max_steps={max_steps})", flush=True)
         self.optimizer = build_optimizer(self.model, self.s.lr, self.s.lr_sr, self.s.weight_decay,
                                          lr_str=self.s.lr_str)
         self.scheduler = build_scheduler(self.optimizer, self.total_steps)
@@ -217,7 +155,11 @@ class Trainer:
         self.ddp_model = (DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
                                                   find_unused_parameters=self.s.find_unused_parameters)
                           if self.info.world > 1 else self.model)
-        self._eval_loaders: dict[str, DataLoader] | None = None
+
+    def close(self) -> None:
+        """Release the run directory (and the process group if this trainer started it)."""
+        if self.lock is not None:
+            self.lock.release()
 
     # -- setup helpers
     def _amp_dtype(self) -> torch.dtype | None:
@@ -229,12 +171,14 @@ class Trainer:
         if init is None and self.stage == "finetune":
             init = default_init(self.run_dir)
             if init is None:
-                raise FileNotFoundError(
+                raise DataError(
                     f"fine-tuning starts from the pretraining checkpoint, but {self.run_dir.parent / 'pretrain'} has "
                     f"neither best.pt nor last.pt: run the pretraining stage first (notebook 04 or "
                     f"`python -m stirer_lib.train --stage pretrain ...`), pass --init CKPT, or --init none")
         if init is not None and str(init) != "none":
-            ckpt.load_weights(self.model, init, source=str(init))
+            load_strict(self.model, state_dict_of(read(init, "initial weights"), str(init)), f"initial weights {init}",
+                        "Is it another model configuration? Set model.config / model.overrides to the one it was "
+                        "trained with")
             self.init_from = str(init)
             if self.info.main:
                 print(f"{self.stage}: initialised from {init}", flush=True)
@@ -243,8 +187,8 @@ class Trainer:
         last = self.run_dir / "last.pt"
         if state.get("stage") not in (None, self.stage):
             raise ResumeMismatchError(f"{last} is a {state['stage']} checkpoint, not {self.stage}")
-        saved, now = state.get("config"), self.cfg.to_dict()
-        if saved is not None and saved != now:
+        saved, now = state.get("config"), self.cfg.to_dict() if self.cfg is not None else None
+        if saved is not None and now is not None and saved != now:
             diff = {k: (saved.get(k, "absent"), now.get(k, "absent")) for k in sorted(set(saved) | set(now))
                     if saved.get(k, "absent") != now.get(k, "absent")}
             raise ResumeMismatchError(f"{last} was trained with another model config, (saved, now): {diff}; resume "
@@ -255,9 +199,10 @@ class Trainer:
             raise ResumeMismatchError(f"{last} holds the optimizer groups {saved_groups}, this profile builds "
                                       f"{groups}: resume with the same {self.stage}.lr_str (None: no str_decoder "
                                       f"group), or pass --overwrite")
-        ckpt.load_weights(self.model, state, source=str(last))
+        load_strict(self.model, state_dict_of(state, str(last)), str(last))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
+        self._apply_new_learning_rates()
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.best = int(state["step"]), state.get("best")
@@ -265,34 +210,49 @@ class Trainer:
         self.init_from = state.get("init_from")
         rngs = state.get("rng") or []
         if len(rngs) == self.info.world:
-            ckpt.set_rng_state(rngs[self.info.rank])
+            set_rng_state(rngs[self.info.rank])
         elif self.info.main:
             print(f"resuming with {self.info.world} processes from a checkpoint of {len(rngs)}: the dropout "
                   f"random streams restart (data order follows the new sharding)", flush=True)
         if self.info.main:
-            print(f"{self.stage}: resuming from {self.run_dir / 'last.pt'} at step {self.step}", flush=True)
+            print(f"{self.stage}: resuming from {last} at step {self.step}", flush=True)
+
+    def _apply_new_learning_rates(self) -> None:
+        """A resumed run learns at the settings' rates (e.g. a lower --set STAGE.lr after a NaN), and says so."""
+        wanted = {"body": self.s.lr, "sr_head": self.s.lr_sr, "str_decoder": self.s.lr_str}
+        for i, g in enumerate(self.optimizer.param_groups):
+            new = wanted.get(g.get("name"))
+            if new is None or math.isclose(g["initial_lr"], new, rel_tol=1e-9):
+                continue
+            if self.info.main:
+                print(f"{self.stage}: resuming with {g['name']} learning rate {new:g} (the checkpoint had "
+                      f"{g['initial_lr']:g}); the schedule continues from there", flush=True)
+            factor = g["lr"] / g["initial_lr"]
+            g["initial_lr"], g["lr"] = new, new * factor
+            self.scheduler.base_lrs[i] = new
 
     # -- checkpoints
     def _state(self, rngs: list[dict], finished: bool) -> dict:
-        return {"model": self.model.state_dict(), "config": self.cfg.to_dict(), "step": self.step,
-                "epoch": self.step // self.steps_per_epoch, "batch_in_epoch": self.step % self.steps_per_epoch,
+        return {"model": self.model.state_dict(), "config": self.cfg.to_dict() if self.cfg is not None else None,
+                "step": self.step, "epoch": self.step // self.steps_per_epoch,
+                "batch_in_epoch": self.step % self.steps_per_epoch,
                 "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict(), "rng": rngs, "stage": self.stage,
-                "profile": {k: v for k, v in self.prof.items() if k != "device"}, "total_steps": self.total_steps,
-                "world": self.info.world, "finished": finished, "best": self.best, "init_from": self.init_from}
+                "scaler": self.scaler.state_dict(), "rng": rngs, "stage": self.stage, "profile": self.record,
+                "total_steps": self.total_steps, "world": self.info.world, "finished": finished, "best": self.best,
+                "init_from": self.init_from}
 
     def save_last(self, rng: dict | None = None, finished: bool = False) -> Path | None:
         """All ranks call this together; rank 0 writes last.pt with every rank's RNG state."""
-        rngs = ddp.gather_objects(rng if rng is not None else ckpt.rng_state(), self.info)
+        rngs = ddp.gather_objects(rng if rng is not None else rng_state(), self.info)
         path = None
         if self.info.main:
-            path = ckpt.atomic_save(self._state(rngs, finished), self.run_dir / "last.pt")
+            path = atomic_save(self._state(rngs, finished), self.run_dir / "last.pt")
         ddp.barrier(self.info)
         return path
 
-    def _save_best(self, metrics: dict) -> None:
-        ckpt.atomic_save({"model": self.model.state_dict(), "config": self.cfg.to_dict(), "step": self.step,
-                          "stage": self.stage, "metrics": metrics}, self.run_dir / "best.pt")
+    def _save_best(self, results: dict) -> None:
+        atomic_save({"model": self.model.state_dict(), "config": self.cfg.to_dict() if self.cfg is not None else None,
+                     "step": self.step, "stage": self.stage, "metrics": results}, self.run_dir / "best.pt")
 
     # -- logging and evaluation
     def _log(self, record: dict) -> None:
@@ -303,24 +263,18 @@ class Trainer:
             cb(record)
 
     def evaluate(self) -> dict | None:
-        """Rank 0 evaluates on the test splits, logs it and keeps best.pt; returns the results."""
+        """Rank 0 evaluates on the test splits (stirer_lib.evaluation, without SSIM and per-image lists),
+        logs it and keeps best.pt; returns the results."""
         results = None
-        if self.info.main:
-            if self._eval_loaders is None:
-                self._eval_loaders = eval_loaders(self.prof, self.s.eval_max_images, self.prof["eval"]["batch_size"])
-            results = evaluate_splits(self.model, self._eval_loaders, self.device)
+        if self.info.main and self._eval_loaders:
+            results = compact(evaluate_loaders(self.model, self._eval_loaders, device=self.device, ssim_on=False,
+                                               details=False))
             if self.s.best_by == "last" or is_better(results, self.best):
-                self.best = {"step": self.step, "mean": results["mean"]}
+                self.best = {"step": self.step, "mean_of_splits": results["mean_of_splits"]}
                 self._save_best(results)
             self._log({"kind": "eval", "step": self.step, **results})
         ddp.barrier(self.info)
         return results
-
-    def plot(self) -> None:
-        """Rank 0 redraws RUN_DIR/curves.png from metrics.jsonl."""
-        if self.info.main and (self.run_dir / "metrics.jsonl").exists():
-            from ..viz.training import save_curves
-            save_curves(self.run_dir / "metrics.jsonl", self.run_dir / "curves.png")
 
     # -- one step
     def train_step(self, batch: dict) -> dict[str, float]:
@@ -349,11 +303,12 @@ class Trainer:
     def _nonfinite_message(self, parts: dict) -> str:
         terms = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in parts.items())
         last = self.run_dir / "last.pt"
-        kept = f"the last good checkpoint {last} (step {ckpt.load(last)['step']}) is kept" if last.exists() else \
-            "no checkpoint was written yet"
+        kept = f"the last good checkpoint {last} is kept" if last.exists() else "no checkpoint was written yet"
+        how = "--resume (a resumed run takes the new learning rates)" if last.exists() else "--overwrite"
         return (f"non-finite loss at step {self.step + 1} of the {self.stage} stage ({terms}); {kept}. "
                 f"Lower the learning rate (--set {self.stage}.lr=... / {self.stage}.lr_sr=...), set "
-                f"{self.stage}.grad_clip, or turn off mixed precision ({self.stage}.amp=False), then --resume.")
+                f"{self.stage}.grad_clip, or turn off mixed precision ({self.stage}.amp=false), then run again "
+                f"with {how}.")
 
     # -- the loop
     def fit(self) -> dict:
@@ -378,8 +333,9 @@ class Trainer:
             try:
                 while self.step < self.stop_at:
                     epoch, start = divmod(self.step, self.steps_per_epoch)
-                    for batch in epoch_loader(self.dataset, self.prof, self.s, self.seed, epoch, start, self.info):
-                        self._step_start = (self.step, ckpt.rng_state())  # kept for a hard interrupt
+                    for batch in epoch_loader(self.dataset, self.s, self.seed, epoch, start, self.info,
+                                              self.num_workers):
+                        self._step_start = (self.step, rng_state())  # kept for a hard interrupt
                         parts = self.train_step(batch)
                         window.append(parts)
                         bar.update(1)
@@ -398,11 +354,9 @@ class Trainer:
                         if self.step >= self.stop_at:
                             break
             except TrainingInterrupted:
-                self.plot()
                 raise
             except KeyboardInterrupt:  # raised inside a step (no handler, or a second Ctrl-C)
                 self._save_after_interrupt()
-                self.plot()
                 raise
             finally:
                 bar.close()
@@ -411,7 +365,6 @@ class Trainer:
             if self.s.eval_every == 0 or self.step % self.s.eval_every:
                 self.evaluate()
         self.save_last(finished=finished)
-        self.plot()
         return {"step": self.step, "finished": finished, "best": self.best, "run_dir": str(self.run_dir)}
 
     def _log_train(self, window: list[dict[str, float]], elapsed: float) -> None:
@@ -432,7 +385,6 @@ class Trainer:
             self.save_last()
         if self.s.eval_every and self.s.eval_every > 0 and self.step % self.s.eval_every == 0:
             self.evaluate()
-            self.plot()
 
     def _save_after_interrupt(self) -> None:
         """A KeyboardInterrupt that bypassed the signal handler: save the state of the last whole step.
@@ -445,12 +397,3 @@ class Trainer:
         start_step, rng = getattr(self, "_step_start", (None, None))
         print(f"interrupted: saving {self.run_dir / 'last.pt'} at step {self.step}", flush=True)
         self.save_last(rng=rng if start_step == self.step else None)
-
-
-def train_stage(prof: dict, stage: str, **kw: Any) -> dict:
-    """Build a Trainer for `stage` ("pretrain" or "finetune") and run it; see Trainer for the arguments."""
-    trainer = Trainer(prof, stage, **kw)
-    try:
-        return trainer.fit()
-    finally:
-        ddp.teardown(trainer.info)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import torch
 
+from ..scoring import bicubic_upsample
 from ..text import CHARSET
 
 BLANK = "-"
@@ -81,7 +82,7 @@ def plot_crnn_history(history: list[dict], fig: plt.Figure | None = None) -> plt
     ax_loss.set(xlabel="step", ylabel="CTC loss", yscale="log", title="training loss")
     names = sorted({k for h in history for k in h if k.startswith("acc_")})
     for name in names:
-        pts = [(h["step"], 100 * h[name]) for h in history if name in h]
+        pts = [(h["step"], h[name]) for h in history if h.get(name) is not None]
         ax_acc.plot(*zip(*pts), marker="o", label=name[4:])
     ax_acc.set(xlabel="step", ylabel="word accuracy (%)", ylim=(0, 100), title="HR accuracy during training")
     if names:
@@ -96,7 +97,7 @@ def plot_accuracy_gap(gap: dict[str, dict[str, dict]], fig: plt.Figure | None = 
     ax = fig.subplots()
     splits = list(gap)
     for k, (src, name) in enumerate((("hr", "HR 32x128"), ("lr_bicubic", "LR 16x64, bicubic x2"))):
-        vals = [100 * gap[s][src]["accuracy"] for s in splits]
+        vals = [gap[s][src]["accuracy"] for s in splits]
         bars = ax.bar([i + 0.4 * k - 0.2 for i in range(len(splits))], vals, width=0.4, label=name)
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks(range(len(splits)), splits)
@@ -116,9 +117,9 @@ def misread_indices(hr: dict, lr: dict, n: int = 6) -> list[int]:
 def plot_misreads(dataset, hr: dict, lr: dict, n: int = 6, fig: plt.Figure | None = None) -> plt.Figure:
     """HR image and bicubic-upsampled LR image side by side for misread words, with both readings.
 
-    dataset: the TextZoom test split in the order crnn_accuracy read it; hr, lr: its two results.
+    dataset: the TextZoom test split in the order the evaluation read it; hr, lr: {"preds", "correct"} of
+    the CRNN reading HR and bicubic LR (stirer_lib.training.crnn.gap_readings).
     """
-    from ..training.crnn import upsample_lr
     idx = misread_indices(hr, lr, n)
     fig = fig or plt.figure(figsize=(7, 1.1 * max(len(idx), 1) + 0.4))
     if not idx:
@@ -127,7 +128,7 @@ def plot_misreads(dataset, hr: dict, lr: dict, n: int = 6, fig: plt.Figure | Non
     axes = fig.subplots(len(idx), 2, squeeze=False)
     for row, i in enumerate(idx):
         hr_img, lr_img, label = dataset[i]
-        up = upsample_lr(lr_img.unsqueeze(0))[0]
+        up = bicubic_upsample(lr_img.unsqueeze(0))[0]
         for ax, img, res, name in ((axes[row, 0], hr_img, hr, "HR"), (axes[row, 1], up, lr, "LR bicubic")):
             ax.imshow(img[:3].permute(1, 2, 0).numpy())
             ok = res["correct"][i]

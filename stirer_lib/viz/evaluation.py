@@ -23,6 +23,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..data import collate_eval
+from ..scoring import bicubic_upsample, crnn_read, step_outputs
+from ..text import filter_label
+
 # paper Table 1 (easy, medium, hard, over all 4373 images in %, PSNR dB, SSIM)
 PAPER_TABLE1 = {
     "STIRER (S+L), paper": (87.9, 74.2, 59.6, 74.8, 22.46, 0.7706),
@@ -67,10 +71,6 @@ def _rgb(x: torch.Tensor) -> np.ndarray:
 def collect_examples(model: torch.nn.Module, dataset, indices: Sequence[int], device: str | torch.device = "cpu",
                      crnn: torch.nn.Module | None = None) -> dict:
     """Run the model on some test items -> {"labels", "lr", "hr", "steps": [(name, srs, preds)], "crnn"}."""
-    from ..data import collate_eval
-    from ..evaluation import crnn_read, step_outputs
-    from ..text import filter_label
-
     batch = collate_eval([dataset[i] for i in indices])
     model = model.to(device).eval()
     out = model(batch["lr"].to(device), generate=True)
@@ -84,8 +84,6 @@ def collect_examples(model: torch.nn.Module, dataset, indices: Sequence[int], de
 
 def examples_figure(ex: dict, max_items: int = 6) -> plt.Figure:
     """Rows: LR (bicubic), the SR of every step with its prediction, HR with the label (Figs 4-5)."""
-    from ..evaluation import bicubic_upsample
-
     n = min(max_items, len(ex["labels"]))
     rows = [("LR (bicubic)", bicubic_upsample(ex["lr"]), None)] + list(ex["steps"]) + [("HR", ex["hr"], None)]
     fig, axes = plt.subplots(len(rows), n, figsize=(2.1 * n, 0.95 * len(rows)), squeeze=False)

@@ -1,6 +1,7 @@
 """Pictures of training: loss and accuracy curves (static or live), SR images and predictions per step."""
 from __future__ import annotations
 
+import io
 import json
 import os
 from pathlib import Path
@@ -9,12 +10,20 @@ from typing import Any, Sequence
 import matplotlib.pyplot as plt
 import torch
 
+from ..checkpoint import atomic_write_bytes
+
 LOSS_KEYS = ("total", "l_sr", "l_rec")
 
 
 def read_metrics(path: str | os.PathLike) -> list[dict]:
     """The records of a metrics.jsonl file (one JSON object per line)."""
-    return [json.loads(ln) for ln in Path(path).read_text().splitlines() if ln.strip()]
+    out = []
+    for ln in Path(path).read_text().splitlines():
+        try:
+            out.append(json.loads(ln))
+        except ValueError:
+            continue  # a line cut by a crash
+    return out
 
 
 def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: str = "") -> plt.Figure:
@@ -36,19 +45,23 @@ def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: s
     ax_loss.set_title("training losses")
     if evals:
         steps = [r["step"] for r in evals]
-        n_steps = len(evals[-1]["mean"]["acc"])
+        accs = [[st["acc"] for st in r["mean_of_splits"]["steps"]] for r in evals]
+        n_steps = len(accs[-1])
         for k in range(n_steps):
             name = "final decoder" if k == n_steps - 1 else f"mini decoder {k + 1}"
-            ax_acc.plot(steps, [r["mean"]["acc"][k] if len(r["mean"]["acc"]) > k else float("nan") for r in evals],
+            ax_acc.plot(steps, [a[k] if len(a) > k and a[k] is not None else float("nan") for a in accs],
                         marker="o", label=name, lw=2 if k == n_steps - 1 else 1)
         ax_acc.set_ylabel("word accuracy (%)")
-        ax_acc.set_ylim(0, max(5.0, 1.1 * max(max(r["mean"]["acc"]) for r in evals)))
-        ax_acc.legend(fontsize=8, loc="upper left")
+        ax_acc.set_ylim(0, 100)
+        ax_acc.legend(fontsize=9, loc="upper left")
         ax_psnr = ax_acc.twinx()
-        ax_psnr.plot(steps, [r["mean"]["psnr"] for r in evals], "k--", marker="s", label="PSNR SR")
-        ax_psnr.axhline(evals[-1]["mean"]["psnr_bicubic"], color="gray", ls=":", label="PSNR bicubic")
+        psnr = [r["mean_of_splits"]["psnr"] for r in evals]
+        ax_psnr.plot(steps, [float("nan") if p is None else p for p in psnr], "k--", marker="s", label="PSNR SR")
+        bic = evals[-1]["mean_of_splits"]["bicubic"]["psnr"]
+        if bic is not None:
+            ax_psnr.axhline(bic, color="gray", ls=":", label="PSNR bicubic")
         ax_psnr.set_ylabel("PSNR (dB)")
-        ax_psnr.legend(fontsize=8, loc="lower right")
+        ax_psnr.legend(fontsize=9, loc="lower right")
     else:
         ax_acc.text(0.5, 0.5, "no evaluation yet", ha="center", va="center", transform=ax_acc.transAxes)
     ax_acc.set_xlabel("step")
@@ -62,10 +75,10 @@ def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: s
 def save_curves(metrics_path: str | os.PathLike, out_png: str | os.PathLike, title: str = "") -> Path:
     """Draw the curves of metrics.jsonl into a PNG file."""
     fig = plot_curves(read_metrics(metrics_path), title=title)
-    out_png = Path(out_png)
-    fig.savefig(out_png, dpi=100)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
     plt.close(fig)
-    return out_png
+    return atomic_write_bytes(buf.getvalue(), out_png)
 
 
 class LiveCurves:

@@ -1,0 +1,269 @@
+"""Checkpoint files, in one place: read safely, load strictly, save atomically, pick best else last.
+
+- `read(path)`: torch.load with weights_only=True, so a file never runs code. A file that is not
+  a checkpoint (an image, an empty or truncated file) or that holds Python objects beyond tensors
+  and plain data gets a CheckpointError naming the file and what it is not.
+- `state_dict_of(obj)`: the name -> tensor dict inside our checkpoints ({"model": ...}), the
+  fixtures' ({"state_dict": ...}) or a plain state_dict; DataParallel's "module." stripped.
+- `load_strict(model, sd)`: load_state_dict(strict=True) with the list of missing, unexpected and
+  misshapen keys in the error.
+- `atomic_save(obj, path)` / `atomic_write_text(text, path)`: write a temporary file beside the
+  target, fsync, rename. A failure (disk full, permission) raises SaveError and leaves the
+  previous file intact; Ctrl-C during the write is held until the file is complete.
+- `best_or_last(run_dir)`: RUN/best.pt, else RUN/last.pt, else None.
+
+Convert an old checkpoint of this course (numpy RNG states pickled as arrays) that you trust:
+    python -m stirer_lib.checkpoint convert OLD.pt NEW.pt
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import errno
+import io
+import os
+import pickle
+import signal
+import sys
+import threading
+import warnings
+import zipfile
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError, MissingCheckpointError, SaveError, run_cli
+
+_MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+          (b"%PDF", "a PDF document"), (b"RIFF", "a RIFF (WebP/WAV) file"), (b"II*\x00", "a TIFF image"),
+          (b"MM\x00*", "a TIFF image"), (b"\x1f\x8b", "a gzip archive"))
+CONVERT_HINT = "python -m stirer_lib.checkpoint convert {path} NEW.pt"
+
+
+# ----------------------------------------------------------------------------- reading
+
+def _what_it_is(head: bytes) -> str | None:
+    """'a PNG image' etc. for a file that starts like a known non-checkpoint format."""
+    return next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+
+
+def read(path: str | os.PathLike, what: str = "checkpoint") -> Any:
+    """torch.load(path, weights_only=True) on CPU; anything else than a safe checkpoint -> CheckpointError."""
+    path = Path(path)
+    if not path.exists():
+        raise MissingCheckpointError(f"{what} {path} not found")
+    if path.is_dir():
+        raise CheckpointError(f"{what} {path} is a folder, not a checkpoint file")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if not head:
+        raise CheckpointError(f"{what} {path} is empty (0 bytes), not a checkpoint")
+    kind = _what_it_is(head)
+    if kind:
+        raise CheckpointError(f"{what} {path} is {kind}, not a PyTorch checkpoint")
+    try:
+        with warnings.catch_warnings():  # torch warns about pickle protocols of files it then refuses
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        if "unsupported global" in str(err).lower():  # a real pickle of Python objects beyond plain data
+            raise CheckpointError(
+                f"{what} {path} holds Python objects beyond tensors and plain data, and loading it could run "
+                f"code, so it is refused. If it is an older checkpoint of this course and you trust it, convert "
+                f"it: {CONVERT_HINT.format(path=path)}") from None
+        raise CheckpointError(f"{what} {path} is not a PyTorch checkpoint (its bytes are not a pickle that "
+                              f"torch.save writes)") from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError, TypeError,
+            AttributeError, UnicodeDecodeError) as err:
+        raise CheckpointError(f"{what} {path} is truncated or damaged, not a readable PyTorch checkpoint "
+                              f"({_first_line(err)})") from None
+
+
+def _first_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0][:160]}" if text else type(err).__name__
+
+
+def state_dict_of(obj: Any, source: str = "checkpoint") -> dict[str, torch.Tensor]:
+    """The state_dict in one of our checkpoints, a {"state_dict": ...} file or a plain state_dict."""
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{source} holds a {type(obj).__name__}, not a state_dict or a checkpoint dict")
+    if isinstance(obj.get("model"), dict):
+        obj = obj["model"]
+    elif isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]
+    bad = [k for k, v in obj.items() if not isinstance(k, str) or not torch.is_tensor(v)]
+    if bad or not obj:
+        raise CheckpointError(f"{source} is not a state_dict (name -> tensor) nor a checkpoint with a 'model' "
+                              f"state_dict; its entries include {sorted(map(str, obj))[:6]}")
+    if all(k.startswith("module.") for k in obj):  # saved from DataParallel / DDP
+        obj = {k[len("module."):]: v for k, v in obj.items()}
+    return {k: v.float() if v.is_floating_point() else v for k, v in obj.items()}
+
+
+def _listed(keys: list[str], limit: int = 12) -> str:
+    more = f" ... and {len(keys) - limit} more" if len(keys) > limit else ""
+    return ", ".join(keys[:limit]) + more if keys else "none"
+
+
+def load_strict(model: torch.nn.Module, sd: dict[str, torch.Tensor], source: str = "checkpoint",
+                hint: str = "") -> None:
+    """model.load_state_dict(sd, strict=True); on any mismatch a CheckpointError listing the keys."""
+    own = model.state_dict()
+    missing = sorted(set(own) - set(sd))
+    unexpected = sorted(set(sd) - set(own))
+    shapes = sorted(f"{k} (file {tuple(sd[k].shape)}, model {tuple(own[k].shape)})"
+                    for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
+    if missing or unexpected or shapes:
+        raise CheckpointError(
+            f"{source} does not fit this {type(model).__name__}: missing keys ({len(missing)}): {_listed(missing)}; "
+            f"unexpected keys ({len(unexpected)}): {_listed(unexpected)}; other shapes ({len(shapes)}): "
+            f"{_listed(shapes)}" + (f". {hint}" if hint else ""))
+    model.load_state_dict(sd, strict=True)
+
+
+def best_or_last(run_dir: str | os.PathLike) -> Path | None:
+    """RUN/best.pt, else RUN/last.pt, else None."""
+    return next((p for p in (Path(run_dir) / "best.pt", Path(run_dir) / "last.pt") if p.is_file()), None)
+
+
+# ----------------------------------------------------------------------------- writing
+
+@contextlib.contextmanager
+def _hold_sigint() -> Iterator[None]:
+    """Hold Ctrl-C until the block is done, then deliver it to the handler that was in place."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[tuple[int, Any]] = []
+    old = signal.signal(signal.SIGINT, lambda signum, frame: received.append((signum, frame)))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)
+        if received:
+            if callable(old):
+                old(*received[0])
+            elif old == signal.SIG_DFL:
+                raise KeyboardInterrupt
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def remove_stale_temporaries(path: Path) -> list[Path]:
+    """Delete temporary files of interrupted saves of `path` whose writer process is gone."""
+    gone = []
+    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not _pid_alive(int(pid)):
+            tmp.unlink(missing_ok=True)
+            gone.append(tmp)
+    return gone
+
+
+def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> Path:
+    """Write bytes to path via a fsynced temporary file and a rename; SaveError says why it failed."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with _hold_sigint():
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            remove_stale_temporaries(path)
+            with open(tmp, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                tmp.unlink(missing_ok=True)
+            why = err.strerror or str(err)
+            code = f" ({errno.errorcode.get(err.errno, err.errno)})" if err.errno else ""
+            fix = {errno.ENOSPC: "free some disk space or choose a run directory on another disk",
+                   errno.EACCES: "check the folder's permissions or choose another run directory",
+                   errno.EROFS: "the file system is read-only: choose another run directory"}.get(
+                       err.errno, "check the disk and the folder")
+            kept = f"the previous {path.name} is intact" if path.exists() else "nothing was written"
+            raise SaveError(f"could not save {path}: {why}{code}; {kept}; {fix}") from None
+    return path
+
+
+def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
+    """torch.save(obj) atomically (see atomic_write_bytes)."""
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    return atomic_write_bytes(buf.getvalue(), path)
+
+
+def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
+    """Write a text file (results, logs, tables) atomically."""
+    return atomic_write_bytes(text.encode("utf-8"), path)
+
+
+# ----------------------------------------------------------------------------- converting old files
+
+def to_safe(obj: Any) -> Any:
+    """Plain data + tensors only: numpy arrays -> tensors, numpy scalars -> Python, paths -> str."""
+    if isinstance(obj, dict):
+        return {to_safe(k): to_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(to_safe(v) for v in obj)
+    if isinstance(obj, np.ndarray):
+        return torch.from_numpy(np.ascontiguousarray(obj))
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, os.PathLike):
+        return str(obj)
+    return obj
+
+
+def convert(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Re-save a trusted old checkpoint so that it loads with weights_only=True (dst must not exist)."""
+    src, dst = Path(src), Path(dst)
+    if not src.is_file():
+        raise CheckpointError(f"{src} not found")
+    if dst.exists():
+        raise CheckpointError(f"{dst} exists; choose a new file name (a user's file is never overwritten)")
+    obj = torch.load(src, map_location="cpu", weights_only=False)  # the user vouched for this file
+    atomic_save(to_safe(obj), dst)
+    read(dst)  # proves the result is safe
+    return dst
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """`python -m stirer_lib.checkpoint convert OLD NEW` | `check FILE`."""
+    ap = argparse.ArgumentParser(prog="python -m stirer_lib.checkpoint", description=__doc__.split("\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    c = sub.add_parser("convert", help="re-save a checkpoint YOU TRUST so that it loads weights-only")
+    c.add_argument("old")
+    c.add_argument("new")
+    k = sub.add_parser("check", help="say whether a file loads as a safe checkpoint, and its top-level keys")
+    k.add_argument("file")
+    a = ap.parse_args(argv)
+    if a.cmd == "convert":
+        print(f"converting {a.old}: it is loaded with weights_only=False, do this only for a file you trust")
+        print(f"wrote {convert(a.old, a.new)}")
+    else:
+        obj = read(a.file)
+        keys = sorted(obj)[:12] if isinstance(obj, dict) else type(obj).__name__
+        print(f"{a.file}: a safe checkpoint; top-level entries: {keys}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: a user error ends in one line on stderr and exit code 2 (stirer_lib.errors.run_cli)."""
+    return run_cli(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,56 @@
+"""The trainers' settings: one dataclass per profile section, the defaults written once.
+
+StageSettings is the `pretrain` / `finetune` section (stirer_lib.training.trainer), CrnnSettings
+the `crnn` section (stirer_lib.training.crnn). stirer_lib.course.profiles builds them from a
+profile and `--set key=value` overrides, checking every value against the field's type.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+STAGES = ("pretrain", "finetune")
+BEST_BY = ("acc_final", "last")
+
+
+@dataclass
+class StageSettings:
+    """One STIRER training stage (DESIGN.md section 1, "Training")."""
+
+    batch_size: int = 8
+    lr: float = 1e-4  # the body; AdamW
+    lr_sr: float = 5e-4  # the SR heads (names with upsample / conv_after_body)
+    lr_str: float | None = None  # the STR decoder's own rate (None: lr, as released)
+    max_steps: int | None = 8  # or epochs (one of the two)
+    epochs: int | None = None
+    eval_every: int = 0  # 0: only at the end; < 0: never
+    ckpt_every: int = 4
+    alpha: float = 0.5  # Eq. 9 as released: alpha * L_SR + (1 - alpha) * L_Rec
+    weight_decay: float = 0.01
+    grad_clip: float | None = None
+    amp: bool = True  # mixed precision where the device supports it
+    log_every: int = 2
+    eval_max_images: int | None = None  # per test split; None: all
+    best_by: str = "acc_final"  # which evaluated model best.pt keeps: "acc_final" or "last"
+    find_unused_parameters: bool = False  # DDP, for ablations that leave parameters unused
+
+    def check(self, stage: str) -> "StageSettings":
+        """Raise ValueError for values that cannot work; returns self."""
+        if self.max_steps is None and self.epochs is None:
+            raise ValueError(f"{stage} needs max_steps or epochs (set {stage}.max_steps=N)")
+        if self.best_by not in BEST_BY:
+            raise ValueError(f"{stage}.best_by is {self.best_by!r}; choose one of {BEST_BY}")
+        if self.batch_size < 1:
+            raise ValueError(f"{stage}.batch_size must be >= 1, got {self.batch_size}")
+        return self
+
+
+@dataclass
+class CrnnSettings:
+    """The CRNN baseline of notebook 02 (Adam, CTC)."""
+
+    max_steps: int = 4
+    batch_size: int = 8
+    lr: float = 1e-3
+    eval_every: int = 0  # 0: only at the end
+    log_every: int = 1
+    grad_clip: float | None = 5.0
