@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from stirer_lib.course import get_profile
-from stirer_lib.course.runner import NotebookFailed, list_notebooks, results_table, run_course
+from stirer_lib.course.runner import NotebookFailed, list_notebooks, run_course
+from stirer_lib.errors import SettingError
+from stirer_lib.evaluation import results_table
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ["01_data", "02_crnn_baseline", "03_stirer_architecture", "04_pretraining", "05_finetuning",
@@ -17,28 +19,52 @@ NOTEBOOKS = ["01_data", "02_crnn_baseline", "03_stirer_architecture", "04_pretra
 
 def test_profiles_and_overrides():
     smoke, cpu = get_profile("smoke"), get_profile("cpu")
-    assert smoke["run_dir"] == "runs/smoke" and cpu["data"]["root"] == "data/synth/cpu"
-    assert smoke["pretrain"]["max_steps"] < cpu["pretrain"]["max_steps"]
-    p = get_profile("smoke", ["pretrain.max_steps=3", "data.root=/tmp/x"])
-    assert p["pretrain"]["max_steps"] == 3 and p["data"]["root"] == "/tmp/x"
-    assert get_profile("paper")["data"]["synthetic"] is False
-    with pytest.raises(KeyError, match="unknown profile key"):
-        get_profile("smoke", {"pretrain.nope": 1})
-    with pytest.raises(ValueError, match="choose one of"):
+    assert smoke.run_dir == "runs/smoke" and cpu.data.root == "data/synth/cpu"
+    assert smoke.pretrain.max_steps < cpu.pretrain.max_steps
+    p = get_profile("smoke", ["pretrain.max_steps=3", "data.root=/tmp/x", "pretrain.amp=false", "data.sizes.easy=5",
+                              "model.overrides.t5_init=t5", "pretrain.lr_str=none", "finetune.lr=2e-4"])
+    assert p.pretrain.max_steps == 3 and p.data.root == "/tmp/x" and p.pretrain.amp is False
+    assert p.data.sizes["easy"] == 5 and p.model.overrides == {"t5_init": "t5"} and p.pretrain.lr_str is None
+    assert p.finetune.lr == 2e-4 and isinstance(p.finetune.lr, float)
+    assert get_profile("paper").data.synthetic is False
+    assert get_profile("smoke").pretrain.max_steps == 8  # another profile's overrides do not leak
+    with pytest.raises(SettingError, match="unknown profile"):
         get_profile("laptop")
 
 
+@pytest.mark.parametrize("item, words", [
+    ("pretrain.max_steps=abc", ["pretrain.max_steps", "'abc'", "int"]),
+    ("pretrain.amp=flase", ["pretrain.amp", "'flase'", "true or false"]),
+    ("pretrain.lr=fast", ["pretrain.lr", "'fast'", "float"]),
+    ("pretrain.max_steps=2.5", ["pretrain.max_steps", "'2.5'", "int"]),
+    ("pretrain.nope=1", ["unknown setting", "pretrain.nope", "known here"]),
+    ("pretrian.lr=1", ["unknown setting", "pretrian"]),
+    ("data.sizes.nope=3", ["unknown setting", "data.sizes.nope"]),
+    ("data.sizes.easy=x", ["data.sizes.easy", "int"]),
+    ("pretrain.max_steps", ["not KEY=VALUE"]),
+    ("pretrain.best_by=newest", ["best_by", "newest", "acc_final"]),
+])
+def test_bad_set_values_are_one_clear_line_and_exit_2(item, words, tmp_path, capsys):
+    with pytest.raises(SettingError) as err:
+        get_profile("smoke", [item])
+    assert all(w in str(err.value) for w in words), str(err.value)
+    from stirer_lib.train import main as train_main
+    assert train_main(["--stage", "pretrain", "--run-dir", str(tmp_path / "r"), "--set", item]) == 2
+    e = capsys.readouterr().err
+    assert e.startswith("error: ") and len(e.strip().splitlines()) == 1 and "Traceback" not in e
+    assert not (tmp_path / "r").exists()
+
+
 def test_profile_model_overrides_and_styles_reach_the_builders():
+    from stirer_lib.course.build import build_model
     from stirer_lib.data.style import get_style
-    from stirer_lib.training.trainer import build_model
-    cpu = get_profile("cpu")
-    _, cfg = build_model(cpu)
+    cfg = build_model(get_profile("cpu")).config
     assert cfg.name == "small" and cfg.drop_path_rate == 0.0 and cfg.t5_dropout == 0.0
-    _, cfg = build_model(get_profile("cpu", {"model.overrides": {"embed_dim": 16}}))
+    cfg = build_model(get_profile("cpu", {"model.overrides": {"embed_dim": 16}})).config
     assert cfg.embed_dim == 16 and cfg.drop_path_rate == 0.1  # the override replaces the profile's
     for name in ("smoke", "cpu", "gpu"):  # every synthetic profile names a known style
-        get_style(get_profile(name)["data"]["style"])
-    assert get_profile("cpu")["data"]["style"] == "lesson" and get_profile("gpu")["data"]["style"] == "full"
+        get_style(get_profile(name).data.style)
+    assert get_profile("cpu").data.style == "lesson" and get_profile("gpu").data.style == "full"
 
 
 def test_dependencies_agree_between_pyproject_and_environment():
@@ -83,16 +109,16 @@ def test_runner_reports_failing_notebook_and_cell(tmp_path):
         list_notebooks(books, only=[1, 7])
 
 
-def test_results_table_reads_the_evaluation_json():
+def test_one_results_table_for_one_or_more_evaluations():
     step = {"acc": 50.0, "psnr": 20.0, "ssim": 0.7}
+    agg = {"steps": [step, step], "acc": 50.0, "psnr": 20.0, "ssim": 0.7, "crnn_acc": 25.0,
+           "crnn_acc_lr_bicubic": 10.0, "bicubic": {"psnr": 19.0, "ssim": 0.6}}
     res = {"splits": {s: {"n": 2, "steps": [step, step], "crnn_acc": 25.0} for s in ("easy", "medium", "hard")},
-           "mean_of_splits": {"steps": [step, step], "crnn_acc": 25.0},
-           "over_all": {"steps": [step, step], "crnn_acc": 25.0}}
-    table = results_table(res)
-    assert "mean of splits" in table and "over all images" in table and "50.00" in table
-    res["splits"]["easy"]["crnn_acc"] = None  # no CRNN given
-    res["splits"]["easy"]["steps"][-1] = {"acc": None, "psnr": 20.0, "ssim": 0.7}  # w/o STR decoder
-    assert "n/a" in results_table(res)
+           "mean_of_splits": agg, "over_all": agg}
+    table = results_table({"run": res})
+    assert "bicubic LR" in table and "50.00" in table and "19.00" in table and "final decoder" in table
+    res["splits"]["easy"]["steps"] = [step, {"acc": None, "psnr": 20.0, "ssim": 0.7}]  # w/o STR decoder
+    assert "n/a" in results_table({"run": res, "again": res})
 
 
 def test_notebooks_are_committed_clean():

@@ -10,9 +10,12 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, Subset
 
+from stirer_lib.checkpoint import read
+from stirer_lib.evaluation import evaluate_loaders
 from stirer_lib.models.crnn import CRNN, load_crnn
-from stirer_lib.training.crnn import (accuracy_gap, crnn_accuracy, crnn_read, ctc_loss, gap_table, save_crnn,
-                                      eval_loader, train_crnn, upsample_lr)
+from stirer_lib.scoring import bicubic_upsample, crnn_read
+from stirer_lib.training.crnn import accuracy_gap, ctc_loss, eval_loader, gap_readings, gap_table, save_crnn, train_crnn
+from stirer_lib.training.settings import CrnnSettings
 from stirer_lib.viz.ctc import (collapse_steps, frame_symbols, misread_indices, plot_accuracy_gap, plot_crnn_history,
                                 plot_ctc_alignment, plot_misreads)
 
@@ -26,16 +29,16 @@ def data_root(tmp_path_factory):
     return ensure_data(root, synthetic=True, sizes=SIZES, seed=0, workers=1)
 
 
-def _prof(root, run_dir, **crnn) -> dict:
-    cfg = {"max_steps": 8, "batch_size": 8, "lr": 1e-3, "eval_every": 0, "log_every": 1, **crnn}
-    return {"crnn": cfg, "data": {"root": str(root), "num_workers": 0}, "run_dir": str(run_dir), "device": "cpu"}
+def _train(root, run_dir, **crnn):
+    cfg = CrnnSettings(**{"max_steps": 8, "batch_size": 8, "lr": 1e-3, "eval_every": 0, "log_every": 1, **crnn})
+    return train_crnn(cfg, run_dir, root, progress=False)
 
 
 @pytest.fixture(scope="module")
 def trained(data_root, tmp_path_factory):
     torch.manual_seed(0)
     run = tmp_path_factory.mktemp("run")
-    crnn, history = train_crnn(_prof(data_root, run), progress=False)
+    crnn, history = _train(data_root, run)
     return crnn, history, run
 
 
@@ -58,17 +61,17 @@ def test_few_steps_lower_the_ctc_loss(trained):
 def test_checkpoint_reloads_and_resumes(trained, data_root):
     crnn, history, run = trained
     path = run / "crnn" / "crnn.pt"
-    ckpt = torch.load(path, weights_only=False)
+    ckpt = read(path)
     assert ckpt["step"] == 8 and ckpt["config"] is None and ckpt["history"] == history
     assert list(ckpt["model"]) == list(CRNN().state_dict())  # crnn.pytorch's layout
     x = torch.rand(2, 3, 32, 128)
     with torch.no_grad():
         torch.testing.assert_close(load_crnn(path)(x), crnn(x))
-    same, hist = train_crnn(_prof(data_root, run), progress=False)  # already done: no training
+    same, hist = _train(data_root, run)  # already done: no training
     assert hist == history
-    more, hist = train_crnn(_prof(data_root, run, max_steps=10), progress=False)
+    more, hist = _train(data_root, run, max_steps=10)
     assert [h["step"] for h in hist] == list(range(1, 11))
-    assert torch.load(path, weights_only=False)["step"] == 10
+    assert read(path)["step"] == 10
     assert not list(path.parent.glob(".*tmp*")), "atomic save left a temporary file"
 
 
@@ -76,32 +79,31 @@ def test_save_is_atomic_replacement(tmp_path):
     path = tmp_path / "crnn" / "crnn.pt"
     save_crnn(path, CRNN(), 1, [{"step": 1}])
     save_crnn(path, CRNN(), 2, [{"step": 2}])
-    assert torch.load(path, weights_only=False)["step"] == 2
+    assert read(path)["step"] == 2
     assert [p.name for p in path.parent.iterdir()] == ["crnn.pt"]
 
 
-def test_upsample_lr_is_torch_bicubic_clamped():
+def test_bicubic_upsample_is_torch_bicubic_clamped():
     lr = torch.rand(2, 4, 16, 64)
-    up = upsample_lr(lr)
+    up = bicubic_upsample(lr)
     assert up.shape == (2, 4, 32, 128) and up.min() >= 0 and up.max() <= 1
     ref = F.interpolate(lr, size=(32, 128), mode="bicubic", align_corners=False).clamp(0, 1)
     torch.testing.assert_close(up, ref)
 
 
-def test_crnn_accuracy_reads_hr_and_lr(trained, data_root):
+def test_crnn_only_evaluation_reads_hr_and_lr_in_percent(trained, data_root):
     from stirer_lib.data import TextZoomDataset, collate_eval, split_dir
     crnn = trained[0]
     ds = TextZoomDataset(split_dir(data_root, "easy"))
     loader = DataLoader(ds, batch_size=4, collate_fn=collate_eval)
     batch = collate_eval([ds[i] for i in range(len(ds))])
-    for source, images in (("hr", batch["hr"]), ("lr_bicubic", upsample_lr(batch["lr"]))):
-        res = crnn_accuracy(crnn, loader, source)
-        assert res["n"] == len(ds) and res["labels"] == batch["labels"]
-        assert res["preds"] == crnn_read(crnn, images)
-        assert res["accuracy"] == sum(p == g for p, g in zip(res["preds"], res["labels"])) / len(ds)
-    assert crnn_accuracy(crnn, loader, "hr", max_images=3)["n"] == 3
-    with pytest.raises(ValueError, match="source"):
-        crnn_accuracy(crnn, loader, "sr")
+    res = evaluate_loaders(None, {"easy": loader}, crnn)  # the one evaluation, without a STIRER
+    assert res["splits"]["easy"]["steps"] == [] and res["splits"]["easy"]["crnn_acc"] is None
+    for source, images in (("hr", batch["hr"]), ("lr_bicubic", bicubic_upsample(batch["lr"]))):
+        r = gap_readings(res, "easy", source)
+        assert r["n"] == len(ds) and r["labels"] == batch["labels"]
+        assert r["preds"] == crnn_read(crnn, images)
+        assert r["accuracy"] == 100 * sum(p == g for p, g in zip(r["preds"], r["labels"])) / len(ds)
 
 
 def test_ctc_collapse_and_picture(trained):
@@ -121,7 +123,7 @@ def test_accuracy_gap_table_and_figures(trained, data_root):
     assert list(gap) == ["easy", "medium", "hard"]
     assert [gap[s]["hr"]["n"] for s in gap] == [6, 2, 2]
     table = gap_table(gap).splitlines()
-    assert table[0].split() == ["split", "n", "HR", "LR", "bicubic", "gap"] and table[-1].split()[:2] == ["all", "10"]
+    assert table[0].split() == ["split", "n", "HR", "(%)", "LR", "bicubic", "(%)", "gap"] and table[-1].split()[:2] == ["all", "10"]
     assert eval_loader(data_root, "easy", 4, max_images=3).dataset.__len__() == 3
     hr = {"correct": [True, True, False, True], "preds": ["a", "b", "x", "d"]}
     lr = {"correct": [False, True, False, False], "preds": ["z", "b", "y", "q"]}
@@ -130,4 +132,4 @@ def test_accuracy_gap_table_and_figures(trained, data_root):
     fig = plot_misreads(ds, gap["easy"]["hr"], gap["easy"]["lr_bicubic"], n=2)
     assert len(fig.axes) == 2 * len(misread_indices(gap["easy"]["hr"], gap["easy"]["lr_bicubic"], n=2))
     assert len(plot_accuracy_gap(gap).axes) == 1
-    assert len(plot_crnn_history(history + [{"step": 9, "loss": 1.0, "acc_easy": 0.5}]).axes) == 2
+    assert len(plot_crnn_history(history + [{"step": 9, "loss": 1.0, "acc_easy": 50.0}]).axes) == 2

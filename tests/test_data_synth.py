@@ -8,7 +8,6 @@ import pytest
 import torch
 from PIL import Image
 
-from stirer_lib.course.profiles import get_profile
 from stirer_lib.data import TEST_SPLITS, TextZoomDataset, find_lmdbs, pretrain_set, textzoom_split
 from stirer_lib.data import synth
 from stirer_lib.data.camera import SEVERITIES, capture, sample_params
@@ -30,12 +29,12 @@ def digests(root) -> dict[str, str]:
 def smoke_root(tmp_path_factory):
     """The smoke profile's data set, generated in one process."""
     root = tmp_path_factory.mktemp("gen") / "a"
-    synth.generate(root, get_profile("smoke")["data"]["sizes"], seed=0, workers=1, verbose=False)
+    synth.generate(root, synth.SYNTH_SIZES["smoke"], seed=0, workers=1, verbose=False)
     return root
 
 
 def test_generator_layout_and_sizes(smoke_root):
-    sizes = get_profile("smoke")["data"]["sizes"]
+    sizes = synth.SYNTH_SIZES["smoke"]
     for split in ("train1", "train2", *TEST_SPLITS):
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # every generated label is usable: no skip warning
@@ -53,7 +52,7 @@ def test_generator_layout_and_sizes(smoke_root):
 
 def test_generator_same_seed_same_bytes_any_workers(smoke_root, tmp_path):
     again = tmp_path / "b"
-    synth.generate(again, get_profile("smoke")["data"]["sizes"], seed=0, workers=2, verbose=False)
+    synth.generate(again, synth.SYNTH_SIZES["smoke"], seed=0, workers=2, verbose=False)
     assert digests(again) == digests(smoke_root)
     other = tmp_path / "c"
     synth.generate(other, TINY, seed=1, workers=1, verbose=False)
@@ -101,8 +100,29 @@ def test_ensure_data_real_missing_explains(tmp_path):
 
 def test_ensure_data_refuses_foreign_partial_folder(tmp_path):
     (tmp_path / "root" / "textzoom").mkdir(parents=True)
-    with pytest.raises(FileExistsError, match="delete it"):
+    with pytest.raises(FileNotFoundError, match="not made by the generator, so it is left alone.*--out"):
         synth.ensure_data(tmp_path / "root", synthetic=True, sizes=TINY, seed=0)
+    assert (tmp_path / "root" / "textzoom").is_dir()
+
+
+def test_a_users_data_is_never_deleted_or_regenerated(tmp_path, capsys):
+    """A user's file in a data folder survives another seed (the run seed is not the data seed)."""
+    root = tmp_path / "mine"
+    synth.ensure_data(root, synthetic=True, sizes=TINY, seed=0, workers=1)
+    (root / "my_notes.txt").write_text("keep me")
+    stamp = (root / synth.MARKER).stat().st_mtime_ns
+    assert synth.ensure_data(root, synthetic=True, sizes=TINY, seed=1, workers=1) == root  # other data seed
+    assert (root / "my_notes.txt").read_text() == "keep me" and (root / synth.MARKER).stat().st_mtime_ns == stamp
+    assert "--seed 1" in capsys.readouterr().out  # the command that makes a matching set
+    (root / "my_notes.txt").unlink()  # now only generated content, but named by the user (--data):
+    synth.ensure_data(root, synthetic=True, sizes=TINY, seed=1, workers=1, replace_outdated=False)
+    assert (root / synth.MARKER).stat().st_mtime_ns == stamp  # still not regenerated in place
+    from stirer_lib.train import main as train_main
+    (root / "my_notes.txt").write_text("keep me")
+    assert train_main(["--stage", "pretrain", "--run-dir", str(tmp_path / "run" / "pretrain"), "--data", str(root),
+                       "--seed", "1", "--no-progress", "--set", "pretrain.max_steps=1", "--set",
+                       "pretrain.batch_size=2", "--set", "pretrain.eval_every=-1"]) == 0
+    assert (root / "my_notes.txt").read_text() == "keep me" and (root / synth.MARKER).stat().st_mtime_ns == stamp
 
 
 def test_cli_writes_a_set(tmp_path, capsys):
@@ -110,8 +130,8 @@ def test_cli_writes_a_set(tmp_path, capsys):
     args = ["--out", str(out), "--profile", "smoke", "--workers", "1"] + [f"--size={k}={v}" for k, v in TINY.items()]
     assert synth.main(args) == 0
     assert (out / synth.MARKER).exists() and "hard" in capsys.readouterr().out
-    with pytest.raises(SystemExit):
-        synth.main(["--out", str(out)])  # exists
+    assert synth.main(["--out", str(out)]) == 2  # exists: one line, exit 2
+    assert "exists" in capsys.readouterr().err
 
 
 # ---------------------------------------------------------------------------------------------

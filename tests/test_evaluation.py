@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from stirer_lib.evaluate import main as evaluate_main
-from stirer_lib.evaluation import (bicubic_upsample, evaluate, format_official, load_results, save_results,
+from stirer_lib.scoring import bicubic_upsample
+from stirer_lib.evaluation import (evaluate, format_official, load_results, save_results,
                                    summarise, find_test_dir)
 from stirer_lib.models import StirerOutput, load_crnn, load_stirer
 from stirer_lib.text import CHARSET
@@ -125,7 +126,8 @@ def test_schema_and_conventions(mini_root, tmp_path):
     js, txt = save_results(res, tmp_path / "eval" / "results.json")
     back = load_results(js)
     assert back["splits"]["hard"]["steps"][-1]["acc"] == 10.0 and back["over_all"]["n"] == 30
-    assert txt.read_text().splitlines()[-3].startswith("# over_all")
+    assert txt.read_text().splitlines()[-4].startswith("# over_all")
+    assert txt.read_text().splitlines()[-1].startswith("# scored: easy 10, medium 10, hard 10; skipped")
     assert "CRNN Acc n/a" in txt.read_text()
     with pytest.warns(UserWarning):
         small = evaluate(ConstantReader(), mini_root, device="cpu", max_images=2, progress=False, splits=("hard",))

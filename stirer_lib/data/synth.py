@@ -9,7 +9,9 @@ MJSynth / SynthText-format pre-training set (pretrain/synth: HR words only). The
 backgrounds; the camera model is the same for both. Record i of a split depends only on
 (seed, style, split, i), so the same seed gives the same bytes, and any number of
 worker processes gives the same result. It prints the bicubic LR -> HR PSNR / SSIM of each test
-split, to compare with real TextZoom (easy 22.35 / 0.788, medium 18.98 / 0.625, hard 19.39 / 0.659).
+split, to compare with real TextZoom (easy 22.35 / 0.788, medium 18.98 / 0.625, hard 19.39 / 0.659),
+and the ceiling: the PSNR / SSIM of a perfect restoration, which cannot undo the capture's misalignment
+and exposure change (it should stay >= 1 dB above the release model's real TextZoom PSNR).
 """
 from __future__ import annotations
 
@@ -29,18 +31,19 @@ import torch
 from PIL import Image
 
 from ..errors import DataError, run_cli
-from .camera import SEVERITIES, degrade, sample_params
+from .camera import SEVERITIES, CameraParams, degrade, sample_params
 from .lmdb_io import TEST_SPLITS, TRAIN_SPLITS, find_lmdbs, pretrain_dir, split_dir
-from .quality import bicubic_baseline
+from .quality import bicubic_baseline, ceiling_quality, mean_quality
 from .render import render_scene, render_word_natural, to_hr
 from .style import STYLES, SynthStyle, get_style
 from .transforms import hr_tensor, lr_tensor
 from .words import sample_label
 
-FORMAT_VERSION = 2  # 2: styles (style.py)
+FORMAT_VERSION = 3  # 2: styles (style.py); 3: camera re-tuned (less misalignment), ceiling in synth.json
 MARKER = "synth.json"  # written last: a ROOT without it is not a finished synthetic set
 SPLIT_CODES = {"train1": 1, "train2": 2, "easy": 3, "medium": 4, "hard": 5, "pretrain": 6}
 REAL_TEXTZOOM = {"easy": (22.35, 0.788), "medium": (18.98, 0.625), "hard": (19.39, 0.659)}
+RELEASE_PSNR = {"easy": 25.15, "medium": 20.66, "hard": 21.12}  # the release model on real TextZoom
 Record = dict[str, bytes]
 # records per split of the profiles' synthetic sets (the course's profiles use these)
 SYNTH_SIZES: dict[str, dict[str, int]] = {
@@ -71,14 +74,21 @@ def _label(rng: np.random.Generator, style: SynthStyle) -> str:
 
 def make_pair(seed: int, split: str, index: int, style: str | SynthStyle | None = None) -> Record:
     """TextZoom record `index` (0-based) of a split: label, HR (128x32 PNG), LR (64x16 PNG)."""
+    return capture_pair(seed, split, index, style)[0]
+
+
+def capture_pair(seed: int, split: str, index: int,
+                 style: str | SynthStyle | None = None) -> tuple[Record, CameraParams]:
+    """make_pair's record and the camera parameters that captured its LR image."""
     style = get_style(style)
     rng = record_rng(seed, split, index)
     severity = split if split in SEVERITIES else SEVERITIES[int(rng.integers(len(SEVERITIES)))]
     label = _label(rng, style)
     scene = render_scene(label, rng, style=style)
-    lr = degrade(scene, sample_params(severity, rng), rng)
+    params = sample_params(severity, rng)
+    lr = degrade(scene, params, rng)
     return {"label": label.encode("utf-8"), "image_hr": _encode(to_hr(scene), "PNG"),
-            "image_lr": _encode(lr, "PNG")}
+            "image_lr": _encode(lr, "PNG")}, params
 
 
 def make_word(seed: int, split: str, index: int, style: str | SynthStyle | None = None) -> Record:
@@ -89,9 +99,12 @@ def make_word(seed: int, split: str, index: int, style: str | SynthStyle | None 
     return {"label": label.encode("utf-8"), "image": _encode(render_word_natural(label, rng, style=style), "JPEG")}
 
 
-def _make(args: tuple[str, int, str, int, SynthStyle]) -> Record:
+def _make(args: tuple[str, int, str, int, SynthStyle]) -> tuple[Record, CameraParams | None]:
+    """One record of a write_lmdb job and its camera parameters (None for a pre-training word)."""
     kind, seed, split, index, style = args
-    return (make_word if kind == "word" else make_pair)(seed, split, index, style)
+    if kind == "word":
+        return make_word(seed, split, index, style), None
+    return capture_pair(seed, split, index, style)
 
 
 def warm_caches() -> None:
@@ -104,7 +117,10 @@ def warm_caches() -> None:
 
 def write_lmdb(path: Path, kind: str, seed: int, split: str, n: int, workers: int = 1,
                keep: list | None = None, style: str | SynthStyle | None = None) -> None:
-    """Write n records of a split as an LMDB at path (keys 1-based, num-samples last)."""
+    """Write n records of a split as an LMDB at path (keys 1-based, num-samples last).
+
+    keep, when given, receives (record, camera parameters) of each record, in order.
+    """
     from tqdm.auto import tqdm
     path.mkdir(parents=True, exist_ok=True)
     per_record = 12_000 if kind == "pair" else 8_000
@@ -115,11 +131,11 @@ def write_lmdb(path: Path, kind: str, seed: int, split: str, n: int, workers: in
     try:
         it = pool.imap(_make, jobs, chunksize=16) if pool else map(_make, jobs)
         txn = env.begin(write=True)
-        for i, rec in enumerate(tqdm(it, total=n, desc=f"{split:>8}", leave=False, mininterval=0.5), start=1):
+        for i, (rec, params) in enumerate(tqdm(it, total=n, desc=f"{split:>8}", leave=False, mininterval=0.5), 1):
             for key, val in rec.items():
                 txn.put(f"{key}-{i:09d}".encode(), val)
             if keep is not None:
-                keep.append(rec)
+                keep.append((rec, params))
             if i % 1000 == 0:
                 txn.commit()
                 txn = env.begin(write=True)
@@ -133,14 +149,14 @@ def write_lmdb(path: Path, kind: str, seed: int, split: str, n: int, workers: in
         env.close()
 
 
-def split_quality(records: list[Record]) -> dict[str, float]:
-    """Mean bicubic LR -> HR PSNR and SSIM over a split's records (decoded as the loader does)."""
+def split_quality(pairs: list[tuple[Record, CameraParams]]) -> dict[str, dict[str, float]]:
+    """Mean PSNR / SSIM of a split's (record, params): "bicubic" LR -> HR and the "ceiling" (quality.py)."""
     from .transforms import decode_image
-    hr = torch.stack([hr_tensor(decode_image(r["image_hr"])) for r in records])
-    lr = torch.stack([lr_tensor(decode_image(r["image_lr"])) for r in records])
-    p, s = bicubic_baseline(hr, lr)
-    finite = torch.isfinite(p)  # identical images give PSNR = inf
-    return {"psnr": float(p[finite].mean()), "ssim": float(s.mean()), "n": len(records)}
+    hr_images = [decode_image(r["image_hr"]) for r, _ in pairs]
+    hr = torch.stack([hr_tensor(im) for im in hr_images])
+    lr = torch.stack([lr_tensor(decode_image(r["image_lr"])) for r, _ in pairs])
+    return {"bicubic": mean_quality(*bicubic_baseline(hr, lr)),
+            "ceiling": mean_quality(*ceiling_quality(hr_images, [p for _, p in pairs]))}
 
 
 def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, workers: int = 1,
@@ -153,16 +169,17 @@ def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, worke
     if missing:
         raise KeyError(f"sizes lacks {missing}; expected keys train1, train2, easy, medium, hard, pretrain")
     t0 = time.time()
-    stats: dict[str, dict] = {}
+    stats: dict[str, dict] = {"bicubic": {}, "ceiling": {}}
     for split in (*TRAIN_SPLITS, *TEST_SPLITS):
         keep: list | None = [] if split in TEST_SPLITS else None
         write_lmdb(split_dir(out, split), "pair", seed, split, int(sizes[split]), workers, keep, style)
         if keep:
-            stats[split] = split_quality(keep)
+            for kind, q in split_quality(keep).items():
+                stats[kind][split] = q
     write_lmdb(pretrain_dir(out) / "synth", "word", seed, "pretrain", int(sizes["pretrain"]), workers, None, style)
     info = {"format_version": FORMAT_VERSION, "seed": seed, "style": style.as_dict(),
             "sizes": {k: int(v) for k, v in sizes.items()},
-            "bicubic": stats, "seconds": round(time.time() - t0, 1)}
+            **stats, "seconds": round(time.time() - t0, 1)}
     (out / MARKER).write_text(json.dumps(info, indent=1))
     if verbose:
         print(quality_table(stats))
@@ -171,11 +188,15 @@ def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, worke
 
 
 def quality_table(stats: dict[str, dict]) -> str:
-    """Per test split: bicubic PSNR / SSIM here and on real TextZoom."""
-    lines = ["split    n     bicubic PSNR  SSIM     (real TextZoom PSNR / SSIM)"]
-    for split, s in stats.items():
-        rp, rs = REAL_TEXTZOOM.get(split, (float("nan"), float("nan")))
-        lines.append(f"{split:<8} {s['n']:<5} {s['psnr']:>12.2f}  {s['ssim']:.4f}   ({rp:.2f} / {rs:.3f})")
+    """Per test split: bicubic and ceiling PSNR / SSIM, beside real TextZoom's bicubic and the release PSNR."""
+    nan = float("nan")
+    lines = ["split    n     bicubic PSNR  SSIM     ceiling PSNR  SSIM     "
+             "(real TextZoom: bicubic PSNR / SSIM, release model PSNR)"]
+    for split, b in stats["bicubic"].items():
+        c = stats["ceiling"][split]
+        rp, rs = REAL_TEXTZOOM.get(split, (nan, nan))
+        lines.append(f"{split:<8} {b['n']:<5} {b['psnr']:>12.2f}  {b['ssim']:.4f}   {c['psnr']:>12.2f}  "
+                     f"{c['ssim']:.4f}   ({rp:.2f} / {rs:.3f}, {RELEASE_PSNR.get(split, nan):.2f})")
     return "\n".join(lines)
 
 

@@ -7,6 +7,14 @@ rolls the map by half a window (8 x 1) first, so information crosses window bord
 timm / SwinIR (`norm1`, `attn.qkv`, `attn.relative_position_bias_table`, `mlp.fc1`, ...). The
 relative-position index and the shift mask depend only on shapes: they are buffers computed once
 (and cached per input size when a different size comes in), never per forward.
+
+Speed without other numbers: when a window spans the full height (16 x 2 on a 16-row map), a stage
+keeps its tokens column-major, so every window is a contiguous run of tokens (a view, no partition
+copy), the shift along the width is one flat roll, and the shift along the height, a cyclic roll
+inside each full-height window, becomes a fixed permutation of the window's slots that is folded into
+the gathered bias and mask (attention is equivariant to permuting a window's tokens together with
+its bias and mask). Attention runs in F.scaled_dot_product_attention with bias + mask as one additive
+float mask (-100 where masked, as released).
 """
 from __future__ import annotations
 
@@ -85,14 +93,36 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
+def _count_cpu_flash_attention() -> None:
+    """Let torch's FlopCounterMode count the CPU flash-attention kernel (as it counts the CUDA one), so
+    the window attention products stay visible in models.efficiency's `macs_all`."""
+    try:
+        from torch.utils import flop_counter as fcm
+        aten = torch.ops.aten
+        for op, formula in ((aten._scaled_dot_product_flash_attention_for_cpu, fcm.sdpa_flop),
+                            (aten._scaled_dot_product_flash_attention_for_cpu_backward, fcm.sdpa_backward_flop)):
+            if op not in fcm.flop_registry:
+                fcm.register_flop_formula(op)(formula)
+    except (ImportError, AttributeError):  # an older torch without these names: nothing to count
+        pass
+
+
+_count_cpu_flash_attention()
+
+
 def window_softmax_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
-    """softmax(q k^T / sqrt(d) + bias) v. PyTorch's fused kernel on GPU; on CPU the explicit
-    product, which measured ~1.4x faster than SDPA's math path with a float mask (same numbers
-    within 1e-6)."""
-    if q.is_cuda:
-        return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
-    attn = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1) + bias
-    return attn.softmax(-1) @ v
+    """softmax(q k^T / sqrt(d) + bias) v with PyTorch's fused kernel; bias [..., N, N] broadcasts over the
+    leading dims of q. It is expanded to q's 4-D batch shape (a stride-0 view): the CPU flash kernel takes
+    such a mask, a broadcasting 3-D one sends SDPA to its slower math path."""
+    bias = bias.to(q.dtype).expand(*q.shape[:-2], *bias.shape[-2:])
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+
+
+def cols_slot_order(ws: tuple[int, int], shift_h: int) -> torch.Tensor:
+    """[N] for full-height windows: column-major slot s = c*wh + row (rows before the roll) -> the
+    release's slot in its rolled, row-major window: ((row - shift_h) mod wh) * ww + c."""
+    c, row = torch.meshgrid(torch.arange(ws[1]), torch.arange(ws[0]), indexing="ij")
+    return (((row - shift_h) % ws[0]) * ws[1] + c).flatten()
 
 
 class WindowAttention(nn.Module):
@@ -108,23 +138,25 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
-    def position_bias(self) -> torch.Tensor:
-        """[heads,N,N] bias gathered from the table."""
+    def position_bias(self, index: torch.Tensor | None = None) -> torch.Tensor:
+        """[heads,N,N] bias gathered from the table (index: an [N,N] slot-permuted relative_position_index)."""
         n = self.ws[0] * self.ws[1]
-        bias = self.relative_position_bias_table[self.relative_position_index.view(-1)]
+        index = self.relative_position_index if index is None else index
+        bias = self.relative_position_bias_table[index.reshape(-1)]
         return bias.view(n, n, -1).permute(2, 0, 1)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
-        """x [B*nW,N,C], mask [nW,N,N] or None -> [B*nW,N,C]."""
+    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
+                index: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B*nW,N,C], mask [nW,N,N] or None, index as in position_bias -> [B*nW,N,C]."""
         bw, n, c = x.shape
         qkv = self.qkv(x).view(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B*nW,heads,N,hd]
-        bias = self.position_bias()  # [heads,N,N]
-        if mask is not None:  # fold windows into heads: 4-D inputs suit every fused kernel
+        bias = self.position_bias(index)  # [heads,N,N]
+        if mask is not None:  # fold windows into heads: one [nW*heads,N,N] additive mask
             nw = mask.shape[0]
-            bias = (bias.unsqueeze(0) + mask.unsqueeze(1)).flatten(0, 1)  # [nW*heads,N,N]
+            bias = (bias.unsqueeze(0) + mask.unsqueeze(1)).flatten(0, 1)
             q, k, v = (t.reshape(bw // nw, nw * self.num_heads, n, -1) for t in (q, k, v))
-        out = window_softmax_attention(q, k, v, bias.to(q.dtype))
+        out = window_softmax_attention(q, k, v, bias)
         out = out.reshape(bw, self.num_heads, n, -1).transpose(1, 2).reshape(bw, n, c)
         return self.proj(out)
 
@@ -144,7 +176,12 @@ class SwinTransformerLayer(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         mask = shift_attention_mask(self.img_size, ws, self.shift, mask_value) if shifted else None
         self.register_buffer("attn_mask", mask)  # None for unshifted layers: not in the state_dict
-        self._masks: dict[tuple[int, int, torch.device], torch.Tensor] = {}
+        # the column-major path's slot-permuted index and mask (not in the state_dict; follow .to())
+        order = cols_slot_order(ws, self.shift[0])
+        self.register_buffer("cols_index", self.attn.relative_position_index[order][:, order], persistent=False)
+        cols_mask = None if mask is None or img_size[0] != ws[0] else mask[:, order][:, :, order]
+        self.register_buffer("cols_mask", cols_mask, persistent=False)
+        self._masks: dict[tuple, torch.Tensor] = {}
 
     def mask_for(self, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
         """The shift mask for this input size: the buffer, or one computed once per other size."""
@@ -157,8 +194,22 @@ class SwinTransformerLayer(nn.Module):
             self._masks[key] = shift_attention_mask(size, self.ws, self.shift, self.mask_value).to(device)
         return self._masks[key]
 
+    def cols_mask_for(self, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
+        """mask_for in the column-major slot order (full-height windows), cached per size."""
+        if self.shift == (0, 0):
+            return None
+        if tuple(size) == self.img_size and self.cols_mask is not None:
+            return self.cols_mask
+        key = ("cols", size[0], size[1], device)
+        if key not in self._masks:
+            order = cols_slot_order(self.ws, self.shift[0]).to(device)
+            self._masks[key] = self.mask_for(size, device)[:, order][:, :, order]
+        return self._masks[key]
+
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """x [B,H*W,C] -> [B,H*W,C]."""
+        """x [B,H*W,C] (row-major tokens) -> [B,H*W,C]."""
+        if size[0] == self.ws[0]:
+            return cols_to_rows(self.forward_cols(rows_to_cols(x, size), size), size)
         h, w = size
         b, _, c = x.shape
         y = self.norm1(x).view(b, h, w, c)
@@ -171,6 +222,34 @@ class SwinTransformerLayer(nn.Module):
         x = x + self.drop_path(y.reshape(b, h * w, c))
         return x + self.drop_path(self.mlp(self.norm2(x)))
 
+    def forward_cols(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        """Same layer on column-major tokens x [B,W*H,C] with full-height windows (H = wh): windows are
+        views, the width shift one flat roll, the height shift folded into cols_index / the mask."""
+        h = size[0]
+        b, n_tok, c = x.shape
+        roll = self.shift[1] * h
+        y = self.norm1(x)
+        if roll:
+            y = torch.roll(y, -roll, dims=1)
+        y = self.attn(y.view(-1, self.ws[0] * self.ws[1], c), self.cols_mask_for(size, x.device), self.cols_index)
+        y = y.view(b, n_tok, c)
+        if roll:
+            y = torch.roll(y, roll, dims=1)
+        x = x + self.drop_path(y)
+        return x + self.drop_path(self.mlp(self.norm2(x)))
+
+
+def rows_to_cols(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Row-major tokens [B,H*W,C] -> column-major [B,W*H,C]."""
+    b, _, c = x.shape
+    return x.view(b, size[0], size[1], c).transpose(1, 2).reshape(b, -1, c)
+
+
+def cols_to_rows(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Column-major tokens [B,W*H,C] -> row-major [B,H*W,C]."""
+    b, _, c = x.shape
+    return x.view(b, size[1], size[0], c).transpose(1, 2).reshape(b, -1, c)
+
 
 class SwinStage(nn.Module):
     """The STLs of one PSTST block (`residual_group.blocks.i`), shifted windows on odd layers."""
@@ -178,12 +257,20 @@ class SwinStage(nn.Module):
     def __init__(self, dim: int, img_size: tuple[int, int], depth: int, num_heads: int, ws: tuple[int, int],
                  mlp_ratio: float, drop_path: list[float], mask_value: float = -100.0):
         super().__init__()
+        self.ws = ws
         self.blocks = nn.ModuleList(
             SwinTransformerLayer(dim, img_size, ws, num_heads, shifted=i % 2 == 1, mlp_ratio=mlp_ratio,
                                  drop_path=drop_path[i], mask_value=mask_value) for i in range(depth))
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """[B,H*W,C] -> [B,H*W,C]."""
+        """[B,H*W,C] -> [B,H*W,C]; full-height windows run column-major from the first layer to the last."""
+        if not len(self.blocks):
+            return x
+        if size[0] != self.ws[0]:
+            for blk in self.blocks:
+                x = blk(x, size)
+            return x
+        x = rows_to_cols(x, size)
         for blk in self.blocks:
-            x = blk(x, size)
-        return x
+            x = blk.forward_cols(x, size)
+        return cols_to_rows(x, size)
