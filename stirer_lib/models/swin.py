@@ -102,7 +102,7 @@ def _count_cpu_flash_attention() -> None:
         for op, formula in ((aten._scaled_dot_product_flash_attention_for_cpu, fcm.sdpa_flop),
                             (aten._scaled_dot_product_flash_attention_for_cpu_backward, fcm.sdpa_backward_flop)):
             if op not in fcm.flop_registry:
-                fcm.register_flop_formula(op)(formula)
+                fcm.register_flop_formula(op, get_raw=True)(formula)  # formula: already shape-wrapped
     except (ImportError, AttributeError):  # an older torch without these names: nothing to count
         pass
 
