@@ -227,3 +227,57 @@ def test_ensure_data_regenerates_on_another_style(tmp_path):
     synth.ensure_data(root, synthetic=True, sizes=TINY, seed=0, workers=1, style="lesson")
     assert json.loads((root / synth.MARKER).read_text())["style"]["name"] == "lesson"
     assert first_hr(root) == synth.make_pair(0, "easy", 0, "lesson")["image_hr"] != full
+
+
+# ---------------------------------------------------------------------------------------------
+# the ceiling: a perfect restoration cannot undo the capture's misalignment and exposure (issue 12)
+
+def _hr_image(word: str = "ceiling", seed: int = 3):
+    from stirer_lib.data.render import to_hr
+    return to_hr(render_scene(word, np.random.default_rng(seed)))
+
+
+def test_misalign_only_identity_and_shift():
+    from stirer_lib.data.camera import CameraParams, misalign_only
+    from stirer_lib.data.quality import ceiling_quality, mean_quality
+    hr = _hr_image()
+    assert np.array_equal(np.asarray(misalign_only(hr, CameraParams())), np.asarray(hr))
+    shifts = [CameraParams(), CameraParams(shift=(0.5, 0.0)), CameraParams(shift=(1.5, 0.0))]
+    p, s = ceiling_quality([hr] * 3, shifts)
+    assert torch.isinf(p[0]) and s[0] == pytest.approx(1.0, abs=1e-5)
+    assert 10 < p[2] < p[1] < 60 and s[2] < s[1] < 1  # a larger shift costs more
+    dark = ceiling_quality([hr], [CameraParams(brightness=-20.0)])[0]
+    assert dark[0] < 30  # a 20-level exposure change alone caps PSNR below 30 dB
+    assert mean_quality(p, s)["psnr"] == pytest.approx(float(p[1:].mean())) and mean_quality(p, s)["n"] == 3
+
+
+def test_ceiling_is_stored_and_printed_per_split(smoke_root, tmp_path, capsys):
+    import json
+    info = json.loads((smoke_root / synth.MARKER).read_text())
+    assert info["format_version"] == synth.FORMAT_VERSION
+    table = synth.quality_table({k: info[k] for k in ("bicubic", "ceiling")})
+    for split in TEST_SPLITS:
+        c, b = info["ceiling"][split], info["bicubic"][split]
+        assert c["n"] == b["n"] == synth.SYNTH_SIZES["smoke"][split]
+        assert b["psnr"] < c["psnr"] < 60 and b["ssim"] < c["ssim"] <= 1
+        row = next(line for line in table.splitlines() if line.startswith(split))
+        assert f"{c['psnr']:.2f}" in row and f"{c['ssim']:.4f}" in row and f"{b['psnr']:.2f}" in row
+    synth.generate(tmp_path / "v", TINY, seed=0, workers=1, verbose=True)
+    out = capsys.readouterr().out
+    assert "ceiling PSNR" in out and all(f"\n{s} " in out for s in TEST_SPLITS)
+
+
+def test_retuned_camera_keeps_shifts_small_and_the_ceiling_high():
+    from stirer_lib.data.camera import RANGES
+    from stirer_lib.data.quality import ceiling_quality, mean_quality
+    from stirer_lib.data.transforms import decode_image
+    assert max(RANGES[sev]["shift"][1] for sev in SEVERITIES) <= 0.8  # was 1.2-2.0 px on medium
+    for split in TEST_SPLITS:  # 48 records per split (the measured 300 are in the report)
+        pairs = [synth.capture_pair(0, split, i, "lesson") for i in range(48)]
+        lo, hi = RANGES[split]["shift"]
+        mags = [float(np.hypot(*p.shift)) for _, p in pairs]
+        assert lo - 1e-9 <= min(mags) and max(mags) <= hi + 1e-9
+        hr = [decode_image(r["image_hr"]) for r, _ in pairs]
+        ceiling = mean_quality(*ceiling_quality(hr, [p for _, p in pairs]))["psnr"]
+        assert ceiling >= synth.RELEASE_PSNR[split] + 1.0, (split, ceiling)
+    assert synth.capture_pair(0, "easy", 0)[0] == synth.make_pair(0, "easy", 0)

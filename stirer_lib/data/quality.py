@@ -1,7 +1,9 @@
-"""Image quality of a data split: bicubic LR -> HR PSNR / SSIM (DESIGN.md section 4).
+"""Image quality of a data split: bicubic LR -> HR PSNR / SSIM and the ceiling (DESIGN.md section 4).
 
 The generator uses it to report how hard each synthetic split is, notebook 01 to show the
-bicubic baseline. The metrics are the evaluation's (stirer_lib.metrics: TextZoom's PSNR and SSIM).
+bicubic baseline. The ceiling is what a perfect restoration would score: it cannot know the
+capture's misalignment and exposure change, so it is the HR image after only those.
+The metrics are the evaluation's (stirer_lib.metrics: TextZoom's PSNR and SSIM).
 """
 from __future__ import annotations
 
@@ -45,3 +47,19 @@ def bicubic_per_split(root: str | os.PathLike, splits: tuple[str, ...] = ("easy"
         finite = torch.isfinite(p)  # identical images give PSNR = inf
         out[split] = {"psnr": float(p[finite].mean()), "ssim": float(s.mean()), "n": len(ds)}
     return out
+
+
+def mean_quality(p: torch.Tensor, s: torch.Tensor) -> dict[str, float]:
+    """Mean of per-image PSNR (finite ones: identical images give inf) and SSIM, with the count."""
+    finite = torch.isfinite(p)
+    return {"psnr": float(p[finite].mean()) if finite.any() else float("inf"), "ssim": float(s.mean()),
+            "n": int(p.numel())}
+
+
+def ceiling_quality(hr: list, params: list) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-image (PSNR, SSIM) of a perfect restoration: each HR after only its misalignment and exposure."""
+    from .camera import misalign_only
+    from .transforms import hr_tensor
+    ref = torch.stack([hr_tensor(im) for im in hr])
+    out = torch.stack([hr_tensor(misalign_only(im, p)) for im, p in zip(hr, params)])
+    return psnr(out, ref), ssim(out, ref)
