@@ -13,12 +13,12 @@ import torch
 import torch.nn.functional as F
 
 from ..metrics import psnr, ssim
-from .transforms import HR_SIZE
+from ..scoring import bicubic_upsample
 
 
 def bicubic_up(lr: torch.Tensor) -> torch.Tensor:
     """[B, C, 16, 64] -> [B, C, 32, 128] bicubic (clamped to [0, 1]), the STISR baseline."""
-    return F.interpolate(lr, size=(HR_SIZE[1], HR_SIZE[0]), mode="bicubic", align_corners=False).clamp(0, 1)
+    return bicubic_upsample(lr)
 
 
 def bicubic_baseline(hr: torch.Tensor, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
