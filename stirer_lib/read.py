@@ -35,9 +35,7 @@ import argparse
 import io
 import json
 import os
-import pickle
 import sys
-import tempfile
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,17 +47,13 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torch import nn
 
 from .data.transforms import lr_tensor, tensor_to_pil
-try:  # the scoring helpers are moving from evaluation.py to scoring.py; drop the fallback once they have
-    from .scoring import bicubic_upsample, crnn_read
-except ImportError:
-    from .evaluation import bicubic_upsample, crnn_read
+from .checkpoint import atomic_write_text
+from .errors import CheckpointError
 from .models import load_crnn, load_stirer, predictions
+from .scoring import bicubic_upsample, crnn_read
 
 IMAGE_EXTS = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
-# what a bad checkpoint file raises today (checkpoint.py is being rewritten to raise one error class);
-# KeyError / IndexError: torch's weights-only unpickler on a text file ("hello": KeyError 101)
-LOAD_ERRORS = (FileNotFoundError, ValueError, TypeError, RuntimeError, OSError, EOFError, pickle.UnpicklingError,
-               KeyError, IndexError)
+LOAD_ERRORS = (CheckpointError,)  # a file that is not a (safe, fitting) checkpoint: stirer_lib.checkpoint
 VIEW_SCALE = 4  # --out images: nearest-neighbour enlargement
 VIEW_GAP = 2  # gray rows between the LR and the SR image (before enlargement)
 VIEW_CAPTION = 24  # caption band height in output pixels
@@ -340,16 +334,8 @@ def plan_out_names(items: Sequence[_Item], out_dir: Path) -> dict[str, Path]:
 
 
 def write_json_atomic(path: Path, obj: Any) -> None:
-    """Write JSON to path through a temporary file in the same folder and os.replace."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write JSON to path atomically (stirer_lib.checkpoint.atomic_write_text)."""
+    atomic_write_text(json.dumps(obj, indent=1), path)
 
 
 def format_result(res: ReadResult, verbose: bool = False) -> str:
@@ -421,8 +407,7 @@ def _load_models(args: argparse.Namespace, device: str) -> tuple[nn.Module | Non
         if args.verbose:
             print(str(err), file=sys.stderr)
         hint = " (a file without mini decoders: drop --full-model)" if flag == "--stirer" and args.full_model else ""
-        why = f"{type(err).__name__}: {_first_line(err)}"
-        return None, None, f"{flag} {getattr(args, flag[2:])}: not a usable checkpoint ({why}){hint}"
+        return None, None, f"{flag} {getattr(args, flag[2:])}: not a usable checkpoint ({_first_line(err)}){hint}"
     return model, crnn, None
 
 

@@ -63,8 +63,13 @@ def check_lmdb_path(path: str | os.PathLike) -> Path:
 
 def open_env(path: Path) -> lmdb.Environment:
     """Open an LMDB read-only the way DataLoader workers need it (no lock, no readahead)."""
-    return lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False,
-                     max_readers=1, subdir=True)
+    try:
+        return lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False,
+                         max_readers=1, subdir=True)
+    except lmdb.Error as err:
+        raise DataError(f"{Path(path) / 'data.mdb'} cannot be opened as an LMDB ({type(err).__name__}: "
+                        f"{str(err).split(': ')[-1]}); rebuild it, or point --data at a TextZoom / MJSynth / "
+                        f"SynthText LMDB folder. {HOW_TO_GET_DATA}") from None
 
 
 _OPEN: dict[str, tuple[int, lmdb.Environment]] = {}  # path -> (pid, env): one env per path and process

@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from matplotlib.patches import FancyArrowPatch, Rectangle
 
+from ..scoring import bicubic_upsample
 from ..models.swin import shift_attention_mask, shift_regions
 
 
@@ -92,8 +93,7 @@ def plot_decoder_outputs(lr: torch.Tensor, out, preds: list[list[str]], index: i
                          label: str | None = None, fig: plt.Figure | None = None) -> plt.Figure:
     """One image through the model: LR, each mini STISR decoder's I_SR^i with its mini STR decoder's
     reading, the final SR with the STR decoder's reading (and HR when given)."""
-    panels = [("LR input (bicubic x2 for display)", torch.nn.functional.interpolate(
-        lr[index:index + 1, :3], scale_factor=2, mode="bicubic", align_corners=False)[0])]
+    panels = [("LR input (bicubic x2 for display)", bicubic_upsample(lr[index:index + 1, :3])[0])]
     for i, sr in enumerate(out.srs):
         panels.append((f"block {i + 1}: I_SR^{i + 1}, CTC reads '{preds[i][index]}'", sr[index]))
     if out.sr is not None:

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..scoring import bicubic_upsample
 from ..text import CHARSET
 
 
@@ -27,7 +28,7 @@ def sample_grid(datasets: dict[str, object], n: int = 6, title: str = "HR / LR /
     for g, (split, ds) in enumerate(datasets.items()):
         for j in range(n):
             hr, lr, label = ds[j % len(ds)]
-            up = torch.nn.functional.interpolate(lr[None], size=(32, 128), mode="bicubic", align_corners=False)[0]
+            up = bicubic_upsample(lr[None])[0]
             rows = [(_rgb(hr), None), (_rgb(up), None), (hr[3].numpy(), "gray")]
             for r, (img, cmap) in enumerate(rows):
                 ax = axes[3 * g + r, j]
