@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 
 import torch
-import torch.nn.functional as F
 
 from ..metrics import psnr, ssim
 from ..scoring import bicubic_upsample
