@@ -21,9 +21,9 @@ def test_profiles_and_overrides():
     smoke, cpu = get_profile("smoke"), get_profile("cpu")
     assert smoke.run_dir == "runs/smoke" and cpu.data.root == "data/synth/cpu"
     assert smoke.pretrain.max_steps < cpu.pretrain.max_steps
-    p = get_profile("smoke", ["pretrain.max_steps=3", "data.root=/tmp/x", "pretrain.amp=false", "data.sizes.easy=5",
+    p = get_profile("smoke", ["pretrain.max_steps=3", "data.root=/tmp/x", "pretrain.amp=bf16", "data.sizes.easy=5",
                               "model.overrides.t5_init=t5", "pretrain.lr_str=none", "finetune.lr=2e-4"])
-    assert p.pretrain.max_steps == 3 and p.data.root == "/tmp/x" and p.pretrain.amp is False
+    assert p.pretrain.max_steps == 3 and p.data.root == "/tmp/x" and p.pretrain.amp == "bf16"
     assert p.data.sizes["easy"] == 5 and p.model.overrides == {"t5_init": "t5"} and p.pretrain.lr_str is None
     assert p.finetune.lr == 2e-4 and isinstance(p.finetune.lr, float)
     assert get_profile("paper").data.synthetic is False
@@ -34,7 +34,9 @@ def test_profiles_and_overrides():
 
 @pytest.mark.parametrize("item, words", [
     ("pretrain.max_steps=abc", ["pretrain.max_steps", "'abc'", "int"]),
-    ("pretrain.amp=flase", ["pretrain.amp", "'flase'", "true or false"]),
+    ("pretrain.amp=flase", ["pretrain.amp", "'flase'", "bf16"]),
+    ("pretrain.eval_every=yes", ["pretrain.eval_every", "'yes'", "int"]),
+    ("course.interactive=maybe", ["course.interactive", "true or false"]),
     ("pretrain.lr=fast", ["pretrain.lr", "'fast'", "float"]),
     ("pretrain.max_steps=2.5", ["pretrain.max_steps", "'2.5'", "int"]),
     ("pretrain.nope=1", ["unknown setting", "pretrain.nope", "known here"]),

@@ -262,7 +262,7 @@ def test_user_errors_of_every_command_are_one_line_and_exit_2(tmp_path, capsys):
     cases = [
         (train_main, ["--stage", "pretrain", "--run-dir", str(tmp_path / "r"), "--data", str(empty)], "missing"),
         (train_main, ["--stage", "pretrain", "--run-dir", str(tmp_path / "r"), "--set", "pretrain.amp=flase"],
-         "true or false"),
+         "choose one of"),
         (evaluate_main, ["--stirer", str(good), "--data", str(empty)], "no TextZoom test folder"),
         (evaluate_main, ["--stirer", str(good), "--data", str(tmp_path / "notlmdb")], "data.mdb"),
         (course_main, ["--profile", "smoke", "--set", "eval.batch_size=many", "--only", "1"], "eval.batch_size"),

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 STAGES = ("pretrain", "finetune")
 BEST_BY = ("acc_final", "last")
+AMP_MODES = ("auto", "bf16", "fp16", "off")
 
 
 @dataclass
@@ -27,7 +28,7 @@ class StageSettings:
     alpha: float = 0.5  # Eq. 9 as released: alpha * L_SR + (1 - alpha) * L_Rec
     weight_decay: float = 0.01
     grad_clip: float | None = None
-    amp: bool = True  # mixed precision where the device supports it
+    amp: str = "auto"  # mixed precision: "auto" (bf16 / fp16 on CUDA, off on CPU), "bf16" (any device), "fp16", "off"
     log_every: int = 2
     eval_max_images: int | None = None  # per test split; None: all
     best_by: str = "acc_final"  # which evaluated model best.pt keeps: "acc_final" or "last"
@@ -39,6 +40,9 @@ class StageSettings:
             raise ValueError(f"{stage} needs max_steps or epochs (set {stage}.max_steps=N)")
         if self.best_by not in BEST_BY:
             raise ValueError(f"{stage}.best_by is {self.best_by!r}; choose one of {BEST_BY}")
+        if self.amp not in AMP_MODES:
+            raise ValueError(f"{stage}.amp is {self.amp!r}; choose one of {AMP_MODES} (auto: bf16 or fp16 on CUDA, "
+                             f"off on a CPU)")
         if self.batch_size < 1:
             raise ValueError(f"{stage}.batch_size must be >= 1, got {self.batch_size}")
         return self

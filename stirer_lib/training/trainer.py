@@ -18,6 +18,7 @@ good checkpoint. The same code runs alone or under torchrun with DistributedData
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import math
 import time
 from dataclasses import dataclass, field
@@ -31,7 +32,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..checkpoint import atomic_save, best_or_last, load_strict, read, state_dict_of
 from ..data import collate_train
-from ..errors import CheckpointError, DataError, UserError
+from ..errors import DataError, SettingError, UserError
 from ..evaluation import compact, evaluate_loaders, final_accuracy, is_better
 from ..losses import stirer_loss
 from ..runlock import RunLock
@@ -73,6 +74,30 @@ def epoch_loader(dataset: Dataset, s: StageSettings, seed: int, epoch: int, star
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_train, num_workers=num_workers,
                       pin_memory=cuda, persistent_workers=False,
                       generator=torch.Generator().manual_seed(epoch_seed(seed, epoch, salt=2)))
+
+
+def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
+    """Autocast dtype for an amp mode on a device: "auto" is bf16 (else fp16) on CUDA and off on a CPU;
+    "bf16" runs on any device that supports it; "fp16" (with a GradScaler) needs CUDA."""
+    if mode == "off" or (mode == "auto" and device.type != "cuda"):
+        return None
+    if mode == "fp16":
+        if device.type != "cuda":
+            raise SettingError("amp=fp16 needs a CUDA device (float16 autocast with a GradScaler); use amp=bf16 "
+                               "or amp=off on a CPU")
+        return torch.float16
+    if mode == "bf16" or torch.cuda.is_bf16_supported():
+        return torch.bfloat16
+    return torch.float16
+
+
+def float32_outputs(out: Any) -> Any:
+    """A StirerOutput with every floating tensor in float32 (the losses of Eqs. 7-9 are computed in float32)."""
+    def f(v: Any) -> Any:
+        if isinstance(v, list):
+            return [f(x) for x in v]
+        return v.float() if torch.is_tensor(v) and v.is_floating_point() else v
+    return dataclasses.replace(out, **{k.name: f(getattr(out, k.name)) for k in dataclasses.fields(out)})
 
 
 def default_init(run_dir: Path) -> Path | None:
@@ -163,9 +188,8 @@ class Trainer:
 
     # -- setup helpers
     def _amp_dtype(self) -> torch.dtype | None:
-        if not self.s.amp or self.device.type != "cuda":
-            return None
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        """The autocast dtype of the forward pass (settings.amp); None: float32."""
+        return amp_dtype(self.s.amp, self.device)
 
     def _init_weights(self, init: str | Path | None) -> None:
         if init is None and self.stage == "finetune":
@@ -285,7 +309,7 @@ class Trainer:
                     else contextlib.nullcontext())
         with autocast:
             out = self.ddp_model(lr, labels=labels)
-        parts = stirer_loss(out, batch, alpha=self.s.alpha)
+        parts = stirer_loss(float32_outputs(out), batch, alpha=self.s.alpha)  # the losses in float32
         finite = bool(torch.isfinite(parts["total"]).item())
         if ddp.any_true([not finite], self.info)[0]:
             raise NonFiniteLossError(self._nonfinite_message(parts))
@@ -307,7 +331,7 @@ class Trainer:
         how = "--resume (a resumed run takes the new learning rates)" if last.exists() else "--overwrite"
         return (f"non-finite loss at step {self.step + 1} of the {self.stage} stage ({terms}); {kept}. "
                 f"Lower the learning rate (--set {self.stage}.lr=... / {self.stage}.lr_sr=...), set "
-                f"{self.stage}.grad_clip, or turn off mixed precision ({self.stage}.amp=false), then run again "
+                f"{self.stage}.grad_clip, or turn off mixed precision ({self.stage}.amp=off), then run again "
                 f"with {how}.")
 
     # -- the loop
