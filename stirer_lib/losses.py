@@ -80,14 +80,22 @@ def ctc_loss(logits: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor)
 
 
 def decoder_ce(out: Any, decoder_labels: torch.Tensor) -> torch.Tensor | None:
-    """L_CE of the STR decoder over all 31 positions (pads included, as T5's loss in the release)."""
+    """L_CE of the STR decoder over all 31 positions (pads included, as T5's loss in the release).
+    The model's own ar_loss is reused when it was computed with these labels (one cross entropy a step)."""
     logits = getattr(out, "ar_logits", None)
     if logits is not None:
         labels = decoder_labels.to(logits.device).long()
         if logits.shape[:2] != labels.shape:
             raise ValueError(f"ar_logits {tuple(logits.shape)} do not match decoder_labels {tuple(labels.shape)}")
+        if _same_labels(getattr(out, "ar_labels", None), labels) and getattr(out, "ar_loss", None) is not None:
+            return out.ar_loss
         return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten())
     return getattr(out, "ar_loss", None)
+
+
+def _same_labels(a: torch.Tensor | None, b: torch.Tensor) -> bool:
+    """True when a is b, or holds the same values."""
+    return a is not None and (a is b or (a.shape == b.shape and bool(torch.equal(a, b))))
 
 
 def rec_terms(out: Any, batch: dict) -> tuple[list[torch.Tensor], torch.Tensor | None]:

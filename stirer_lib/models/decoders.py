@@ -7,16 +7,19 @@ STISR decoder Phi_SR (Eq. 4):
 STR decoder Phi_Rec (Eqs. 5-6):
     z = ViT([h_L, I_LR]) [B,32,96]  (note: h_L first here, the release's order)
     p(y_t | y_<t, z) = T5(z, y_<t)   (transformers' T5ForConditionalGeneration, z as inputs_embeds)
-  Training: teacher forcing with the shifted labels; inference: greedy decoding of 20 new tokens.
+  Training: teacher forcing with the shifted labels; inference: greedy decoding of 20 new tokens, run
+  step by step on T5's own modules (greedy_generate), the same ids as transformers' generate().
 The modules are returned as ModuleDicts whose names (`last_sr`, `down_conv`, `conv_after_body`,
 `upsample`, `vit`, `decoder`) STIRER registers at its top level, the official state_dict layout.
 """
 from __future__ import annotations
 
 import inspect
+from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from transformers import T5Config, T5ForConditionalGeneration
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
@@ -66,38 +69,131 @@ def str_encode(m: nn.Module, lr: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
     return m.vit(torch.cat([h, lr], 1))
 
 
+def shift_right(labels: torch.Tensor) -> torch.Tensor:
+    """T5's decoder inputs: start token 0, then labels[:, :-1] (-100 read as pad 0)."""
+    shifted = torch.cat([labels.new_zeros(labels.shape[0], 1), labels[:, :-1]], 1)
+    return shifted.masked_fill_(shifted == -100, 0)
+
+
 def teacher_forced(m: nn.Module, z: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Eq. (6) with teacher forcing: labels [B,31] (0 pad, 1-36, 37 EOS) -> logits [B,31,38], CE loss.
 
-    T5 shifts the labels right behind the start token 0. As in the release, pad positions (0) are
-    scored too: only -100 would be ignored.
+    T5 reads the labels shifted right behind the start token 0. As in the release, pad positions (0)
+    are scored too: only -100 would be ignored. The cross entropy is computed here, once, in float32
+    (T5 is called without labels); stirer_lib.losses reuses it.
     """
     if labels.dim() != 2 or labels.dtype != torch.long:
         raise ValueError(f"decoder labels must be a [B, 31] long tensor, got {tuple(labels.shape)} {labels.dtype}; "
                          "build them with stirer_lib.text.encode_decoder_labels")
-    out = m.decoder(inputs_embeds=z, labels=labels)
-    return out.logits, out.loss
+    logits = m.decoder(inputs_embeds=z, decoder_input_ids=shift_right(labels)).logits
+    return logits, F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
 
 
-@torch.no_grad()
-def greedy_generate(m: nn.Module, z: torch.Tensor, max_new_tokens: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eq. (6) at inference: greedy decoding -> ids [B,1+max_new_tokens] (start token 0 first) and the
-    per-step logits [B,max_new_tokens,38]. Rows that all stopped early are padded with 0 / NaN scores.
+def hf_greedy_generate(m: nn.Module, z: torch.Tensor, max_new_tokens: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """greedy_generate through transformers' generate() (the pre-speed-up path; kept for comparison).
 
     transformers 5 sizes T5's decoder cache from the encoder depth; an EncoderDecoderCache of two
     DynamicCaches grows with the real decoder depth instead.
     """
     cache = {_CACHE_KWARG: EncoderDecoderCache(DynamicCache(), DynamicCache())}
-    was_training = m.decoder.training
-    m.decoder.eval()  # no T5 dropout while generating, also when asked for in training mode
-    try:
+    with _eval_mode(m.decoder), torch.no_grad():
         gen = m.decoder.generate(inputs_embeds=z, max_new_tokens=max_new_tokens, min_new_tokens=0, num_beams=1,
                                  do_sample=False, output_scores=True, return_dict_in_generate=True, **cache)
+    return _pad_generation(gen.sequences, torch.stack(gen.scores, 1), max_new_tokens)
+
+
+@contextmanager
+def _eval_mode(module: nn.Module):
+    """No dropout for the duration (also when the model trains), then the previous mode again."""
+    was_training = module.training
+    module.eval()
+    try:
+        yield module
     finally:
-        m.decoder.train(was_training)
-    ids, scores = gen.sequences, torch.stack(gen.scores, 1)
+        module.train(was_training)
+
+
+def _pad_generation(ids: torch.Tensor, scores: torch.Tensor, max_new_tokens: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pad ids with 0 and scores with NaN to 1 + max_new_tokens steps (every row stopped early)."""
     short = 1 + max_new_tokens - ids.shape[1]
-    if short > 0:  # every sequence ended with EOS before the limit
-        ids = torch.nn.functional.pad(ids, (0, short), value=0)
-        scores = torch.nn.functional.pad(scores, (0, 0, 0, short), value=float("nan"))
+    if short > 0:
+        ids = F.pad(ids, (0, short), value=0)
+        scores = F.pad(scores, (0, 0, 0, short), value=float("nan"))
     return ids, scores
+
+
+def _heads(x: torch.Tensor, attn: nn.Module) -> torch.Tensor:
+    """[B,L,h*dk] -> [B,h,L,dk]."""
+    return x.view(x.shape[0], x.shape[1], attn.n_heads, attn.key_value_proj_dim).transpose(1, 2)
+
+
+def _attend(attn: nn.Module, q_in: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
+            bias: torch.Tensor | None) -> torch.Tensor:
+    """One T5 attention read: softmax(q k^T + bias) v (T5 does not scale q k^T), output projection."""
+    q = _heads(attn.q(q_in), attn)
+    if bias is not None:
+        bias = bias.to(q.dtype).expand(q.shape[0], -1, -1, -1)
+    out = F.scaled_dot_product_attention(q, k, v, attn_mask=bias, scale=1.0)
+    return attn.o(out.transpose(1, 2).reshape(q_in.shape[0], q_in.shape[1], -1))
+
+
+class _T5Steps:
+    """T5's decoder run one token at a time on its own weights: cross-attention keys / values made once,
+    self-attention keys / values written into preallocated buffers, the relative-position bias of all
+    steps gathered once. Same arithmetic as T5Stack with a cache, without its per-token bookkeeping."""
+
+    def __init__(self, t5: nn.Module, enc: torch.Tensor, steps: int):
+        self.t5, self.blocks = t5, t5.decoder.block
+        b = enc.shape[0]
+        sa0 = self.blocks[0].layer[0].SelfAttention
+        self.bias = sa0.compute_bias(steps, steps, device=enc.device)  # [1,h,T,T]
+        self.cross = [(_heads(blk.layer[1].EncDecAttention.k(enc), blk.layer[1].EncDecAttention),
+                       _heads(blk.layer[1].EncDecAttention.v(enc), blk.layer[1].EncDecAttention)) for blk in self.blocks]
+        shape = (b, sa0.n_heads, steps, sa0.key_value_proj_dim)
+        self.keys = [enc.new_empty(shape) for _ in self.blocks]
+        self.values = [enc.new_empty(shape) for _ in self.blocks]
+        cfg = t5.config
+        self.out_scale = cfg.d_model ** -0.5 if getattr(cfg, "scale_decoder_outputs", cfg.tie_word_embeddings) else None
+
+    def logits(self, tokens: torch.Tensor, t: int) -> torch.Tensor:
+        """tokens [B] at position t -> next-token logits [B,V] (float32)."""
+        x = self.t5.decoder.embed_tokens(tokens[:, None])  # [B,1,D]
+        for blk, keys, values, (ck, cv) in zip(self.blocks, self.keys, self.values, self.cross):
+            sa = blk.layer[0]
+            h = sa.layer_norm(x)
+            keys[:, :, t] = _heads(sa.SelfAttention.k(h), sa.SelfAttention)[:, :, 0]
+            values[:, :, t] = _heads(sa.SelfAttention.v(h), sa.SelfAttention)[:, :, 0]
+            x = x + _attend(sa.SelfAttention, h, keys[:, :, :t + 1], values[:, :, :t + 1], self.bias[:, :, t:t + 1, :t + 1])
+            ca = blk.layer[1]
+            x = x + _attend(ca.EncDecAttention, ca.layer_norm(x), ck, cv, None)
+            ff = blk.layer[2]
+            x = x + ff.DenseReluDense(ff.layer_norm(x))
+        x = self.t5.decoder.final_layer_norm(x)
+        if self.out_scale is not None:
+            x = x * self.out_scale
+        return self.t5.lm_head(x)[:, 0].float()
+
+
+@torch.no_grad()
+def greedy_generate(m: nn.Module, z: torch.Tensor, max_new_tokens: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
+    """Eq. (6) at inference: greedy decoding -> ids [B,1+max_new_tokens] (start token 0 first) and the
+    per-step logits [B,max_new_tokens,38]. A row that emitted EOS continues with pad 0 (its scores are
+    still recorded); when every row has, decoding stops and the rest is padded with 0 / NaN scores,
+    as transformers' generate() does (same ids, logits within float rounding: tests/test_models.py)."""
+    t5 = m.decoder
+    eos, pad = t5.config.eos_token_id, t5.config.pad_token_id
+    with _eval_mode(t5):
+        enc = t5.encoder(inputs_embeds=z).last_hidden_state
+        steps = _T5Steps(t5, enc, max_new_tokens)
+        tokens = torch.full((z.shape[0],), t5.config.decoder_start_token_id, dtype=torch.long, device=z.device)
+        ids, scores = [tokens], []
+        unfinished = torch.ones_like(tokens, dtype=torch.bool)
+        for t in range(max_new_tokens):
+            logits = steps.logits(tokens, t)
+            scores.append(logits)
+            tokens = torch.where(unfinished, logits.argmax(-1), pad)
+            ids.append(tokens)
+            unfinished &= tokens != eos
+            if not unfinished.any():
+                break
+    return _pad_generation(torch.stack(ids, 1), torch.stack(scores, 1), max_new_tokens)

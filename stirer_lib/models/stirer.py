@@ -38,7 +38,8 @@ class StirerOutput:
     sr [B,4,32,128] final SR; srs: intermediate SRs (one per PSTST block, mini decoders only);
     ctc_logits: [B,32,37] raw CTC scores per block; text_ids [B,21] greedy ids (start token first);
     text_scores [B,20,38] the logits of each greedy step; ar_logits [B,31,38] / ar_loss teacher
-    forced (only with labels); features: h_L [B,C',16,64].
+    forced (only with labels), ar_labels the labels they were computed with (stirer_lib.losses reuses
+    ar_loss for the same labels instead of computing the cross entropy again); features: h_L [B,C',16,64].
     """
 
     sr: torch.Tensor | None = None
@@ -48,6 +49,7 @@ class StirerOutput:
     text_scores: torch.Tensor | None = None
     ar_logits: torch.Tensor | None = None
     ar_loss: torch.Tensor | None = None
+    ar_labels: torch.Tensor | None = None
     features: torch.Tensor | None = None
 
 
@@ -108,7 +110,8 @@ class STIRER(nn.Module):
         if self.config.str_decoder:
             z = str_encode(self, lr, h)
             if labels is not None:
-                out.ar_logits, out.ar_loss = teacher_forced(self, z, labels.to(lr.device))
+                out.ar_labels = labels.to(lr.device)
+                out.ar_logits, out.ar_loss = teacher_forced(self, z, out.ar_labels)
             if (not self.training) if generate is None else generate:
                 out.text_ids, out.text_scores = greedy_generate(self, z, self.config.max_new_tokens)
         return out

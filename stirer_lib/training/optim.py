@@ -58,8 +58,14 @@ def group_lr(optimizer: torch.optim.Optimizer, name: str) -> float | None:
 
 def build_optimizer(model: nn.Module, lr: float, lr_sr: float, weight_decay: float = 0.01,
                     betas: tuple[float, float] = (0.9, 0.999), lr_str: float | None = None) -> torch.optim.AdamW:
-    """AdamW over the parameter groups."""
-    return torch.optim.AdamW(param_groups(model, lr, lr_sr, lr_str), betas=betas, weight_decay=weight_decay)
+    """AdamW over the parameter groups, with torch's fused kernel where the parameters' device has one
+    (one kernel per step instead of ~10 per tensor; the same update within float rounding), else foreach."""
+    try:
+        return torch.optim.AdamW(param_groups(model, lr, lr_sr, lr_str), betas=betas, weight_decay=weight_decay,
+                                 fused=True)
+    except (RuntimeError, ValueError):  # no fused AdamW for this device / dtype / torch version (fresh groups:
+        return torch.optim.AdamW(param_groups(model, lr, lr_sr, lr_str), betas=betas,  # the failed try filled them)
+                                 weight_decay=weight_decay, foreach=True)
 
 
 def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int,
