@@ -150,7 +150,8 @@ def _hold_sigint() -> Iterator[None]:
                 raise KeyboardInterrupt
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """True when a process with this id exists (on this machine)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -165,7 +166,7 @@ def remove_stale_temporaries(path: Path) -> list[Path]:
     gone = []
     for tmp in path.parent.glob(f".{path.name}.tmp-*"):
         pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not _pid_alive(int(pid)):
+        if pid.isdigit() and not pid_alive(int(pid)):
             tmp.unlink(missing_ok=True)
             gone.append(tmp)
     return gone

@@ -1,6 +1,8 @@
 """The synthetic generator, ensure_data and the degradations (issue 2, items 4, 5 and 7)."""
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import numpy as np
@@ -281,3 +283,13 @@ def test_retuned_camera_keeps_shifts_small_and_the_ceiling_high():
         ceiling = mean_quality(*ceiling_quality(hr, [p for _, p in pairs]))["psnr"]
         assert ceiling >= synth.RELEASE_PSNR[split] + 1.0, (split, ceiling)
     assert synth.capture_pair(0, "easy", 0)[0] == synth.make_pair(0, "easy", 0)
+
+
+def test_an_interrupted_generations_leftover_is_removed(tmp_path):
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    left = tmp_path / f"root.tmp-{int(dead.stdout)}"
+    (left / "textzoom").mkdir(parents=True)
+    other = tmp_path / "root.tmp-notapid"
+    other.mkdir()
+    assert synth.remove_stale_generations(tmp_path / "root") == [left]
+    assert not left.exists() and other.exists()

@@ -30,6 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
+from ..checkpoint import pid_alive
 from ..errors import DataError, run_cli
 from .camera import SEVERITIES, CameraParams, degrade, sample_params
 from .lmdb_io import TEST_SPLITS, TRAIN_SPLITS, find_lmdbs, pretrain_dir, split_dir
@@ -242,6 +243,17 @@ def only_generated(root: Path) -> bool:
     return True
 
 
+def remove_stale_generations(root: Path) -> list[Path]:
+    """Delete ROOT.tmp-<pid> / ROOT.old-<pid> folders that an interrupted generator (a dead pid) left."""
+    gone = []
+    for p in root.parent.glob(f"{root.name}.tmp-*") if root.parent.is_dir() else []:
+        pid = p.name.rsplit("-", 1)[-1]
+        if p.is_dir() and pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+            gone.append(p)
+    return gone
+
+
 def make_command(root: Path, sizes: dict, seed: int, style: SynthStyle) -> str:
     """The command that writes a synthetic set with these settings."""
     extra = " ".join(f"--size {k}={v}" for k, v in sizes.items())
@@ -285,6 +297,7 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
                             f"{', '.join(str(p) for p in missing_parts(root)) or 'its LMDBs'}) and was not made by "
                             f"the generator, so it is left alone. Pass another --data folder, or make a synthetic "
                             f"set elsewhere: {make_command(root.with_name(root.name + '-synth'), sizes, seed, style)}")
+    remove_stale_generations(root)
     tmp = root.parent / f"{root.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)  # our own leftover (this pid)
