@@ -200,10 +200,11 @@ def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> Path:
 
 
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """torch.save(obj) atomically (see atomic_write_bytes)."""
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    return atomic_write_bytes(buf.getvalue(), path)
+    """torch.save(obj) atomically (see atomic_write_bytes); Ctrl-C is held from serialising to the rename."""
+    with _hold_sigint():
+        buf = io.BytesIO()
+        torch.save(obj, buf)
+        return atomic_write_bytes(buf.getvalue(), path)
 
 
 def atomic_write_text(text: str, path: str | os.PathLike) -> Path:

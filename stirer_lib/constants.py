@@ -1,4 +1,4 @@
-"""Image sizes of STIRER's input and output, defined once (DESIGN.md section 3).
+"""Image sizes of STIRER's input and output, defined once (docs/DESIGN.md section 3).
 
 Names say the order: *_HW is (height, width) as torch wants it, *_WH is (width, height) as PIL
 wants it. Class counts live with the charset in stirer_lib.text.

@@ -1,11 +1,11 @@
-"""The TextZoom evaluation of STIRER: per split and per step, accuracy, PSNR and SSIM (DESIGN.md 1, 2, 4).
+"""The TextZoom evaluation of STIRER: per split and per step, accuracy, PSNR and SSIM (docs/DESIGN.md 1, 2, 4).
 
 Steps follow the official test.py: step i < L pairs the i-th mini STR decoder (CTC, greedy) with
 the i-th intermediate SR image; the last step pairs the STR decoder (T5, greedy) with the final
 SR image. A CRNN reads the final SR image; the baselines are the CRNN on the bicubic-upsampled LR
 and on the HR image, and the PSNR / SSIM of the bicubic LR.
 
-Two averaging conventions (DESIGN.md section 2), both kept and labelled:
+Two averaging conventions (docs/DESIGN.md section 2), both kept and labelled:
   "mean_of_splits": the mean of the three split means (what the official test.py prints: 73.91);
   "over_all":       the mean over all images of the three splits (what the paper reports: 74.8).
 The official script averages the CRNN accuracy over all images ("Avg CRNN Acc").
@@ -309,7 +309,7 @@ def format_official(results: dict) -> str:
     m, a = results["mean_of_splits"], results["over_all"]
     lines.append(f"Avg CRNN Acc {_fmt(a['crnn_acc'])}")
     lines.append(f"Final Acc {_fmt(m['acc'])} Final PSNR {_fmt(m['psnr'])} SSIM {_fmt(m['ssim'], digits=4)}")
-    lines += ["", "# both averaging conventions (DESIGN.md section 2)"]
+    lines += ["", "# both averaging conventions (docs/DESIGN.md section 2)"]
     for key, r in (("mean_of_splits", m), ("over_all", a)):
         lines.append(f"# {key:<15} n={r['n']:<5} Acc {_fmt(r['acc'])} PSNR {_fmt(r['psnr'])} "
                      f"SSIM {_fmt(r['ssim'], digits=4)} | CRNN on SR {_fmt(r['crnn_acc'])} "

@@ -1,4 +1,4 @@
-"""Image-quality metrics of the TextZoom evaluation: PSNR and SSIM per image (DESIGN.md section 4).
+"""Image-quality metrics of the TextZoom evaluation: PSNR and SSIM per image (docs/DESIGN.md section 4).
 
 Both use the first three channels (RGB) of [B, C, H, W] images in [0, 1]; the mask channel of
 STIRER's 4-channel images is ignored. They are computed per image, as the official evaluation

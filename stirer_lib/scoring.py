@@ -3,7 +3,7 @@
 The full evaluation (stirer_lib.evaluation), the trainer's periodic evaluation, notebook 02's
 CRNN gap and the figures all call these functions, so a number means the same everywhere:
 - the bicubic baseline is torch's bicubic (align_corners=False) of the 16 x 64 LR to 32 x 128,
-  clamped to [0, 1] (DESIGN.md section 4);
+  clamped to [0, 1] (docs/DESIGN.md section 4);
 - the CRNN reads an image as the official evaluation feeds it (no clamping, gray inside the
   CRNN), greedy CTC, then the label filter;
 - a word is correct when the filtered prediction equals the filtered label;

@@ -3,7 +3,7 @@
 STIRER reads words over a 36-character alphabet (0-9, a-z):
 - the mini STR decoders emit CTC distributions over 37 classes (0 = blank, 1-36 = characters);
 - the STR decoder (T5) generates ids over 38 classes (0 = pad / start, 1-36 = characters,
-  37 = EOS), with decoder labels of fixed length 31 (DESIGN.md sections 1 and 3).
+  37 = EOS), with decoder labels of fixed length 31 (docs/DESIGN.md sections 1 and 3).
 """
 from __future__ import annotations
 
@@ -34,7 +34,7 @@ def filter_label(label: str) -> str:
 
 
 def filter_label_nfkd(label: str) -> str:
-    """DESIGN.md's order (NFKD to ASCII first, so 'café' -> 'cafe'); not what the release does."""
+    """docs/DESIGN.md's order (NFKD to ASCII first, so 'café' -> 'cafe'); not what the release does."""
     ascii_label = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode("ascii")
     return filter_label(ascii_label)
 

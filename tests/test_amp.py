@@ -1,4 +1,4 @@
-"""Mixed precision proven on a CPU: bf16 autocast of the train step, losses in float32 (issue 13, item 2)."""
+"""Mixed precision proven on a CPU: bf16 autocast of the train step, losses in float32."""
 from __future__ import annotations
 
 import pytest

@@ -1,4 +1,4 @@
-"""The LMDB data sets, the transform and the collation (issue 2, items 4 and 7)."""
+"""The LMDB data sets, the transform and the collation."""
 from __future__ import annotations
 
 import pickle

@@ -1,4 +1,4 @@
-"""The synthetic generator, ensure_data and the degradations (issue 2, items 4, 5 and 7)."""
+"""The synthetic generator, ensure_data and the degradations."""
 from __future__ import annotations
 
 import subprocess

@@ -1,5 +1,5 @@
 """Trust: checkpoints never run code, bad files get one line, one run per run directory, saves that
-fail or are interrupted lose nothing, evaluation skips and counts (issue 10)."""
+fail or are interrupted lose nothing, evaluation skips and counts."""
 from __future__ import annotations
 
 import errno
@@ -188,6 +188,24 @@ def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
     mine.write_bytes(b"?")
     ck.atomic_save({"step": 1}, tmp_path / "last.pt")
     assert not stale.exists() and mine.exists()
+
+
+def test_a_second_process_is_refused_naming_the_holder(data_root, tmp_path, capsys):
+    from stirer_lib.train import main as train_main
+    run = tmp_path / "pretrain"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from stirer_lib.runlock import RunLock; "
+                               f"RunLock({str(run)!r}, 'train').acquire(); print('held', flush=True); time.sleep(60)"],
+                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        assert train_main(["--stage", "pretrain", "--run-dir", str(run), "--data", str(data_root), *QUICK]) == 2
+        line = _one_error_line(capsys)
+        assert f"{run} is in use by another run (process {holder.pid}" in line
+    finally:
+        holder.kill()
+        holder.wait()
+    assert train_main(["--stage", "pretrain", "--run-dir", str(run), "--data", str(data_root), *QUICK]) == 0
+    assert "taking over the lock" in capsys.readouterr().out  # the killed holder never released it
 
 
 def test_one_run_per_run_directory(data_root, tmp_path, capsys):

@@ -1,7 +1,7 @@
 """Image degradations with pillow / numpy / scipy, and the official on-the-fly LR pipeline.
 
 The official pre-training makes an LR image from each MJSynth / SynthText HR crop with
-`rand_augment_transform` (timm internals + imgaug; DESIGN.md section 8): with probability 0.8,
+`rand_augment_transform` (timm internals + imgaug; docs/DESIGN.md section 8): with probability 0.8,
 two distinct ops out of {Gaussian blur, motion blur, Poisson noise}, each applied with probability
 0.5 at magnitude 5; then the training collation shrinks the image by a random factor 1-4
 (1-3 when its short side is <= 28 px, none when <= 10 px) with PIL bicubic, and the transform

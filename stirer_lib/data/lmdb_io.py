@@ -1,7 +1,7 @@
 """LMDB access shared by the data sets: layout helpers, lazy per-process opening, clear errors.
 
 An lmdb.Environment cannot be pickled or shared across fork, so each process (the main one and
-every DataLoader worker) opens its own, read-only, on first use (DESIGN.md section 3).
+every DataLoader worker) opens its own, read-only, on first use (docs/DESIGN.md section 3).
 """
 from __future__ import annotations
 

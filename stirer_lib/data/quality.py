@@ -1,4 +1,4 @@
-"""Image quality of a data split: bicubic LR -> HR PSNR / SSIM and the ceiling (DESIGN.md section 4).
+"""Image quality of a data split: bicubic LR -> HR PSNR / SSIM and the ceiling (docs/DESIGN.md section 4).
 
 The generator uses it to report how hard each synthetic split is, notebook 01 to show the
 bicubic baseline. The ceiling is what a perfect restoration would score: it cannot know the

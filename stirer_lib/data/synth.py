@@ -1,4 +1,4 @@
-"""The offline synthetic data set, the course's embedded default (issue 2, item 5).
+"""The offline synthetic data set, the course's embedded default.
 
     python -m stirer_lib.data.synth --out data/synth/cpu --profile cpu --seed 0
 

@@ -1,4 +1,4 @@
-"""Image decoding and the resize + mask transform of the STIRER input (DESIGN.md section 3).
+"""Image decoding and the resize + mask transform of the STIRER input (docs/DESIGN.md section 3).
 
 Every image becomes RGB + a binary mask channel: 4 x 32 x 128 for HR, 4 x 16 x 64 for LR.
 The mask marks pixels whose gray level is at most the mean gray level of the resized image

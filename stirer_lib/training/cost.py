@@ -1,6 +1,6 @@
 """What the paper's two-stage recipe costs, from a measured training speed (images per second).
 
-Workload (DESIGN.md section 1): pretraining reads MJSynth (about 8.9 M words) + SynthText (about
+Workload (docs/DESIGN.md section 1): pretraining reads MJSynth (about 8.9 M words) + SynthText (about
 5.5 M in the common LMDB release) for 8 epochs; fine-tuning reads TextZoom train1 + train2
 (17,367 pairs) for the number of epochs of the `paper` profile. Time = images / throughput.
 """

@@ -1,6 +1,6 @@
 """Train the CRNN baseline with CTC on the synthetic HR words, and measure how well it reads.
 
-The CRNN is the judge of every super-resolution result (DESIGN.md section 4): the course trains
+The CRNN is the judge of every super-resolution result (docs/DESIGN.md section 4): the course trains
 its own on the HR images of the pre-training set (MJ/ST-format LMDBs under ROOT/pretrain), or
 loads crnn.pytorch's released `crnn.pth`. The checkpoint RUN/crnn/crnn.pt is
 {"model": state_dict in crnn.pytorch's layout, "config": None, "step": n, "history": [...],

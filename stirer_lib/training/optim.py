@@ -1,7 +1,7 @@
 """AdamW with the SR head in its own parameter group, and the released step schedule.
 
 Parameters whose names contain "upsample" or "conv_after_body" (the STISR decoder's head and
-every mini STISR decoder's head) learn at lr_sr, all others at lr (DESIGN.md section 2):
+every mini STISR decoder's head) learn at lr_sr, all others at lr (docs/DESIGN.md section 2):
 pretraining 1e-4 / 5e-4, fine-tuning 5e-5 / 1e-3.
 Optionally (not in the release) the STR decoder (its ViT and T5: `vit.*`, `decoder.*`) gets its
 own rate lr_str: the cpu profile trains the feature encoder fast and the T5 slower, which a

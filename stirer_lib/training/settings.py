@@ -15,7 +15,7 @@ AMP_MODES = ("auto", "bf16", "fp16", "off")
 
 @dataclass
 class StageSettings:
-    """One STIRER training stage (DESIGN.md section 1, "Training")."""
+    """One STIRER training stage (docs/DESIGN.md section 1, "Training")."""
 
     batch_size: int = 8
     lr: float = 1e-4  # the body; AdamW

@@ -1,4 +1,4 @@
-"""One training loop for both STIRER stages (DESIGN.md section 1, "Training").
+"""One training loop for both STIRER stages (docs/DESIGN.md section 1, "Training").
 
 Stage "pretrain" reads every MJ/ST-format LMDB under ROOT/pretrain (LR synthesised on the fly);
 stage "finetune" reads TextZoom-format ROOT/textzoom/train1 + train2 and starts from the
