@@ -12,6 +12,7 @@ that names the key, the value and the type).
 from __future__ import annotations
 
 import ast
+import copy
 import dataclasses
 import types
 import typing
@@ -137,8 +138,14 @@ _CHANGES: dict[str, dict[str, Any]] = {
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 
 
+_TYPE_WORDS = {int: "a whole number (int)", float: "a number (float)", bool: "true or false (bool)",
+               str: "a text (str)", dict: "a Python dict literal such as {'a': 1}"}
+
+
 def _type_name(tp: Any) -> str:
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+    """How a --set error names the expected type."""
+    base = typing.get_origin(tp) or tp
+    return _TYPE_WORDS.get(base, getattr(tp, "__name__", None) or str(tp).replace("typing.", ""))
 
 
 def parse_value(text: Any, tp: Any, key: str) -> Any:
@@ -150,8 +157,7 @@ def parse_value(text: Any, tp: Any, key: str) -> Any:
             return None
         inner = [a for a in args if a is not type(None)]
         return parse_value(text, inner[0], key) if len(inner) == 1 else text
-    bad = SettingError(f"{key}={text!r}: expected {_type_name(tp) if origin is None else str(tp)}"
-                       + (" (true or false)" if tp is bool else "") + "; fix the value of --set " + key)
+    bad = SettingError(f"{key}={text!r}: expected {_type_name(tp)}; fix the value of --set {key}")
     if tp is bool:
         if isinstance(text, bool):
             return text
@@ -253,16 +259,10 @@ def parse_overrides(overrides: dict[str, Any] | list[str] | tuple[str, ...] | No
 
 def apply_overrides(prof: Profile, overrides: dict[str, Any] | list[str] | None) -> Profile:
     """A copy of prof with dotted overrides set (each parsed to its field's type)."""
-    prof = dataclasses.replace(prof)
-    prof = _deepcopy(prof)
+    prof = copy.deepcopy(prof)
     for key, value in parse_overrides(overrides).items():
         set_value(prof, key, value)
     return prof
-
-
-def _deepcopy(prof: Profile) -> Profile:
-    import copy
-    return copy.deepcopy(prof)
 
 
 def get_profile(name: str, overrides: dict[str, Any] | list[str] | None = None) -> Profile:
