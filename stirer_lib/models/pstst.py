@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 
 from .swin import SwinStage
 from .vit import ViTEncoder
@@ -27,6 +28,34 @@ def pixel_shuffle_head(dim: int, out_chans: int, scale: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(dim, out_chans * scale ** 2, 3, 1, 1), nn.PixelShuffle(scale))
 
 
+def bidirectional_gru(x: torch.Tensor, gru: nn.GRU) -> torch.Tensor:
+    """nn.GRU(bidirectional, one layer, batch_first) on x [N,T,C] -> [N,T,2H], both directions in one loop.
+
+    The same GRU equations as torch (r, z = sigmoid(W_i x + b_i + W_h h + b_h); n = tanh(W_in x + b_in +
+    r * (W_hn h + b_hn)); h' = n + z (h - n)), with the forward and the time-reversed backward direction
+    stacked as a batch of 2: 8 ops per time step for both directions instead of ~10 for each, which
+    matters on CPU where every small op pays a thread synchronisation (same outputs within 1e-6)."""
+    hid = gru.hidden_size
+    n_seq, steps, _ = x.shape
+    w_ih = torch.cat([gru.weight_ih_l0, gru.weight_ih_l0_reverse], 0)
+    b_ih = torch.cat([gru.bias_ih_l0, gru.bias_ih_l0_reverse], 0)
+    w_hh = (gru.weight_hh_l0.t(), gru.weight_hh_l0_reverse.t())  # [H,3H] each
+    b_hh = (gru.bias_hh_l0, gru.bias_hh_l0_reverse)
+    gi = F.linear(x, w_ih, b_ih).view(n_seq, steps, 2, 3 * hid)  # input projections of all steps at once
+    gi = torch.stack([gi[:, :, 0].transpose(0, 1), gi[:, :, 1].flip(1).transpose(0, 1)], 1)  # [T,2,N,3H]
+    gi_rz, gi_n = gi[..., :2 * hid].unbind(0), gi[..., 2 * hid:].unbind(0)
+    h = x.new_zeros(2, n_seq, hid)
+    outs = []
+    for t in range(steps):  # addmm per direction: models.efficiency counts these as the GRU's MACs
+        gh = torch.stack([torch.addmm(b_hh[d], h[d], w_hh[d]) for d in (0, 1)])  # [2,N,3H]
+        r, z = torch.sigmoid(gh[..., :2 * hid].add(gi_rz[t])).split(hid, -1)
+        n = torch.tanh(torch.addcmul(gi_n[t], r, gh[..., 2 * hid:]))
+        h = torch.lerp(n, h, z)
+        outs.append(h)
+    out = torch.stack(outs, 0)  # [T,2,N,H], the backward direction in reversed time
+    return torch.cat([out[:, 0], out[:, 1].flip(0)], -1).transpose(0, 1)
+
+
 class GruBlock(nn.Module):
     """1x1 conv + BN, then a bidirectional GRU along the width of every row: [B,C,H,W] -> [B,C,H,W]."""
 
@@ -42,7 +71,7 @@ class GruBlock(nn.Module):
         x = self.bn1(self.conv1(x))
         b, c, h, w = x.shape
         seq = x.permute(0, 2, 3, 1).reshape(b * h, w, c)  # one sequence per row
-        seq, _ = self.gru(seq)
+        seq = bidirectional_gru(seq, self.gru)
         return seq.reshape(b, h, w, c).permute(0, 3, 1, 2)
 
 
