@@ -27,16 +27,27 @@ def _rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return ((a - b).norm() / b.norm().clamp_min(1e-12)).item()
 
 
+def _close(a: torch.Tensor, b: torch.Tensor, scale: float) -> bool:
+    """|a - b| <= 1e-4 |b| + 1e-6 scale: relative, with a floor for gradients that cancel to float noise
+    (conv biases before train-mode BatchNorm, the ViT's pos_embed summed over the batch). be7bf5b itself
+    run on 2 threads instead of 1 moves vit.pos_embed's gradient by 1.8e-4 relative."""
+    return (a - b).norm().item() <= REL * b.norm().item() + 1e-6 * scale
+
+
 def test_train_step_gradients_match_be7bf5b(fixtures_dir):
     ref = torch.load(GRAD_REF, weights_only=True)
     ours = _tool().train_step_gradients(fixtures_dir)
     for k, v in ref["loss"].items():
         assert _rel(ours["loss"][k], v) < REL, k
     assert set(ours["grad_norm"]) == set(ref["grad_norm"])
-    worst = max(ref["grad_norm"], key=lambda n: _rel(ours["grad_norm"][n], ref["grad_norm"][n]))
-    assert _rel(ours["grad_norm"][worst], ref["grad_norm"][worst]) < REL, worst
-    for n, g in ref["grad_full"].items():
-        assert _rel(ours["grad_full"][n], g) < REL, n
+    names = sorted(ref["grad_norm"])
+    a, b = (torch.stack([d["grad_norm"][n] for n in names]) for d in (ours, ref))
+    scale = b.norm().item()  # the norm of the whole gradient
+    assert _close(a, b, 0.0)
+    bad = [n for n in names if not _close(ours["grad_norm"][n], ref["grad_norm"][n], scale)]
+    assert not bad, bad
+    bad = [n for n, g in ref["grad_full"].items() if not _close(ours["grad_full"][n], g, scale)]
+    assert not bad, bad
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
@@ -45,10 +56,103 @@ def _cli(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_bench_help_and_bad_arguments():
-    for args in ([], ["--help"], ["compare", "--help"], ["model", "--help"]):
+    for args in (["--help"], ["compare", "--help"], ["model", "--help"], ["data", "--help"]):
         r = _cli(*args)
         assert r.returncode == 0 and "usage" in r.stdout.lower(), (args, r.stderr)
-    for args in (["nonsense"], ["compare", "--reps", "x"], ["model", "--bogus"]):
+    for args in ([], ["nonsense"], ["compare", "--reps", "x"], ["model", "--bogus"]):
         r = _cli(*args)
         assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
         assert "Traceback" not in r.stderr
+
+
+def test_bench_compare_tiny_runs_both_sides():
+    """The compare path in a tiny configuration against this same tree (batch 1, one repetition), once in
+    fp32 eager and once with the bf16 + torch.compile flags of the CUDA runs (eager backend: no codegen)."""
+    r = _cli("compare", "--against", str(REPO), "--cases", "eval:small:1,crnn_train:1", "--reps", "1",
+             "--warmup", "0")
+    assert r.returncode == 0, r.stderr
+    rows = [line.split() for line in r.stdout.splitlines() if line.startswith(("eval:", "crnn_"))]
+    assert [row[0] for row in rows] == ["eval:small:1", "crnn_train:1"]
+    assert all(float(row[1]) > 0 and float(row[2]) > 0 and row[3].endswith("x") for row in rows)
+    r = _cli("compare", "--against", str(REPO), "--cases", "train:small:1", "--reps", "1", "--warmup", "0",
+             "--bf16", "--compile", "--compile-backend", "eager", "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "bf16, compile[eager]" in r.stdout and "train:small:1" in r.stdout
+
+
+def test_compare_checks_out_a_commit_as_a_worktree():
+    from stirer_lib.models.bench import BenchError, baseline_tree
+
+    if subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True).returncode:
+        pytest.skip("not a git checkout")
+    with baseline_tree("HEAD", REPO) as (tree, label):
+        assert (tree / "stirer_lib" / "models" / "stirer.py").exists() and len(label) == 10
+    assert not tree.exists()
+    with pytest.raises(BenchError, match="neither a directory"):
+        with baseline_tree("no-such-commit-xyz", REPO):
+            pass
+
+
+@pytest.mark.parametrize("eos_bonus", [0.0, 3.0])
+def test_greedy_loop_equals_transformers_generate(eos_bonus):
+    from stirer_lib.models import build_stirer
+    from stirer_lib.models.decoders import greedy_generate, hf_greedy_generate
+
+    torch.manual_seed(1)
+    model = build_stirer("small").eval()
+    bonus = torch.zeros(38)
+    bonus[37] = eos_bonus  # some rows stop early, others run to the limit
+    model.decoder.lm_head.register_forward_hook(lambda mod, inp, logits: logits + bonus)
+    z = torch.randn(12, 32, 64)
+    ids, scores = greedy_generate(model, z, 20)
+    ref_ids, ref_scores = hf_greedy_generate(model, z, 20)
+    assert torch.equal(ids, ref_ids)
+    assert torch.allclose(scores, ref_scores, atol=1e-5, equal_nan=True)
+
+
+def test_t5_loss_is_computed_once_and_reused():
+    from stirer_lib.losses import decoder_ce
+    from stirer_lib.models import build_stirer
+    from stirer_lib.text import encode_decoder_labels
+
+    torch.manual_seed(0)
+    model = build_stirer("small").eval()
+    labels = encode_decoder_labels(["abc", "hello"])
+    with torch.no_grad():
+        out = model(torch.rand(2, 4, 16, 64), labels=labels, generate=False)
+    assert decoder_ce(out, labels) is out.ar_loss
+    other = encode_decoder_labels(["abd", "hello"])
+    assert decoder_ce(out, other) is not out.ar_loss
+    ref = torch.nn.functional.cross_entropy(out.ar_logits.flatten(0, 1), labels.flatten())
+    assert abs(out.ar_loss.item() - ref.item()) < 1e-6
+
+
+def test_swin_column_path_equals_row_path():
+    from stirer_lib.models.swin import SwinTransformerLayer, cols_to_rows, rows_to_cols
+
+    torch.manual_seed(0)
+    for shifted in (False, True):
+        layer = SwinTransformerLayer(48, (16, 64), (16, 2), 6, shifted=shifted).eval()
+        x = torch.randn(2, 16 * 64, 48)
+        with torch.no_grad():
+            cols = cols_to_rows(layer.forward_cols(rows_to_cols(x, (16, 64)), (16, 64)), (16, 64))
+            ref = _row_path(layer, x, (16, 64))
+        assert (cols - ref).abs().max() < 1e-5
+
+
+def _row_path(layer, x, size):
+    """The released computation: roll, partition, attention with the official mask, reverse, roll back."""
+    from stirer_lib.models.swin import window_partition, window_reverse
+
+    ws = (16, 2)
+    h, w = size
+    b, _, c = x.shape
+    y = layer.norm1(x).view(b, h, w, c)
+    if layer.shift != (0, 0):
+        y = torch.roll(y, shifts=(-layer.shift[0], -layer.shift[1]), dims=(1, 2))
+    y = layer.attn(window_partition(y, ws), layer.attn_mask)
+    y = window_reverse(y, ws, h, w)
+    if layer.shift != (0, 0):
+        y = torch.roll(y, shifts=layer.shift, dims=(1, 2))
+    x = x + y.reshape(b, h * w, c)
+    return x + layer.mlp(layer.norm2(x))

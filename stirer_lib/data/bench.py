@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
 
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
@@ -44,8 +45,8 @@ def generator_rate(kind: str, n: int) -> float:
     return n / (time.perf_counter() - t0)
 
 
-def main(argv: list[str] | None = None) -> int:
-    from ..course import session
+def build_parser() -> argparse.ArgumentParser:
+    """Options of `python -m stirer_lib.bench data`."""
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.bench data", description=__doc__.split("\n\n")[0])
     ap.add_argument("--profile", default="smoke", help="profile whose data ROOT is used (generated if missing)")
     ap.add_argument("--root", default=None, help="a data ROOT instead of the profile's")
@@ -53,10 +54,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=0, help="DataLoader workers")
     ap.add_argument("--samples", type=int, default=512, help="samples timed per loader")
     ap.add_argument("--generate", type=int, default=100, help="records timed per generator kind")
-    a = ap.parse_args(argv)
+    return ap
+
+
+def run(a: argparse.Namespace, resolve_root: Callable[[str], str] | None = None) -> int:
+    """Print the loaders' and the generator's rates; resolve_root(profile) gives the ROOT when --root is
+    not set (the CLI passes the course's profile lookup: this module stays below the course)."""
     torch.set_num_threads(1)
-    prof = session.start(a.profile, data_root=a.root, ensure_data=a.root is None)
-    root = prof["data"]["root"]
+    if a.root is None and resolve_root is None:
+        raise ValueError("give --root, or a resolve_root(profile) callable")
+    root = a.root if a.root is not None else resolve_root(a.profile)
     print(f"data ROOT {root}; batch {a.batch_size}, {a.workers} workers, {a.samples} samples per loader")
     rows = [
         ("train: TextZoom pairs", textzoom_train_set(root), collate_train),
@@ -72,5 +79,6 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
-    raise SystemExit(main())
+def main(argv: list[str] | None = None, resolve_root: Callable[[str], str] | None = None) -> int:
+    """Parse argv and run (resolve_root as in run)."""
+    return run(build_parser().parse_args(argv), resolve_root)
