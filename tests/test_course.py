@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from stirer_lib.course import get_profile
-from stirer_lib.course.runner import NotebookFailed, list_notebooks, run_course
+from stirer_lib.course.runner import NotebookFailed, list_notebooks, run_course, run_solutions, write_index
 from stirer_lib.errors import SettingError
 from stirer_lib.evaluation import results_table
 
@@ -123,8 +123,11 @@ def test_one_results_table_for_one_or_more_evaluations():
     assert "n/a" in results_table({"run": res, "again": res})
 
 
+SOLUTIONS = [f"solutions/{n[:2]}_solutions" for n in NOTEBOOKS]
+
+
 def test_notebooks_are_committed_clean():
-    for name in NOTEBOOKS:
+    for name in NOTEBOOKS + SOLUTIONS:
         path = REPO / "notebooks" / f"{name}.ipynb"
         assert path.exists(), f"missing notebook {path}"
         nb = json.loads(path.read_text())
@@ -132,6 +135,75 @@ def test_notebooks_are_committed_clean():
         assert not any(c.get("outputs") or c.get("execution_count") for c in code), f"{name} has outputs"
         tagged = [c for c in code if "parameters" in c.get("metadata", {}).get("tags", [])]
         assert len(tagged) == 1, f"{name}: want exactly one cell tagged 'parameters'"
+
+
+def test_every_chapter_ends_with_summary_next_and_links_its_solutions():
+    for name in NOTEBOOKS:
+        nb = json.loads((REPO / "notebooks" / f"{name}.ipynb").read_text())
+        md = ["".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"]
+        assert "## Summary" in md[-1] and ("## Next" in md[-1] or "## What to try next" in md[-1]), name
+        assert any(f"solutions/{name[:2]}_solutions.ipynb" in m for m in md), f"{name} does not link its solutions"
+
+
+def test_index_links_chapters_results_and_figures(tmp_path):
+    (tmp_path / "notebooks").mkdir()
+    (tmp_path / "notebooks" / "01_data.html").write_text("<html></html>")
+    (tmp_path / "pretrain").mkdir()
+    (tmp_path / "pretrain" / "curves.png").write_bytes(b"png")
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "results.txt").write_text("Final Acc 1.00 <table>")
+    page = write_index(tmp_path).read_text()
+    assert 'href="notebooks/01_data.html"' in page and 'src="pretrain/curves.png"' in page
+    assert "Final Acc 1.00 &lt;table&gt;" in page and 'href="eval/results.txt"' in page
+
+
+def test_mathjax_is_local(tmp_path):
+    import nbformat
+    from stirer_lib.course.runner import _to_html
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("$$x^2$$")]
+    nbformat.write(nb, tmp_path / "a.ipynb")
+    page = _to_html(tmp_path / "a.ipynb").read_text()
+    assert (tmp_path / "mathjax" / "MathJax.js").exists() and 'src="mathjax/MathJax.js?config=' in page
+    assert not re.search(r"https?://[^\"']*mathjax", page, re.I), "MathJax must not come from a CDN"
+
+
+def test_step_progress_prints_about_every_tenth():
+    import io
+    from contextlib import redirect_stdout
+    from stirer_lib.course.runner import PROGRESS_LINE
+    from stirer_lib.viz.training import StepProgress
+    p, buf = StepProgress("pretrain"), io.StringIO()
+    p({"kind": "start", "total_steps": 50})
+    with redirect_stdout(buf):
+        for step in range(1, 51):
+            p.step(step)
+    lines = buf.getvalue().splitlines()
+    assert 9 <= len(lines) <= 12 and all(PROGRESS_LINE.match(ln) and "ETA" in ln for ln in lines), lines
+    assert lines[-1].startswith("pretrain: step 50/50 (100 %)")
+
+
+# what an executed smoke notebook must not show: warnings, tracebacks, printed dicts or dataclass reprs, module dumps
+DIRTY = [re.compile(p, re.M) for p in (r"UserWarning", r"Traceback", r"^\s*\{'", r"\{'[^']*': ", r"\w+Settings\(",
+                                        r"^\s*\(\w+\): \w+\(", r"KeyboardInterrupt")]
+
+
+def _dirty_outputs(nb) -> list[str]:
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                found.append(f"cell {i}: error {out.get('ename')}")
+                continue
+            text = out.get("text", "") if out.get("output_type") == "stream" else \
+                "".join(out.get("data", {}).get("text/plain", "")) if "text/plain" in out.get("data", {}) \
+                and "image/png" not in out.get("data", {}) else ""
+            if "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
+                found.append(f"cell {i}: a widget (a tqdm bar?) in a headless run")
+            for pat in DIRTY:
+                if pat.search(text):
+                    found.append(f"cell {i}: {pat.pattern!r} in {text[:120]!r}")
+    return found
 
 
 def test_parameters_cells_declare_the_runner_parameters():
@@ -157,4 +229,16 @@ def test_whole_smoke_series(tmp_path):
         nb = nbformat.read(run_dir / "notebooks" / f"{name}.ipynb", as_version=4)
         images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
         assert images, f"executed {name} shows no figure"
-        assert (run_dir / "notebooks" / f"{name}.html").exists()
+        assert not _dirty_outputs(nb), f"executed {name}: {_dirty_outputs(nb)}"
+        page = (run_dir / "notebooks" / f"{name}.html").read_text()
+        assert "mathjax/MathJax.js" in page and not re.search(r"https?://[^\"']*mathjax", page, re.I)
+        first = next(o for c in nb.cells for o in c.get("outputs", []) if "text/markdown" in o.get("data", {}))
+        assert "Smoke run" in "".join(first["data"]["text/markdown"]), f"{name} does not open with the smoke note"
+    index = (run_dir / "index.html").read_text()
+    assert all(f"notebooks/{n}.html" in index for n in NOTEBOOKS) and "curves.png" in index
+    # every worked solution runs (tiny sizes in smoke) so that none rots
+    sol = run_solutions("smoke", run_dir=str(run_dir))
+    assert [r.name for r in sol] == [f"{s[10:]}.ipynb" for s in SOLUTIONS] and all(r.ok for r in sol)
+    for s in SOLUTIONS:
+        nb = nbformat.read(run_dir / "solutions" / f"{s[10:]}.ipynb", as_version=4)
+        assert not _dirty_outputs(nb), f"executed {s}: {_dirty_outputs(nb)}"

@@ -6,7 +6,7 @@ import sys
 
 from .profiles import PROFILE_NAMES, default_profile
 from ..errors import run_cli
-from .runner import NotebookFailed, run_course
+from .runner import NotebookFailed, run_course, run_solutions
 
 
 def _main(argv: list[str] | None = None) -> int:
@@ -20,10 +20,17 @@ def _main(argv: list[str] | None = None) -> int:
                     help="run only the notebooks with these numbers (e.g. --only 2 6)")
     ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                     help="profile override, e.g. --set pretrain.max_steps=100 (repeatable)")
+    ap.add_argument("--solutions", action="store_true",
+                    help="after the chapters, run the worked solutions (notebooks/solutions/) into RUN/solutions/")
+    ap.add_argument("--solutions-only", action="store_true",
+                    help="run only the worked solutions, on a run directory whose chapters have run")
     args = ap.parse_args(argv)
+    profile = args.profile or default_profile()
     try:
-        run_course(args.profile or default_profile(), args.data, args.run_dir, args.start, args.overrides,
-                   only=args.only)
+        if not args.solutions_only:
+            run_course(profile, args.data, args.run_dir, args.start, args.overrides, only=args.only)
+        if args.solutions or args.solutions_only:
+            run_solutions(profile, args.data, args.run_dir, args.overrides, only=args.only)
     except NotebookFailed as err:  # the notebook's own error is in its executed copy
         print(f"\nCOURSE STOPPED: {err}", file=sys.stderr)
         return 1

@@ -4,10 +4,22 @@
 writes each executed notebook and an HTML copy into RUN/notebooks/, stops at the first failure
 naming the notebook and the cell, and ends with a summary: minutes per notebook and the final
 results table (read from RUN/eval/results.json, written by notebook 06).
+
+While it runs it prints one line per code cell (cell i of n, its seconds, the notebook's elapsed
+time) and the training progress lines the notebooks print (`stirer_lib.viz.training.StepProgress`:
+"pretrain: step 40/400 (10 %) ... ETA"). The kernel's own stderr (its start-up warnings, "KeyboardInterrupt
+caught in kernel" at shutdown) goes to RUN/notebooks/NN_name.kernel.log, not to the terminal.
+The HTML copies render formulas offline with the MathJax of the `jupyter-server-mathjax` package,
+copied once into RUN/notebooks/mathjax/; RUN/index.html links the chapters, the results table and
+the figures.
 """
 from __future__ import annotations
 
+import html
 import os
+import re
+import shutil
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +33,10 @@ from .profiles import parse_overrides
 from .session import ensure_profile_data, prepare, repo_root
 
 KERNEL = "python3"
+MATHJAX_DIR = "mathjax"  # under RUN/notebooks/
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"  # the configs jupyter-server-mathjax ships
+# lines of a notebook's stdout echoed to the terminal while it runs (StepProgress and CRNN progress lines)
+PROGRESS_LINE = re.compile(r"^\S+: step \d+/\d+ ")
 
 
 class NotebookFailed(RuntimeError):
@@ -64,24 +80,118 @@ def _failed_cell(nb_path: Path) -> int | None:
     return None
 
 
+def mathjax_source() -> Path:
+    """The MathJax 2 distribution shipped by the `jupyter-server-mathjax` package (MathJax.js and its folders)."""
+    try:
+        import jupyter_server_mathjax
+    except ImportError as err:  # a dependency of the course (pyproject.toml, environment.yml)
+        raise DataError("the HTML copies need MathJax from the package jupyter-server-mathjax: "
+                        "pip install jupyter-server-mathjax") from err
+    return Path(jupyter_server_mathjax.__file__).parent / "static"
+
+
+def install_mathjax(out_dir: Path) -> str:
+    """Copy MathJax next to the HTML copies (once per run directory); return the URL the HTML uses."""
+    dst = out_dir / MATHJAX_DIR
+    if not (dst / "MathJax.js").exists():
+        tmp = out_dir / f".{MATHJAX_DIR}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(mathjax_source(), tmp)
+        shutil.rmtree(dst, ignore_errors=True)
+        tmp.rename(dst)
+    return f"{MATHJAX_DIR}/MathJax.js?config={MATHJAX_CONFIG}"
+
+
 def _to_html(nb_path: Path) -> Path:
+    """The HTML copy of an executed notebook, its formulas rendered by the local MathJax copy."""
     import nbformat
     from nbconvert import HTMLExporter
-    body, _ = HTMLExporter().from_notebook_node(nbformat.read(nb_path, as_version=4))
-    html = nb_path.with_suffix(".html")
-    html.write_text(body, encoding="utf-8")
-    return html
+    url = install_mathjax(nb_path.parent)
+    body, _ = HTMLExporter(mathjax_url=url).from_notebook_node(nbformat.read(nb_path, as_version=4))
+    html_path = nb_path.with_suffix(".html")
+    html_path.write_text(body, encoding="utf-8")
+    return html_path
 
 
-def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_timeout: int) -> Path:
-    """Execute one notebook with papermill into out_dir (plus an HTML copy); raise NotebookFailed."""
+def _fmt_time(seconds: float) -> str:
+    m, s = divmod(int(round(seconds)), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m}:{s:02d}"
+
+
+class _Echo:
+    """stdout_file of papermill's client: echoes the progress lines of a notebook's output, drops the rest."""
+
+    def __init__(self, out=None):
+        self.out, self.pending = out, ""
+
+    def write(self, text: str) -> None:
+        self.pending += text
+        *lines, self.pending = self.pending.split("\n")
+        for ln in lines:
+            ln = ln.rsplit("\r", 1)[-1]
+            if PROGRESS_LINE.match(ln):
+                print(f"      {ln}", file=self.out or sys.stdout, flush=True)
+
+    def flush(self) -> None:
+        pass
+
+
+class _CellProgress:
+    """nbclient hooks: one line per executed code cell, 'cell i/n  seconds  (elapsed)'."""
+
+    def __init__(self, name: str, n_code: int, out=None):
+        self.name, self.n, self.out = name, n_code, out
+        self.i, self.t0, self.t_cell = 0, time.perf_counter(), 0.0
+
+    def start(self, cell, cell_index: int, **_) -> None:
+        if cell.cell_type == "code" and cell.source.strip():
+            self.t_cell = time.perf_counter()
+
+    def complete(self, cell, cell_index: int, **_) -> None:
+        if cell.cell_type != "code" or not cell.source.strip():
+            return
+        self.i += 1
+        now = time.perf_counter()
+        print(f"    {self.name} cell {self.i}/{self.n}  {now - self.t_cell:6.1f} s  ({_fmt_time(now - self.t0)} elapsed)",
+              file=self.out or sys.stdout, flush=True)
+
+
+def _quiet_kernel_manager(log_path: Path):
+    """A kernel manager class whose kernel writes its stdout / stderr (start-up warnings, shutdown noise) to a log."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class QuietKernelManager(AsyncKernelManager):
+        async def _async_launch_kernel(self, kernel_cmd, **kw):
+            log = open(log_path, "ab")  # noqa: SIM115 - the kernel process holds it; closed when it ends
+            kw["stdout"], kw["stderr"] = log, log
+            try:
+                return await super()._async_launch_kernel(kernel_cmd, **kw)
+            finally:
+                log.close()  # the child has its own descriptor
+
+    return QuietKernelManager
+
+
+def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_timeout: int,
+                 progress: bool = True) -> Path:
+    """Execute one notebook with papermill into out_dir (plus an HTML copy); raise NotebookFailed.
+
+    progress: print one line per code cell and echo the notebook's training-progress lines."""
+    import nbformat
     import papermill as pm
     out_dir.mkdir(parents=True, exist_ok=True)
     dst = out_dir / src.name
+    kernel_log = dst.with_suffix(".kernel.log")
+    kernel_log.unlink(missing_ok=True)
+    n_code = sum(c.cell_type == "code" and bool(c.source.strip()) for c in nbformat.read(src, as_version=4).cells)
+    hooks: dict[str, Any] = {}
+    if progress:
+        cells = _CellProgress(src.stem, n_code + (1 if parameters else 0))
+        hooks = dict(on_cell_start=cells.start, on_cell_executed=cells.complete, stdout_file=_Echo())
     try:
         pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL, language="python",
                             cwd=str(src.parent), execution_timeout=cell_timeout, progress_bar=False,
-                            log_output=False)
+                            log_output=False, kernel_manager_class=_quiet_kernel_manager(kernel_log), **hooks)
     except Exception as err:  # papermill's PapermillExecutionError, a timeout, a dead kernel
         cell = getattr(err, "cell_index", None)
         if cell is None and dst.exists():
@@ -89,9 +199,37 @@ def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_time
         ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
         if dst.exists():
             _to_html(dst)
-        raise NotebookFailed(src.name, cell, f"{ename}: {evalue}".strip(), dst) from None
+        where = f" (kernel log: {kernel_log})" if kernel_log.exists() and kernel_log.stat().st_size else ""
+        raise NotebookFailed(src.name, cell, f"{ename}: {evalue}".strip() + where, dst) from None
     _to_html(dst)
     return dst
+
+
+def run_solutions(profile: str, data_root: str | None = None, run_dir: str | None = None,
+                  overrides: list[str] | None = None, only: list[int] | None = None,
+                  solutions_dir: Path | None = None) -> list[NotebookRun]:
+    """Execute notebooks/solutions/NN_solutions.ipynb into RUN/solutions/ (after the chapters ran into RUN).
+
+    The smoke tests run them so that no solution rots; a learner can run them too (`--solutions`)."""
+    prof, _ = prepare(profile, overrides, data_root, run_dir)
+    books = list_notebooks(solutions_dir or repo_root() / "notebooks" / "solutions", 1, only)
+    os.environ.setdefault("STIRER_COURSE_ROOT", str(repo_root()))
+    os.environ.setdefault("TQDM_DISABLE", "1")
+    params = {"profile": profile, "overrides": parse_overrides(overrides), "data_root": prof.data.root,
+              "run_dir": prof.run_dir, "seed": prof.seed, "interactive": False}
+    runs = []
+    print(f"solutions: profile {prof.name}, run dir {prof.run_dir}, {len(books)} notebooks", flush=True)
+    for nb in books:
+        t0 = time.perf_counter()
+        print(f"  running solutions/{nb.name} ...", flush=True)
+        try:
+            run_notebook(nb, Path(prof.run_dir) / "solutions", params, prof.course.cell_timeout_s)
+        except NotebookFailed:
+            runs.append(NotebookRun(nb.name, (time.perf_counter() - t0) / 60, False))
+            raise
+        runs.append(NotebookRun(nb.name, (time.perf_counter() - t0) / 60, True))
+        print(f"  done solutions/{nb.name} in {runs[-1].minutes:.2f} min", flush=True)
+    return runs
 
 
 def run_course(profile: str, data_root: str | None = None, run_dir: str | None = None, start: int = 1,
@@ -125,14 +263,65 @@ def _run_all(notebooks: list[Path], prof, params: dict) -> list[NotebookRun]:
             run_notebook(nb, out_dir, params, prof.course.cell_timeout_s)
         except NotebookFailed:
             runs.append(NotebookRun(nb.name, (time.perf_counter() - t0) / 60, False))
+            write_index(prof.run_dir, runs)
             print(summary(runs, prof.run_dir))
             raise
         runs.append(NotebookRun(nb.name, (time.perf_counter() - t0) / 60, True))
+        write_index(prof.run_dir, runs)
         print(f"  done {nb.name} in {runs[-1].minutes:.2f} min", flush=True)
     text = summary(runs, prof.run_dir)
     atomic_write_text(text, Path(prof.run_dir) / "summary.txt")
     print(text)
+    print(f"open {Path(prof.run_dir) / 'index.html'} in a browser: the chapters, the results and the figures")
     return runs
+
+
+def _results_text(run_dir: Path) -> str | None:
+    """RUN/eval/results.txt when notebook 06 wrote it, else the table of RUN/eval/results.json, else None."""
+    txt, js = run_dir / "eval" / "results.txt", run_dir / "eval" / "results.json"
+    if txt.exists():
+        return txt.read_text(encoding="utf-8")
+    if js.exists():
+        return results_table({"STIRER (notebook 06)": load_results(js)})
+    return None
+
+
+def write_index(run_dir: str | Path, runs: list[NotebookRun] | None = None) -> Path:
+    """RUN/index.html: links to the chapters' HTML copies, the results table and every figure of the run."""
+    run_dir = Path(run_dir)
+    esc = html.escape
+    minutes = {r.name: r for r in runs or []}
+    items = []
+    for page in sorted((run_dir / "notebooks").glob("[0-9][0-9]_*.html")):
+        r = minutes.get(page.with_suffix(".ipynb").name)
+        note = "" if r is None else f" ({r.minutes:.1f} min{'' if r.ok else ', FAILED'})"
+        title = page.stem[3:].replace("_", " ")
+        items.append(f'<li><a href="notebooks/{esc(page.name)}">{esc(page.stem[:2])} · {esc(title)}</a>{esc(note)}</li>')
+    parts = [f"<h1>STIRER course: run {esc(run_dir.name)}</h1>",
+             "<h2>Chapters</h2>", "<ul>" + "".join(items) + "</ul>" if items else "<p>no chapter has run yet</p>"]
+    table = _results_text(run_dir)
+    parts.append("<h2>Results</h2>")
+    if table:
+        link = ' (<a href="eval/results.txt">results.txt</a>)' if (run_dir / "eval" / "results.txt").exists() else ""
+        parts.append(f"<p>Notebook 06's evaluation{link}:</p><pre>{esc(table)}</pre>")
+    else:
+        parts.append("<p>no results yet: notebook 06 writes eval/results.json</p>")
+    if (run_dir / "summary.txt").exists():
+        parts.append('<p><a href="summary.txt">summary.txt</a>: minutes per notebook</p>')
+    figures = sorted(p for p in run_dir.glob("*/*.png"))
+    parts.append("<h2>Figures</h2>")
+    for fig in figures:
+        rel = fig.relative_to(run_dir).as_posix()
+        parts.append(f'<figure><img src="{esc(rel)}" style="max-width:100%"><figcaption>{esc(rel)}</figcaption></figure>')
+    if not figures:
+        parts.append("<p>no figures yet (RUN/pretrain/curves.png, RUN/finetune/curves.png, ...)</p>")
+    page = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>STIRER course run</title>"
+            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+            "pre{font-size:12px;overflow-x:auto;background:#f6f6f6;padding:.5em}</style></head><body>\n"
+            + "\n".join(parts) + "\n</body></html>\n")
+    out = run_dir / "index.html"
+    atomic_write_text(page, out)
+    return out
 
 
 def summary(runs: list[NotebookRun], run_dir: str) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -110,8 +111,11 @@ def _hr_accuracy(crnn: CRNN, loader: DataLoader, device: torch.device) -> float 
 def train_crnn(settings: CrnnSettings, run_dir: str | os.PathLike, data_root: str | os.PathLike,
                crnn: CRNN | None = None, dataset: Dataset | None = None,
                eval_loaders: dict[str, DataLoader] | None = None, resume: bool = True, progress: bool = True,
-               device: str | torch.device = "cpu", num_workers: int = 0) -> tuple[CRNN, list[dict]]:
+               device: str | torch.device = "cpu", num_workers: int = 0,
+               on_step: Callable[[int, int], None] | None = None) -> tuple[CRNN, list[dict]]:
     """Train CRNN(32, 1, 37, 256) with CTC on the HR words of ROOT/pretrain; returns (eval model, history).
+
+    on_step(step, max_steps) after every step (e.g. viz.training.StepProgress(...).step for headless runs).
 
     Saves RUN/crnn/crnn.pt every eval and at the end; with resume=True a checkpoint there is continued
     (or returned as is when it already has max_steps). eval_loaders: name -> loader of collate_eval
@@ -149,6 +153,8 @@ def train_crnn(settings: CrnnSettings, run_dir: str | os.PathLike, data_root: st
         opt.step()
         step, run_loss, run_n = step + 1, run_loss + loss.item(), run_n + 1
         bar.update(1)
+        if on_step is not None:
+            on_step(step, cfg.max_steps)
         evaluate = (cfg.eval_every and step % cfg.eval_every == 0) or step == cfg.max_steps
         if step % max(cfg.log_every, 1) == 0 or evaluate:
             rec = {"step": step, "loss": run_loss / run_n, "seconds": round(time.time() - t0, 1)}

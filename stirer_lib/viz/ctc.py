@@ -66,7 +66,7 @@ def plot_ctc_alignment(crnn: torch.nn.Module, image: torch.Tensor, label: str | 
     im = ax_map.imshow(probs.T.numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1, origin="upper")
     best = scores.argmax(-1)
     ax_map.scatter(range(t_steps), best.numpy(), s=6, c="white")
-    ax_map.set_yticks(range(len(SYMBOLS)), list(SYMBOLS), fontsize=6, family="monospace")
+    ax_map.set_yticks(range(len(SYMBOLS)), list(SYMBOLS), fontsize=7, family="monospace")
     ax_map.set_xlabel(f"frame t (0..{t_steps - 1})")
     ax_map.set_ylabel("class ('-' = blank)")
     fig.colorbar(im, ax=ax_map, label="p(class | frame)", fraction=0.03)
@@ -101,8 +101,8 @@ def plot_accuracy_gap(gap: dict[str, dict[str, dict]], fig: plt.Figure | None = 
         bars = ax.bar([i + 0.4 * k - 0.2 for i in range(len(splits))], vals, width=0.4, label=name)
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks(range(len(splits)), splits)
-    ax.set(ylabel="CRNN word accuracy (%)", ylim=(0, 105), title="what CRNN reads: HR vs. upsampled LR")
-    ax.legend(fontsize=8)
+    ax.set(ylabel="CRNN word accuracy (%)", ylim=(0, 100), title="what CRNN reads: HR vs. upsampled LR")
+    ax.legend(fontsize=9, loc="upper right")
     fig.tight_layout()
     return fig
 
@@ -120,10 +120,12 @@ def plot_misreads(dataset, hr: dict, lr: dict, n: int = 6, fig: plt.Figure | Non
     dataset: the TextZoom test split in the order the evaluation read it; hr, lr: {"preds", "correct"} of
     the CRNN reading HR and bicubic LR (stirer_lib.training.crnn.gap_readings).
     """
-    idx = misread_indices(hr, lr, n)
-    fig = fig or plt.figure(figsize=(7, 1.1 * max(len(idx), 1) + 0.4))
+    idx = misread_indices(hr, lr, n) if any(hr["correct"]) else []
+    fig = fig or plt.figure(figsize=(8, 1.2 * max(len(idx), 1) + 0.4))
     if not idx:
-        fig.text(0.5, 0.5, "no misreads on bicubic LR in this split", ha="center")
+        why = ("CRNN reads no HR word of this split yet" if not any(hr["correct"])
+               else "every word CRNN reads on HR it also reads on bicubic LR")
+        fig.text(0.5, 0.5, f"no misreads to show: {why}", ha="center", fontsize=10)
         return fig
     axes = fig.subplots(len(idx), 2, squeeze=False)
     for row, i in enumerate(idx):
@@ -132,7 +134,7 @@ def plot_misreads(dataset, hr: dict, lr: dict, n: int = 6, fig: plt.Figure | Non
         for ax, img, res, name in ((axes[row, 0], hr_img, hr, "HR"), (axes[row, 1], up, lr, "LR bicubic")):
             ax.imshow(img[:3].permute(1, 2, 0).numpy())
             ok = res["correct"][i]
-            ax.set_title(f"{name}: '{res['preds'][i]}' (label '{label}')", fontsize=8,
+            ax.set_title(f"{name}: {res['preds'][i] or '(nothing)'} (label {label})", fontsize=9,
                          color="tab:green" if ok else "tab:red")
             ax.axis("off")
     fig.tight_layout()

@@ -35,9 +35,9 @@ def sample_grid(datasets: dict[str, object], n: int = 6, title: str = "HR / LR /
                 ax.imshow(img, cmap=cmap, vmin=0, vmax=1, interpolation="nearest" if r == 1 else "bilinear")
                 ax.set_xticks([]), ax.set_yticks([])
                 if r == 0:
-                    ax.set_title(label, fontsize=8)
+                    ax.set_title(label, fontsize=9)
                 if j == 0:
-                    ax.set_ylabel(f"{split}\n{('HR', 'LR', 'mask')[r]}", fontsize=8)
+                    ax.set_ylabel(f"{split}\n{('HR', 'LR', 'mask')[r]}", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()
     return fig
@@ -62,25 +62,32 @@ def label_statistics(labels_by_split: dict[str, Sequence[str]]) -> plt.Figure:
     bins = np.arange(0.5, top + 1.5)
     for split, labels in labels_by_split.items():
         a.hist([len(s) for s in labels], bins=bins, histtype="step", density=True, label=split, lw=1.5)
-    a.set_xlabel("label length (characters)"), a.set_ylabel("share"), a.legend(fontsize=8)
+    a.set_xlabel("label length (characters)"), a.set_ylabel("share of words"), a.legend(fontsize=9)
+    a.set_title("word lengths per split")
     counts = Counter(c for labels in labels_by_split.values() for s in labels for c in s)
     total = sum(counts.values()) or 1
     b.bar(range(len(CHARSET)), [counts[c] / total for c in CHARSET])
-    b.set_xticks(range(len(CHARSET)), list(CHARSET), fontsize=8)
+    b.set_xticks(range(len(CHARSET)), list(CHARSET), fontsize=9)
     b.set_ylabel("share of characters"), b.set_title("character frequencies (all splits)")
     fig.tight_layout()
     return fig
 
 
 def degradation_steps(steps: list[tuple[str, np.ndarray]], params: dict | None = None) -> plt.Figure:
-    """One panel per step of the camera model (camera.capture), each shown at its own resolution."""
-    fig, axes = plt.subplots(1, len(steps), figsize=(2.4 * len(steps), 1.6))
-    for ax, (name, img) in zip(np.atleast_1d(axes), steps):
-        ax.imshow(np.clip(img / 255.0, 0, 1), interpolation="nearest")
-        ax.set_title(f"{name}\n{img.shape[1]}x{img.shape[0]}", fontsize=8)
+    """One panel per step of the camera model (camera.capture), each shown at its own resolution.
+
+    Four panels a row (at most), each about 300 px wide, so that the titles stay legible at 100 %."""
+    cols = min(4, len(steps))
+    rows = -(-len(steps) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 1.35 * rows + (0.3 if params else 0)), squeeze=False)
+    for ax in list(axes.flat)[len(steps):]:
+        fig.delaxes(ax)
+    for ax, (name, img) in zip(axes.flat, steps):
         ax.set_xticks([]), ax.set_yticks([])
+        ax.imshow(np.clip(img / 255.0, 0, 1), interpolation="nearest")
+        ax.set_title(f"{name} ({img.shape[1]} x {img.shape[0]} px)", fontsize=9)
     if params:
-        fig.suptitle(", ".join(f"{k}={_fmt(v)}" for k, v in params.items()), fontsize=8)
+        fig.suptitle(", ".join(f"{k}={_fmt(v)}" for k, v in params.items()), fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -105,15 +112,20 @@ def degradation_grid(scene: np.ndarray, settings: Sequence[dict] | None = None) 
                             dict(blur=0.5, scale=2.5, noise=8.0, quality=100),
                             dict(blur=0.5, scale=2.5, noise=2.0, quality=25),
                             dict(blur=1.2, scale=4.0, noise=5.0, quality=50)]
-    fig, axes = plt.subplots(1, len(settings) + 1, figsize=(2.4 * (len(settings) + 1), 1.5))
-    axes[0].imshow(np.clip(scene / 255.0, 0, 1)), axes[0].set_title("scene (HR x2)", fontsize=8)
+    cols = 4
+    rows = -(-(len(settings) + 1) // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 1.45 * rows), squeeze=False)
+    axes = list(axes.flat)
+    for ax in axes[len(settings) + 1:]:
+        fig.delaxes(ax)
+    for ax in axes:
+        ax.set_xticks([]), ax.set_yticks([])
+    axes[0].imshow(np.clip(scene / 255.0, 0, 1)), axes[0].set_title("scene (HR x 2)", fontsize=9)
     for ax, s in zip(axes[1:], settings):
         lr = _degrade_once(scene, **s)[-1][1]
         ax.imshow(np.asarray(Image.fromarray(lr.astype(np.uint8)).resize((128, 32), Image.BICUBIC)))
         ax.set_title(f"blur {s['blur']:.1f}, scale {s['scale']:.1f}\nnoise {s['noise']:.0f}, JPEG q {s['quality']}",
-                     fontsize=7)
-    for ax in axes:
-        ax.set_xticks([]), ax.set_yticks([])
+                     fontsize=9)
     fig.tight_layout()
     return fig
 
@@ -148,11 +160,17 @@ def bicubic_bars(stats: dict[str, dict[str, float]], reference: dict[str, tuple[
     """Bicubic LR -> HR PSNR and SSIM per split: this data set next to real TextZoom."""
     splits = list(stats)
     x = np.arange(len(splits))
-    fig, axes = plt.subplots(1, 2, figsize=(8, 2.8))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.2))
+    units = {"psnr": ("PSNR (dB)", (0, 30), "%.1f"), "ssim": ("SSIM (0-1)", (0, 1), "%.2f")}
     for k, (ax, metric) in enumerate(zip(axes, ("psnr", "ssim"))):
-        ax.bar(x - 0.2, [stats[s][metric] for s in splits], 0.4, label="this data")
-        ax.bar(x + 0.2, [reference[s][k] for s in splits], 0.4, label="real TextZoom")
-        ax.set_xticks(x, splits), ax.set_title(f"bicubic {metric.upper()}")
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
+        label, ylim, fmt = units[metric]
+        b1 = ax.bar(x - 0.2, [stats[s][metric] for s in splits], 0.4, label="this data")
+        b2 = ax.bar(x + 0.2, [reference[s][k] for s in splits], 0.4, label="real TextZoom")
+        for bars in (b1, b2):
+            ax.bar_label(bars, fmt=fmt, fontsize=8)
+        ax.set_xticks(x, splits), ax.set_ylabel(label), ax.set_ylim(*ylim)
+        ax.set_title(f"bicubic LR vs HR: {metric.upper()}", fontsize=10)
+    handles, names = axes[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=2, fontsize=9, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig

@@ -7,7 +7,7 @@
   official release log.
 - `image_browser`: an ipywidgets browser over the test images (a static grid headless).
 
-Reference numbers, all from DESIGN.md section 2 (which records the paper and the official README):
+Reference numbers, all from docs/DESIGN.md section 2 (which records the paper and the official README):
 the paper's Table 1 (TextZoom, accuracy of the unified model, PSNR / SSIM), Table 3 (ablations),
 Table 5 (efficiency, "FLOPs" = multiply-adds), and the release log of the official README.
 """
@@ -86,25 +86,65 @@ def examples_figure(ex: dict, max_items: int = 6) -> plt.Figure:
     """Rows: LR (bicubic), the SR of every step with its prediction, HR with the label (Figs 4-5)."""
     n = min(max_items, len(ex["labels"]))
     rows = [("LR (bicubic)", bicubic_upsample(ex["lr"]), None)] + list(ex["steps"]) + [("HR", ex["hr"], None)]
-    fig, axes = plt.subplots(len(rows), n, figsize=(2.1 * n, 0.95 * len(rows)), squeeze=False)
+    fig, axes = plt.subplots(len(rows), n, figsize=(2.3 * n + 1.2, 1.1 * len(rows) + 0.4), squeeze=False)
     for j in range(n):
         label = ex["labels"][j]
         for r, (name, imgs, preds) in enumerate(rows):
             ax = axes[r, j]
             ax.set_xticks([]), ax.set_yticks([])
             if imgs is None:
-                ax.text(0.5, 0.5, "(no image)", ha="center", va="center", fontsize=7)
+                ax.text(0.5, 0.5, "(no image)", ha="center", va="center", fontsize=9)
             else:
                 ax.imshow(_rgb(imgs[j]), interpolation="nearest")
             if preds is not None:
                 ok = preds[j] == label
-                ax.set_title(preds[j] or "''", fontsize=7, color="green" if ok else "red", pad=1)
+                ax.set_title(preds[j] or "(nothing)", fontsize=9, color="green" if ok else "red", pad=2)
             elif name == "HR":
-                crnn = f" / CRNN(SR): {ex['crnn'][j] or repr('')}" if ex.get("crnn") else ""
-                ax.set_title(f"{label}{crnn}", fontsize=7, pad=1)
+                crnn = f" / CRNN(SR): {ex['crnn'][j] or '(nothing)'}" if ex.get("crnn") else ""
+                ax.set_title(f"{label}{crnn}", fontsize=9, pad=2)
             if j == 0:
-                ax.set_ylabel(name, fontsize=7, rotation=0, ha="right", va="center")
-    fig.suptitle("LR / SR after each step / HR (green: correct prediction)", fontsize=9)
+                ax.set_ylabel(name, fontsize=9, rotation=0, ha="right", va="center")
+    fig.suptitle("LR / SR after each step / HR (green: correct reading)", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def word_figure(ex: dict, indices: Sequence[int] = (0,), panel_px: int = 440) -> plt.Figure:
+    """Test words large enough to judge the SR: per word, LR (bicubic), the SR of every step and HR in two columns.
+
+    Every panel is `panel_px` pixels wide (at the figure's 100 dpi), titled with its step's reading
+    (green: correct); the HR panel names the label and what the CRNN reads in the final SR image."""
+    blocks = []
+    for i in indices:
+        label = ex["labels"][i]
+        panels = [("LR (bicubic)", bicubic_upsample(ex["lr"][i:i + 1])[0], None, label)]
+        panels += [(name, None if imgs is None else imgs[i], preds[i] if preds else None, label)
+                   for name, imgs, preds in ex["steps"]]
+        crnn = f"; CRNN on the final SR: {ex['crnn'][i] or '(nothing)'}" if ex.get("crnn") else ""
+        panels.append((f"HR: {label}{crnn}", ex["hr"][i], None, label))
+        blocks.append(panels)
+    cols, w = 2, panel_px / 100
+    per_word = -(-max(len(b) for b in blocks) // cols)
+    rows = per_word * len(blocks)
+    fig, axes = plt.subplots(rows, cols, figsize=(cols * w, rows * (w / 4 + 0.5) + 0.2), squeeze=False)
+    used = set()
+    for k, panels in enumerate(blocks):
+        for j, (name, img, pred, label) in enumerate(panels):
+            ax = axes[k * per_word + j // cols, j % cols]
+            used.add(id(ax))
+            ax.set_xticks([]), ax.set_yticks([])
+            if img is None:
+                ax.text(0.5, 0.5, "(no image)", ha="center", va="center", fontsize=10)
+            else:
+                ax.imshow(_rgb(img), interpolation="nearest")
+            if pred is None:
+                ax.set_title(name, fontsize=10)
+            else:
+                ax.set_title(f"{name}: {pred or '(nothing)'}", fontsize=10,
+                             color="green" if pred == label else "red")
+    for ax in list(axes.flat):
+        if id(ax) not in used:
+            fig.delaxes(ax)
     fig.tight_layout()
     return fig
 
@@ -115,10 +155,10 @@ def accuracy_vs_macs(ours: Sequence[Point], reference: Sequence[Point] = FIGURE3
     for pts, marker, color in ((reference, "o", "tab:blue"), (ours, "*", "tab:red")):
         for p in pts:
             ax.scatter(p.gmacs, p.acc, marker=marker, s=120 if marker == "*" else 50, color=color)
-            ax.annotate(p.name, (p.gmacs, p.acc), textcoords="offset points", xytext=(5, 4), fontsize=8)
-    ax.set_xlabel("multiply-adds per 16 x 64 image (G; the paper's 'FLOPs')")
+            ax.annotate(p.name, (p.gmacs, p.acc), textcoords="offset points", xytext=(5, 4), fontsize=9)
+    ax.set_xlabel("multiply-adds per 16 x 64 image (GMACs; the paper's 'FLOPs')")
     ax.set_ylabel("TextZoom accuracy over all images (%)")
-    ax.set_title("Accuracy vs cost (paper Figure 3; blue: paper, red: ours)")
+    ax.set_title("Accuracy vs cost (paper Figure 3; blue: paper, red: ours)", fontsize=10)
     ax.grid(alpha=0.3)
     ax.set_ylim(0, 100)
     ax.margins(x=0.3)
@@ -127,18 +167,21 @@ def accuracy_vs_macs(ours: Sequence[Point], reference: Sequence[Point] = FIGURE3
 
 
 def step_bars(results: dict) -> plt.Figure:
-    """Accuracy per step and split (how the reading improves from block to block)."""
+    """Accuracy per step and split (how the reading improves from block to block), on a 0-100 % axis."""
     splits = results["splits"]
     n_steps = len(next(iter(splits.values()))["steps"])
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = plt.subplots(figsize=(7, 3.4))
     width = 0.8 / max(n_steps, 1)
     for i in range(n_steps):
         vals = [(s["steps"][i]["acc"] or 0.0) for s in splits.values()]
-        ax.bar(np.arange(len(splits)) + i * width, vals, width, label=f"step {i}")
+        name = "final decoder" if i == n_steps - 1 else f"block {i + 1} (CTC)"
+        bars = ax.bar(np.arange(len(splits)) + i * width, vals, width, label=name)
+        ax.bar_label(bars, fmt="%.0f", fontsize=8)
     ax.set_xticks(np.arange(len(splits)) + width * (n_steps - 1) / 2, list(splits))
-    ax.set_ylabel("accuracy (%)")
-    ax.legend(fontsize=8)
-    ax.set_title("Word accuracy per step (last = STR decoder)")
+    ax.set_ylabel("word accuracy (%)")
+    ax.set_ylim(0, 100)
+    ax.legend(fontsize=9, loc="upper right", ncol=2)
+    ax.set_title("Word accuracy per step and split", fontsize=10)
     fig.tight_layout()
     return fig
 
@@ -191,11 +234,13 @@ def ablation_table(ablations: dict[str, dict]) -> str:
 
 
 def image_browser(dataset, model: torch.nn.Module, interactive: bool = True, device: str | torch.device = "cpu",
-                  crnn: torch.nn.Module | None = None, static_items: int = 6):
-    """A slider over the test set showing LR / SR steps / HR and predictions; headless: a static figure."""
+                  crnn: torch.nn.Module | None = None, static_items: int = 2):
+    """A slider over the test set: one word at a time, LR / SR of each step / HR, each panel >= 400 px wide.
+
+    Headless (interactive=False): one Figure of the first `static_items` words."""
     if not interactive:
-        return examples_figure(collect_examples(model, dataset, range(min(static_items, len(dataset))), device,
-                                                crnn), static_items)
+        ex = collect_examples(model, dataset, range(min(static_items, len(dataset))), device, crnn)
+        return word_figure(ex, range(len(ex["labels"])))
     import ipywidgets as w
     from IPython.display import display
 
@@ -205,11 +250,10 @@ def image_browser(dataset, model: torch.nn.Module, interactive: bool = True, dev
     def show(change=None) -> None:
         with out:
             out.clear_output(wait=True)
-            fig = examples_figure(collect_examples(model, dataset, [slider.value], device, crnn), 1)
+            fig = word_figure(collect_examples(model, dataset, [slider.value], device, crnn), [0])
             display(fig)
             plt.close(fig)
 
     slider.observe(show, names="value")
     show()
     return w.VBox([slider, out])
-
