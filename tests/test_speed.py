@@ -156,3 +156,21 @@ def _row_path(layer, x, size):
         y = torch.roll(y, shifts=layer.shift, dims=(1, 2))
     x = x + y.reshape(b, h * w, c)
     return x + layer.mlp(layer.norm2(x))
+
+
+def test_gru_loop_threads_restored_after_forward_and_backward():
+    from stirer_lib.models.pstst import bidirectional_gru
+
+    old = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        gru = torch.nn.GRU(8, 4, bidirectional=True, batch_first=True)
+        x = torch.randn(3, 5, 8, requires_grad=True)
+        out = bidirectional_gru(x, gru)
+        assert torch.get_num_threads() == 2
+        ref, _ = gru(x)
+        assert (out - ref).abs().max() < 1e-6
+        out.square().sum().backward()
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(old)

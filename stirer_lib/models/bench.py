@@ -149,7 +149,7 @@ def build_compare_parser() -> argparse.ArgumentParser:
         description="This tree's STIRER / CRNN against another commit's, in two worker processes, "
                     "same weights and inputs, repetitions interleaved; prints the speed ratios.")
     p.add_argument("--against", default="be7bf5b",
-                   help="baseline: a commit (checked out as a temporary git worktree) or a directory holding stirer_lib")
+                   help="baseline: a commit (checked out as a temporary git worktree) or a directory with stirer_lib")
     p.add_argument("--cases", default=DEFAULT_CASES,
                    help="comma-separated eval:CONFIG:B, train:CONFIG:B, crnn_eval:B, crnn_train:B")
     p.add_argument("--reps", type=_positive, default=3, help="timed repetitions per side (interleaved)")
@@ -160,7 +160,8 @@ def build_compare_parser() -> argparse.ArgumentParser:
     p.add_argument("--compile", action="store_true", help="torch.compile both models (setup time = compile time)")
     p.add_argument("--compile-backend", default="inductor", help="torch.compile backend (eager: tracing only)")
     p.add_argument("--scaling", action="store_true",
-                   help="also images/second of eval and train, release and small, over --scaling-batches x --scaling-threads")
+                   help="also images/second of eval and train, release and small, "
+                        "over --scaling-batches x --scaling-threads")
     p.add_argument("--scaling-batches", default="1,16,64,256")
     p.add_argument("--scaling-threads", default="1,2")
     p.add_argument("--scaling-configs", default="release,small")
@@ -286,7 +287,8 @@ def compare(args: argparse.Namespace) -> int:
             base, ours = workers
             flags = [f for f, on in (("bf16", args.bf16), (f"compile[{args.compile_backend}]", args.compile)) if on]
             print(f"baseline {label} ({base_root}) vs this tree ({repo}); torch {torch.__version__}, device "
-                  f"{args.device}, {args.threads} threads, {args.reps} interleaved reps, {', '.join(flags) or 'fp32 eager'}")
+                  f"{args.device}, {args.threads} threads, {args.reps} interleaved reps, "
+                  f"{', '.join(flags) or 'fp32 eager'}")
             print(f"{'case':20} {'baseline s':>11} {'this s':>9} {'speed-up':>9}  {'per-rep ratios':>16}")
             for case in [c for c in args.cases.split(",") if c]:
                 tb, to, setup = interleaved(base, ours, case, args.reps, args.warmup, args.threads)
@@ -305,7 +307,8 @@ def compare(args: argparse.Namespace) -> int:
 
 def scaling(base: Worker, ours: Worker, args: argparse.Namespace) -> None:
     """Images/second of both sides over batch sizes and thread counts, eval and train, per config."""
-    print(f"\n{'config':8} {'mode':5} {'batch':>5} {'threads':>7} {'baseline img/s':>15} {'this img/s':>11} {'ratio':>6}")
+    print(f"\n{'config':8} {'mode':5} {'batch':>5} {'threads':>7} {'baseline img/s':>15} {'this img/s':>11} "
+          f"{'ratio':>6}")
     for cfg in args.scaling_configs.split(","):
         for mode in ("eval", "train"):
             for b in [int(x) for x in args.scaling_batches.split(",")]:

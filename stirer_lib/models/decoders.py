@@ -24,7 +24,7 @@ from transformers import T5Config, T5ForConditionalGeneration
 from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from .config import StirerConfig
-from .pstst import RecurrentResidualBlock, pixel_shuffle_head, three_conv
+from .pstst import RecurrentResidualBlock, one_thread_loop, pixel_shuffle_head, three_conv
 from .vit import ViTEncoder
 
 # transformers >= 5.24 names the generation cache `cache` (`past_key_values` before)
@@ -147,8 +147,8 @@ class _T5Steps:
         b = enc.shape[0]
         sa0 = self.blocks[0].layer[0].SelfAttention
         self.bias = sa0.compute_bias(steps, steps, device=enc.device)  # [1,h,T,T]
-        self.cross = [(_heads(blk.layer[1].EncDecAttention.k(enc), blk.layer[1].EncDecAttention),
-                       _heads(blk.layer[1].EncDecAttention.v(enc), blk.layer[1].EncDecAttention)) for blk in self.blocks]
+        cross = [blk.layer[1].EncDecAttention for blk in self.blocks]
+        self.cross = [(_heads(a.k(enc), a), _heads(a.v(enc), a)) for a in cross]
         shape = (b, sa0.n_heads, steps, sa0.key_value_proj_dim)
         self.keys = [enc.new_empty(shape) for _ in self.blocks]
         self.values = [enc.new_empty(shape) for _ in self.blocks]
@@ -163,7 +163,8 @@ class _T5Steps:
             h = sa.layer_norm(x)
             keys[:, :, t] = _heads(sa.SelfAttention.k(h), sa.SelfAttention)[:, :, 0]
             values[:, :, t] = _heads(sa.SelfAttention.v(h), sa.SelfAttention)[:, :, 0]
-            x = x + _attend(sa.SelfAttention, h, keys[:, :, :t + 1], values[:, :, :t + 1], self.bias[:, :, t:t + 1, :t + 1])
+            bias = self.bias[:, :, t:t + 1, :t + 1]  # query t against keys 0..t
+            x = x + _attend(sa.SelfAttention, h, keys[:, :, :t + 1], values[:, :, :t + 1], bias)
             ca = blk.layer[1]
             x = x + _attend(ca.EncDecAttention, ca.layer_norm(x), ck, cv, None)
             ff = blk.layer[2]
@@ -182,7 +183,7 @@ def greedy_generate(m: nn.Module, z: torch.Tensor, max_new_tokens: int = 20) -> 
     as transformers' generate() does (same ids, logits within float rounding: tests/test_models.py)."""
     t5 = m.decoder
     eos, pad = t5.config.eos_token_id, t5.config.pad_token_id
-    with _eval_mode(t5):
+    with _eval_mode(t5), one_thread_loop(z):
         enc = t5.encoder(inputs_embeds=z).last_hidden_state
         steps = _T5Steps(t5, enc, max_new_tokens)
         tokens = torch.full((z.shape[0],), t5.config.decoder_start_token_id, dtype=torch.long, device=z.device)
