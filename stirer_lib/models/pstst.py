@@ -32,25 +32,19 @@ def pixel_shuffle_head(dim: int, out_chans: int, scale: int) -> nn.Sequential:
 
 @contextmanager
 def one_thread_loop(x: torch.Tensor):
-    """Run a time-step loop of tiny ops on one intra-op CPU thread, the backward of what it builds too.
+    """Run an inference time-step loop of tiny ops on one intra-op CPU thread.
 
     Each step's tensors are small: splitting them over threads gains little and costs a thread barrier
     per op, which on a busy shared CPU measured 3-10x slower than one thread. Same numbers (float
-    rounding aside); no effect on CUDA tensors or when torch already runs one thread."""
+    rounding aside). Only without autograd (eval, greedy decoding): in training steps one thread
+    measured slower (the backward keeps larger ops). No effect on CUDA tensors."""
     threads = torch.get_num_threads()
-    if x.device.type != "cpu" or threads == 1:
-        yield lambda out, inp: None
+    if x.device.type != "cpu" or threads == 1 or (torch.is_grad_enabled() and x.requires_grad):
+        yield
         return
-
-    def mark_backward(out: torch.Tensor, inp: torch.Tensor) -> None:
-        """One thread from out's gradient until inp's (the loop's backward), then `threads` again."""
-        if torch.is_grad_enabled() and out.requires_grad and inp.requires_grad:
-            out.register_hook(lambda g: torch.set_num_threads(1))
-            inp.register_hook(lambda g: torch.set_num_threads(threads))
-
     torch.set_num_threads(1)
     try:
-        yield mark_backward
+        yield
     finally:
         torch.set_num_threads(threads)
 
@@ -73,7 +67,7 @@ def bidirectional_gru(x: torch.Tensor, gru: nn.GRU) -> torch.Tensor:
     gi_rz, gi_n = gi[..., :2 * hid].unbind(0), gi[..., 2 * hid:].unbind(0)
     h = x.new_zeros(2, n_seq, hid)
     outs = []
-    with one_thread_loop(x) as mark_backward:
+    with one_thread_loop(x):
         for t in range(steps):  # addmm per direction: models.efficiency counts these as the GRU's MACs
             gh = torch.stack([torch.addmm(b_hh[d], h[d], w_hh[d]) for d in (0, 1)])  # [2,N,3H]
             r, z = torch.sigmoid(gh[..., :2 * hid].add(gi_rz[t])).split(hid, -1)
@@ -81,7 +75,6 @@ def bidirectional_gru(x: torch.Tensor, gru: nn.GRU) -> torch.Tensor:
             h = torch.lerp(n, h, z)
             outs.append(h)
         out = torch.stack(outs, 0)  # [T,2,N,H], the backward direction in reversed time
-        mark_backward(out, gi)
     return torch.cat([out[:, 0], out[:, 1].flip(0)], -1).transpose(0, 1)
 
 
