@@ -18,6 +18,7 @@ import io
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -255,14 +256,19 @@ def timing_batch(full: int, warm_s: float) -> int:
 
 def time_steps(step: Callable[[dict], Any], ds: Dataset, full: int, workers: int, n: int, collate: Callable,
                device: torch.device) -> tuple[float, int]:
-    """(seconds per step at batch `full`, batch timed at): one warm-up step, then n steps through a DataLoader."""
+    """(median seconds per step at batch `full`, batch timed at): a warm-up step, then n steps through a DataLoader."""
     small = min(full, PROBE_BATCH)
     warm = seconds(lambda: step(next(iter(sample_loader(ds, small, 1, 0, collate, device)))), device)
     batch = timing_batch(full, warm)
     it = iter(sample_loader(ds, batch, n + 1, workers, collate, device, seed=1))
     next(it)  # waits for the loader's workers to start
-    took = seconds(lambda: [step(b) for b in it], device)
-    return took / n * full / batch, batch
+    times, t = [], time.perf_counter()
+    for b in it:  # each step's time includes waiting for its batch
+        step(b)
+        sync(device)
+        times.append(time.perf_counter() - t)
+        t = time.perf_counter()
+    return statistics.median(times) * full / batch, batch
 
 
 def eval_batch(run: Callable[[DataLoader], Any], ds: Dataset, full: int, device: torch.device) -> int:
