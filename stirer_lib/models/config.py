@@ -6,9 +6,8 @@ Sizes (parameters, tied T5 embedding counted once; measured with `count_paramete
 - small (`StirerConfig.small()`): 913,719 parameters (training build), 511,608 inference build;
   embed_dim 32, depths (2, 2, 2) with 4 heads, window 16 x 2, mini STR decoders of one ViT layer
   of width 64, an STR-decoder ViT of one layer of width 64 and a T5 with 2 + 2 layers (d_ff 128).
-  Measured with `python -m stirer_lib.bench model --threads 1` (1 CPU thread, a shared machine):
-  train step release 1.8 / small 7.3 images/s at batch 16 (2.1 / 7.9 at batch 64); eval forward
-  with greedy generation 4.3 / 17.0 images/s: the small model trains about 4 x faster.
+  The small model trains about 4 x faster than the release (`python -m stirer_lib.bench model` prints
+  the images/second of both on your machine).
   Its cost is dominated by the Bi-GRU blocks (about half) and the STLs, not by the mini decoders.
 
 Not in the release: `t5_init="t5"` keeps transformers' own T5 initialisation (weights scaled to the

@@ -7,8 +7,9 @@ paper's "FLOPs" are multiply-adds counted per Conv / Linear / GRU module (thop /
   attn v (aten.bmm and any scaled_dot_product op), i.e. the weights' multiply-adds. nn.GRU runs
   as mm / addmm per time step on CPU, so the counter sees its input and hidden products
   (3 gates x (input + hidden) x hidden per step and direction), what thop counts for a GRU.
-- `macs_all`: every op the counter sees, attention products included where they run as bmm (the
-  Swin windows). On CPU it does not count the fused attention kernel used by the ViTs and T5.
+- `macs_all`: every op the counter sees, attention products included (the fused CPU attention kernel
+  of the Swin windows, the ViTs and T5 is registered with the counter in swin.py). Greedy decoding
+  stops once every row has emitted EOS, so the STR decoder's count depends on the weights.
 One 4 x 16 x 64 image; the STR decoder generates 20 tokens greedily (T5 encoder once, decoder
 20 steps with a cache). Counts run on CPU, where they are defined; biases and norms are not MACs.
 """
