@@ -166,7 +166,7 @@ def data_sizes(prof: Profile) -> dict[str, int]:
 def will_generate(prof: Profile, user_root: bool) -> bool:
     """True when session.start / the course would (re)generate the synthetic set (synth.ensure_data)."""
     root, d = Path(prof.data.root), prof.data
-    if not d.synthetic or synth._complete(root, d.sizes, d.seed, d.style):
+    if not d.synthetic or synth.is_complete(root, d.sizes, d.seed, d.style):
         return False
     return not root.exists() or (not user_root and synth.only_generated(root))
 

@@ -210,7 +210,7 @@ def read_marker(root: Path) -> dict | None:
     return info if isinstance(info, dict) else None
 
 
-def _complete(root: Path, sizes: dict, seed: int, style: str | SynthStyle | None = None) -> bool:
+def is_complete(root: Path, sizes: dict, seed: int, style: str | SynthStyle | None = None) -> bool:
     """True when root holds a finished synthetic set made with these sizes, seed and style."""
     info = read_marker(root)
     return info is not None and (info.get("format_version") == FORMAT_VERSION and info.get("seed") == seed
@@ -283,7 +283,7 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
                   "and place them as data/README.md, section 'Real data', says; or use a synthetic profile "
                   "(smoke, cpu, gpu).")
         return root
-    if _complete(root, sizes, seed, style):
+    if is_complete(root, sizes, seed, style):
         return root
     if root.exists():
         if not (replace_outdated and only_generated(root)):
@@ -308,7 +308,7 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if _complete(root, sizes, seed, style):  # another process finished the same set meanwhile
+    if is_complete(root, sizes, seed, style):  # another process finished the same set meanwhile
         shutil.rmtree(tmp, ignore_errors=True)
         return root
     if root.exists():  # an outdated set the generator made, holding nothing else: replace it
