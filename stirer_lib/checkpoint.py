@@ -12,7 +12,7 @@
   previous file intact; Ctrl-C during the write is held until the file is complete.
 - `best_or_last(run_dir)`: RUN/best.pt, else RUN/last.pt, else None.
 
-Convert an old checkpoint of this course (numpy RNG states pickled as arrays) that you trust:
+Convert an older checkpoint of this course (numpy RNG states pickled as arrays; loaded weights-only):
     python -m stirer_lib.checkpoint convert OLD.pt NEW.pt
 """
 from __future__ import annotations
@@ -71,7 +71,7 @@ def read(path: str | os.PathLike, what: str = "checkpoint") -> Any:
         if "unsupported global" in str(err).lower():  # a real pickle of Python objects beyond plain data
             raise CheckpointError(
                 f"{what} {path} holds Python objects beyond tensors and plain data, and loading it could run "
-                f"code, so it is refused. If it is an older checkpoint of this course and you trust it, convert "
+                f"code, so it is refused. If it is an older checkpoint of this course, convert "
                 f"it: {CONVERT_HINT.format(path=path)}") from None
         raise CheckpointError(f"{what} {path} is not a PyTorch checkpoint (its bytes are not a pickle that "
                               f"torch.save writes)") from None
@@ -229,14 +229,33 @@ def to_safe(obj: Any) -> Any:
     return obj
 
 
+def _numpy_globals() -> list:
+    """The numpy constructors an older checkpoint of this course needs (its RNG state as arrays)."""
+    multiarray = getattr(np, "_core", np.core).multiarray
+    dtypes = [type(np.dtype(t)) for t in ("uint32", "int64", "float64", "uint8")]
+    return [np.ndarray, multiarray._reconstruct, np.dtype, *dtypes]
+
+
+def _qualname(obj: Any) -> str:
+    return f"{obj.__module__}.{obj.__qualname__}"
+
+
 def convert(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
-    """Re-save a trusted old checkpoint so that it loads with weights_only=True (dst must not exist)."""
+    """Re-save an older checkpoint (numpy RNG arrays) so that it loads without numpy (dst must not exist).
+
+    Never unpickles code: only numpy's array constructors are allowed besides tensors and plain data."""
     src, dst = Path(src), Path(dst)
     if not src.is_file():
         raise CheckpointError(f"{src} not found")
     if dst.exists():
         raise CheckpointError(f"{dst} exists; choose a new file name (a user's file is never overwritten)")
-    obj = torch.load(src, map_location="cpu", weights_only=False)  # the user vouched for this file
+    allowed = _numpy_globals()
+    unsafe = sorted(set(torch.serialization.get_unsafe_globals_in_checkpoint(src)) - {_qualname(g) for g in allowed})
+    if unsafe:
+        raise CheckpointError(f"{src} holds Python objects beyond tensors, plain data and numpy arrays ({unsafe[:5]}); "
+                              "it is not a checkpoint of this course and is not converted")
+    with torch.serialization.safe_globals(allowed):  # still weights-only: numpy arrays are data, never code
+        obj = torch.load(src, map_location="cpu", weights_only=True)
     atomic_save(to_safe(obj), dst)
     read(dst)  # proves the result is safe
     return dst
@@ -246,14 +265,14 @@ def _main(argv: list[str] | None = None) -> int:
     """`python -m stirer_lib.checkpoint convert OLD NEW` | `check FILE`."""
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.checkpoint", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
-    c = sub.add_parser("convert", help="re-save a checkpoint YOU TRUST so that it loads weights-only")
+    c = sub.add_parser("convert", help="re-save an older checkpoint of this course so that it loads weights-only")
     c.add_argument("old")
     c.add_argument("new")
     k = sub.add_parser("check", help="say whether a file loads as a safe checkpoint, and its top-level keys")
     k.add_argument("file")
     a = ap.parse_args(argv)
     if a.cmd == "convert":
-        print(f"converting {a.old}: it is loaded with weights_only=False, do this only for a file you trust")
+        print(f"converting {a.old}: loaded weights-only, numpy arrays allowed")
         print(f"wrote {convert(a.old, a.new)}")
     else:
         obj = read(a.file)
