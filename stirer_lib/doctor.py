@@ -320,9 +320,10 @@ def start_seconds() -> float:
     return time.perf_counter() - t0
 
 
-def crnn_step_fn(crnn: CRNN, device: torch.device, grad_clip: float | None, lr: float) -> Callable[[dict], float]:
+def crnn_step_fn(crnn: CRNN, device: torch.device, grad_clip: float | None, lr: float,
+                 beta1: float = 0.9) -> Callable[[dict], float]:
     """One CRNN training step as stirer_lib.training.crnn.train_crnn takes it (CTC, Adam, clipping)."""
-    opt = torch.optim.Adam(crnn.parameters(), lr=lr, betas=(0.9, 0.999))
+    opt = torch.optim.Adam(crnn.parameters(), lr=lr, betas=(beta1, 0.999))
 
     def step(batch: dict) -> float:
         """Forward, CTC loss, backward, Adam step; returns the loss."""
@@ -382,8 +383,8 @@ def measure(prof: Profile, device: torch.device, n: int) -> Measured:
         model = build_model(prof).to(device)
         build_s = time.perf_counter() - t0 + seconds(lambda: build_stirer(config_from_name(other)), device)
         scaled: dict[str, int] = {}
-        crnn = CRNN(HR_HEIGHT, 1, NUM_CTC_CLASSES, 256).to(device).train()
-        crnn_step, batch = time_steps(crnn_step_fn(crnn, device, prof.crnn.grad_clip, prof.crnn.lr), sets["pretrain"],
+        crnn = CRNN(HR_HEIGHT, 1, NUM_CTC_CLASSES, prof.crnn.hidden, prof.crnn.width).to(device).train()
+        crnn_step, batch = time_steps(crnn_step_fn(crnn, device, prof.crnn.grad_clip, prof.crnn.lr, prof.crnn.beta1), sets["pretrain"],
                                       prof.crnn.batch_size, prof.data.num_workers, n, collate_train, device)
         if batch < prof.crnn.batch_size:
             scaled["CRNN step"] = batch

@@ -18,14 +18,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .constants import HR_HW
+from .constants import SCALE
 from .metrics import psnr, ssim, ssim_skimage
 from .text import ctc_greedy_decode, decode_ids, filter_label
 
 
-def bicubic_upsample(lr: torch.Tensor) -> torch.Tensor:
-    """[B,C,16,64] -> [B,C,32,128]: torch bicubic (align_corners=False), clamped to [0, 1]."""
-    return F.interpolate(lr, size=HR_HW, mode="bicubic", align_corners=False).clamp(0, 1)
+def bicubic_upsample(lr: torch.Tensor, scale: int = SCALE) -> torch.Tensor:
+    """[B,C,16,64] -> [B,C,32,128] (x scale): torch bicubic (align_corners=False), clamped to [0, 1]."""
+    size = (lr.shape[-2] * scale, lr.shape[-1] * scale)
+    return F.interpolate(lr, size=size, mode="bicubic", align_corners=False).clamp(0, 1)
 
 
 @torch.no_grad()

@@ -134,3 +134,25 @@ def test_accuracy_gap_table_and_figures(trained, data_root):
     assert len(fig.axes) == 2 * len(shown)  # a CRNN that reads no HR word has no misreads to show (said in words)
     assert len(plot_accuracy_gap(gap).axes) == 1
     assert len(plot_crnn_history(history + [{"step": 9, "loss": 1.0, "acc_easy": 50.0}]).axes) == 2
+
+
+def test_narrow_crnn_trains_saves_its_width_and_loads_strictly(data_root, tmp_path):
+    """The cpu profile's CRNN (width 0.5, hidden 128, beta1 0.5): its checkpoint records the width, load_crnn
+    rebuilds it, and the released layout keeps config None."""
+    torch.manual_seed(0)
+    crnn, _ = _train(data_root, tmp_path, max_steps=2, width=0.5, hidden=128, beta1=0.5)
+    ckpt = read(tmp_path / "crnn" / "crnn.pt")
+    assert ckpt["config"] == {"width": 0.5, "nh": 128, "nc": 1}
+    assert ckpt["model"]["cnn.conv0.weight"].shape[0] == 32 and ckpt["model"]["cnn.conv6.weight"].shape[0] == 256
+    assert ckpt["optimizer"]["param_groups"][0]["betas"][0] == 0.5
+    loaded = load_crnn(tmp_path / "crnn" / "crnn.pt")
+    assert (loaded.width, loaded.nh) == (0.5, 128)
+    x = torch.rand(2, 4, 32, 128)
+    torch.testing.assert_close(loaded(x), crnn.eval()(x))
+    assert load_crnn(CRNN().state_dict()).width == 1.0  # a plain crnn.pytorch state_dict: the released layout
+
+
+def test_narrow_state_dict_without_its_config_is_refused_with_the_keys(tmp_path):
+    from stirer_lib.errors import CheckpointError
+    with pytest.raises(CheckpointError, match=r"other shapes \(45\): cnn.batchnorm2.bias \(file \(128,\), model \(256,\)\)"):
+        load_crnn({"model": CRNN(width=0.5, nh=128).state_dict(), "config": None})

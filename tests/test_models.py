@@ -299,3 +299,21 @@ def test_bench_prints_figures(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1].split()[:4] == ["small", f"{count_parameters(build_stirer('small')):,}", "cpu", "2"]
     assert float(lines[-1].split()[4]) > 0 and float(lines[-1].split()[5]) > 0
+
+
+def test_sr_residual_adds_bicubic_to_every_sr_output():
+    """sr_residual (the cpu profile, not the release): every SR output = the same model's output + bicubic(LR)."""
+    from stirer_lib.models import build_stirer, config_from_name
+    from stirer_lib.scoring import bicubic_upsample
+    torch.manual_seed(0)
+    plain = build_stirer(config_from_name("small")).eval()
+    resid = build_stirer(config_from_name("small", sr_residual=True)).eval()
+    resid.load_state_dict(plain.state_dict())  # same parameters: the switch adds none
+    lr = torch.rand(2, 4, 16, 64)
+    with torch.no_grad():
+        a, b = plain(lr, generate=False), resid(lr, generate=False)
+    base = bicubic_upsample(lr)
+    torch.testing.assert_close(b.sr, a.sr + base)
+    for x, y in zip(a.srs, b.srs):
+        torch.testing.assert_close(y, x + base)
+    assert config_from_name("release").sr_residual is False

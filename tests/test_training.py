@@ -238,3 +238,20 @@ def test_str_decoder_probe(straight_run, data_root, capsys):
     capsys.readouterr()
     assert probe.main(["--ckpt", str(last), "--data", str(data_root / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
+
+
+def test_cosine_schedule_warms_up_then_decays_every_group_to_zero():
+    """schedule="cosine" (the cpu profile): linear warm-up, then a cosine to 0 at the last step, per group."""
+    p1, p2 = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.AdamW([{"params": [p1], "lr": 1e-3}, {"params": [p2], "lr": 4e-3}])
+    sched = build_scheduler(opt, total_steps=12, kind="cosine", warmup_steps=2)
+    lrs = []
+    for _ in range(12):
+        lrs.append([g["lr"] for g in opt.param_groups])
+        opt.step()
+        sched.step()
+    assert lrs[0] == pytest.approx([1e-3 / 3, 4e-3 / 3]) and lrs[2] == pytest.approx([1e-3, 4e-3])
+    assert all(a[0] >= b[0] for a, b in zip(lrs[2:], lrs[3:])) and lrs[-1][0] < 0.03e-3
+    assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
+    with pytest.raises(ValueError, match="unknown schedule"):
+        build_scheduler(opt, 10, kind="linear")

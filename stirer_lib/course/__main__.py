@@ -6,6 +6,7 @@ import sys
 
 from .profiles import PROFILE_NAMES, default_profile
 from ..errors import run_cli
+from . import reference
 from .runner import NotebookFailed, run_course, run_solutions
 
 
@@ -24,11 +25,22 @@ def _main(argv: list[str] | None = None) -> int:
                     help="after the chapters, run the worked solutions (notebooks/solutions/) into RUN/solutions/")
     ap.add_argument("--solutions-only", action="store_true",
                     help="run only the worked solutions, on a run directory whose chapters have run")
+    ap.add_argument("--use-reference", action="store_true",
+                    help="the training notebooks load the repository's reference checkpoints (reference/PROFILE/) "
+                         "instead of training: the course in minutes")
+    ap.add_argument("--publish-reference", metavar="RUN", default=None,
+                    help="copy RUN/reference/ (written by a whole course run) to reference/PROFILE/ and stop")
+    ap.add_argument("--overwrite", action="store_true", help="with --publish-reference: replace the existing one")
     args = ap.parse_args(argv)
     profile = args.profile or default_profile()
+    if args.publish_reference:
+        dst = reference.publish(args.publish_reference, profile, overwrite=args.overwrite)
+        print(f"published {args.publish_reference}/reference to {dst}")
+        return 0
     try:
         if not args.solutions_only:
-            run_course(profile, args.data, args.run_dir, args.start, args.overrides, only=args.only)
+            run_course(profile, args.data, args.run_dir, args.start, args.overrides, only=args.only,
+                       use_reference=args.use_reference)
         if args.solutions or args.solutions_only:
             run_solutions(profile, args.data, args.run_dir, args.overrides, only=args.only)
     except NotebookFailed as err:  # the notebook's own error is in its executed copy

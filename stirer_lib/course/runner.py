@@ -29,8 +29,9 @@ from ..checkpoint import atomic_write_text
 from ..errors import DataError, SettingError
 from ..evaluation import load_results, results_table
 from ..runlock import RunLock
+from . import reference
 from .profiles import parse_overrides
-from .session import ensure_profile_data, prepare, repo_root
+from .session import ensure_ood_data, ensure_profile_data, prepare, repo_root
 
 KERNEL = "python3"
 MATHJAX_DIR = "mathjax"  # under RUN/notebooks/
@@ -172,6 +173,20 @@ def _quiet_kernel_manager(log_path: Path):
     return QuietKernelManager
 
 
+OPTIONAL_PARAMETERS = ("use_reference",)  # passed only to the notebooks whose parameters cell has them
+
+
+def declared_parameters(nb) -> set[str]:
+    """The names assigned in a notebook's cell tagged "parameters"."""
+    import ast
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
+            tree = ast.parse(cell.source)
+            return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
+                    if isinstance(t, ast.Name)}
+    return set()
+
+
 def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_timeout: int,
                  progress: bool = True) -> Path:
     """Execute one notebook with papermill into out_dir (plus an HTML copy); raise NotebookFailed.
@@ -183,7 +198,10 @@ def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_time
     dst = out_dir / src.name
     kernel_log = dst.with_suffix(".kernel.log")
     kernel_log.unlink(missing_ok=True)
-    n_code = sum(c.cell_type == "code" and bool(c.source.strip()) for c in nbformat.read(src, as_version=4).cells)
+    nb = nbformat.read(src, as_version=4)
+    n_code = sum(c.cell_type == "code" and bool(c.source.strip()) for c in nb.cells)
+    declared = declared_parameters(nb)
+    parameters = {k: v for k, v in parameters.items() if k not in OPTIONAL_PARAMETERS or k in declared}
     hooks: dict[str, Any] = {}
     if progress:
         cells = _CellProgress(src.stem, n_code + (1 if parameters else 0))
@@ -234,8 +252,12 @@ def run_solutions(profile: str, data_root: str | None = None, run_dir: str | Non
 
 def run_course(profile: str, data_root: str | None = None, run_dir: str | None = None, start: int = 1,
                overrides: list[str] | None = None, notebooks_dir: Path | None = None,
-               prepare_data: bool = True, only: list[int] | None = None) -> list[NotebookRun]:
+               prepare_data: bool = True, only: list[int] | None = None,
+               use_reference: bool = False) -> list[NotebookRun]:
     """Run the notebooks from number `start` on (or those numbered `only`); print and return minutes per notebook.
+
+    use_reference: the training notebooks load the repository's reference checkpoints instead of training.
+    A whole course (from notebook 1, all of them, training) writes RUN/reference/ (stirer_lib.course.reference).
 
     The run directory is locked for the whole course: a second course into it is refused."""
     prof, user_root = prepare(profile, overrides, data_root, run_dir)
@@ -244,11 +266,21 @@ def run_course(profile: str, data_root: str | None = None, run_dir: str | None =
     os.environ.setdefault("TQDM_DISABLE", "1")  # no progress bars in the executed notebooks / the log
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
     with RunLock(prof.run_dir, "course"):
-        if prepare_data:  # fail fast (or generate the synthetic set) before any notebook starts
+        if prepare_data:  # fail fast (or generate the synthetic sets) before any notebook starts
             ensure_profile_data(prof, user_root)
+            ensure_ood_data(prof)
         params = {"profile": profile, "overrides": parse_overrides(overrides), "data_root": prof.data.root,
                   "run_dir": prof.run_dir, "seed": prof.seed, "interactive": False}
-        return _run_all(notebooks, prof, params)
+        if use_reference:
+            params["use_reference"] = True
+        runs = _run_all(notebooks, prof, params)
+        if start == 1 and only is None and not use_reference:  # a whole course: its numbers and checkpoints
+            command = " ".join(["python -m stirer_lib.course --profile", profile,
+                                *[f"--set {o}" for o in overrides or []]])
+            dst = reference.write(prof.run_dir, {r.name: r.minutes for r in runs}, command)
+            print(f"this run's reference numbers and weights: {dst} (publish them into the repository with "
+                  f"python -m stirer_lib.course --publish-reference {prof.run_dir})")
+        return runs
 
 
 def _run_all(notebooks: list[Path], prof, params: dict) -> list[NotebookRun]:

@@ -38,6 +38,22 @@ def ensure_profile_data(prof: Profile, user_root: bool = False) -> Path:
                        replace_outdated=not user_root)
 
 
+OOD_TRAIN_SIZE = 8  # the out-of-distribution set is for testing: its training parts are token-sized
+
+
+def ensure_ood_data(prof: Profile) -> Path | None:
+    """The profile's out-of-distribution test set (notebook 06): `full`-style synthetic words and fonts, made
+    from data.seed when missing; None when the profile has none (eval.ood_images = 0 or real data)."""
+    n = prof.eval.ood_images
+    if n <= 0 or not prof.data.synthetic:
+        return None
+    sizes = {"train1": OOD_TRAIN_SIZE, "train2": OOD_TRAIN_SIZE, "easy": n, "medium": n, "hard": n,
+             "pretrain": OOD_TRAIN_SIZE}
+    root = resolve(prof.eval.ood_root) if prof.eval.ood_root else Path(prof.data.root).with_name(
+        Path(prof.data.root).name + "-ood")
+    return ensure_data(root, synthetic=True, sizes=sizes, seed=prof.data.seed, style="full")
+
+
 def prepare(profile: str, overrides: dict[str, Any] | list[str] | None = None, data_root: str | None = None,
             run_dir: str | None = None, seed: int | None = None) -> tuple[Profile, bool]:
     """The profile with overrides and absolute paths; returns (profile, data root given by the user)."""

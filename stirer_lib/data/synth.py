@@ -302,7 +302,8 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
     if tmp.exists():
         shutil.rmtree(tmp)  # our own leftover (this pid)
     root.parent.mkdir(parents=True, exist_ok=True)
-    print(f"generating synthetic data at {root} (style {style.name}, seed {seed}, sizes {sizes}) ...", flush=True)
+    print(f"generating synthetic data at {root} (style {style.name}, seed {seed}, sizes "
+          f"{', '.join(f'{k} {v}' for k, v in sizes.items())}) ...", flush=True)
     try:
         generate(tmp, sizes, seed, workers=workers or default_workers(), style=style)
     except BaseException:

@@ -19,6 +19,11 @@ to half the words), 33.0 % with transformers' init; at lr 5e-4, 17.7 % against 4
 A full cpu run with 0.02 ended with a T5 whose cross-attention looked at the same few columns for every
 letter. The cpu profile uses "t5" (README, "Measured").
 
+Not in the release: `sr_residual=True` adds the bicubic upsampling of the LR image to every SR
+output (the STISR decoder's and the mini STISR decoders'), so a freshly initialised model starts at
+interpolation and learns only the correction. The cpu profile turns it on (README, "Measured");
+the release configuration keeps it off, so the released checkpoint's outputs are unchanged.
+
 Ablations of Table 3 (each a boolean switch; the paper's names):
 - `use_pstst=False`  (w/o PSTST): the feature encoder is only the 3 x 3 `conv_first` (and its
   LayerNorms); no PSTST blocks, hence no mini decoders either.
@@ -69,6 +74,9 @@ class StirerConfig:
     # the T5's initial weights: "release" (trunc-normal 0.02 like every Linear of the model, the
     # official code) or "t5" (transformers' T5 init, scaled to the layer sizes)
     t5_init: str = "release"
+    # not in the release: every SR output (final and mini STISR decoders) is added to the bicubic
+    # upsampling of the LR image, so the SR path learns only the correction (residual learning)
+    sr_residual: bool = False
     num_ctc_classes: int = 37  # blank + 0-9a-z
     vocab_size: int = 38  # pad/start, 0-9a-z, EOS
     max_new_tokens: int = 20  # greedy generation length

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn as nn
 
+from ..scoring import bicubic_upsample
 from ..text import ctc_greedy_decode, decode_ids
 from .config import StirerConfig
 from .decoders import (build_stisr_decoder, build_str_decoder, greedy_generate, stisr_decode, str_encode,
@@ -104,9 +105,14 @@ class STIRER(nn.Module):
         generate: greedy text ids (default: in eval mode only)."""
         _check_input(lr, self.config)
         h, h0, srs, logits = self.encode(lr)
+        base = bicubic_upsample(lr, self.config.upscale) if self.config.sr_residual else None  # [B,4,2H,2W]
+        if base is not None:
+            srs = [sr + base for sr in srs]
         out = StirerOutput(srs=srs, ctc_logits=logits, features=h)
         if self.config.stisr_decoder:
             out.sr = stisr_decode(self, lr, h, h0)
+            if base is not None:
+                out.sr = out.sr + base
         if self.config.str_decoder:
             z = str_encode(self, lr, h)
             if labels is not None:

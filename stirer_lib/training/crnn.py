@@ -3,7 +3,7 @@
 The CRNN is the judge of every super-resolution result (docs/DESIGN.md section 4): the course trains
 its own on the HR images of the pre-training set (MJ/ST-format LMDBs under ROOT/pretrain), or
 loads crnn.pytorch's released `crnn.pth`. The checkpoint RUN/crnn/crnn.pt is
-{"model": state_dict in crnn.pytorch's layout, "config": None, "step": n, "history": [...],
+{"model": state_dict in crnn.pytorch's layout, "config": None or {"width", "nh", "nc"}, "step": n, "history": [...],
 "optimizer": Adam state} and is written atomically, so an interrupted run resumes from it.
 """
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ..checkpoint import atomic_save, load_strict, read, state_dict_of
 from ..constants import HR_HEIGHT
 from ..data import collate_train, pretrain_set
 from ..evaluation import evaluate_loaders, test_loaders
-from ..models.crnn import CRNN
+from ..models.crnn import CRNN, crnn_config
 from ..scoring import crnn_read
 from ..text import NUM_CTC_CLASSES
 from .settings import CrnnSettings
@@ -80,8 +80,10 @@ def gap_table(gap: dict[str, dict[str, dict]]) -> str:
 
 def save_crnn(path: str | os.PathLike, crnn: CRNN, step: int, history: list[dict],
               optimizer: torch.optim.Optimizer | None = None) -> Path:
-    """Write {"model", "config": None, "step", "history", "optimizer"} atomically (stirer_lib.checkpoint)."""
-    return atomic_save({"model": {k: v.detach().cpu() for k, v in crnn.state_dict().items()}, "config": None,
+    """Write {"model", "config", "step", "history", "optimizer"} atomically (stirer_lib.checkpoint); config is
+    None for crnn.pytorch's layout, else the width / hidden size (stirer_lib.models.crnn.crnn_config)."""
+    return atomic_save({"model": {k: v.detach().cpu() for k, v in crnn.state_dict().items()},
+                        "config": crnn_config(crnn),
                         "step": int(step), "history": list(history),
                         "optimizer": optimizer.state_dict() if optimizer is not None else None}, path)
 
@@ -113,7 +115,7 @@ def train_crnn(settings: CrnnSettings, run_dir: str | os.PathLike, data_root: st
                eval_loaders: dict[str, DataLoader] | None = None, resume: bool = True, progress: bool = True,
                device: str | torch.device = "cpu", num_workers: int = 0,
                on_step: Callable[[int, int], None] | None = None) -> tuple[CRNN, list[dict]]:
-    """Train CRNN(32, 1, 37, 256) with CTC on the HR words of ROOT/pretrain; returns (eval model, history).
+    """Train CRNN(32, 1, 37, hidden, width) with CTC on the HR words of ROOT/pretrain; returns (eval model, history).
 
     on_step(step, max_steps) after every step (e.g. viz.training.StepProgress(...).step for headless runs).
 
@@ -125,8 +127,8 @@ def train_crnn(settings: CrnnSettings, run_dir: str | os.PathLike, data_root: st
     cfg = settings
     path = Path(run_dir) / "crnn" / "crnn.pt"
     device = torch.device(device)
-    crnn = (CRNN(HR_HEIGHT, 1, NUM_CTC_CLASSES, 256) if crnn is None else crnn).to(device)
-    opt = torch.optim.Adam(crnn.parameters(), lr=float(cfg.lr), betas=(0.9, 0.999))
+    crnn = (CRNN(HR_HEIGHT, 1, NUM_CTC_CLASSES, cfg.hidden, cfg.width) if crnn is None else crnn).to(device)
+    opt = torch.optim.Adam(crnn.parameters(), lr=float(cfg.lr), betas=(float(cfg.beta1), 0.999))
     step, history = 0, []
     if resume and path.exists():
         ckpt = read(path, "CRNN checkpoint")

@@ -7,14 +7,18 @@ Optionally (not in the release) the STR decoder (its ViT and T5: `vit.*`, `decod
 own rate lr_str: the cpu profile trains the feature encoder fast and the T5 slower, which a
 short run needs (measured: README, "Measured").
 Schedule: the released pretraining halves the learning rate after epoch 4 of 8, i.e. after half
-of the run. We apply that rule to both stages in steps: x0.5 from step total_steps // 2 on.
+of the run. We apply that rule to both stages in steps: x0.5 from step total_steps // 2 on
+(`schedule="step"`). `schedule="cosine"` (not in the release) warms up and decays to 0.
 """
 from __future__ import annotations
+
+import math
 
 import torch
 from torch import nn
 
 from ..models.stirer import STR_PREFIXES  # STIRER's top-level STR decoder: vit.*, decoder.*
+from .settings import SCHEDULES
 
 SR_HEAD_KEYS = ("upsample", "conv_after_body")
 
@@ -68,9 +72,25 @@ def build_optimizer(model: nn.Module, lr: float, lr_sr: float, weight_decay: flo
                                  weight_decay=weight_decay, foreach=True)
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int,
-                    gamma: float = 0.5) -> torch.optim.lr_scheduler.MultiStepLR:
-    """Halve every group's learning rate once, after half of the planned steps (stepped per step)."""
+def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, gamma: float = 0.5, kind: str = "step",
+                    warmup_steps: int = 0) -> torch.optim.lr_scheduler.LRScheduler:
+    """The learning-rate schedule, stepped per step.
+
+    "step" (the release): halve every group's rate once, after half of the planned steps.
+    "cosine" (not in the release; the cpu profile): a linear warm-up over warmup_steps, then a
+    cosine from each group's rate down to 0 at total_steps (a short run ends with small steps).
+    """
     if total_steps <= 0:
         raise ValueError(f"total_steps must be positive, got {total_steps}")
-    return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[max(1, total_steps // 2)], gamma=gamma)
+    if kind == "step":
+        return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[max(1, total_steps // 2)], gamma=gamma)
+    if kind != "cosine":
+        raise ValueError(f"unknown schedule {kind!r}; choose one of {SCHEDULES}")
+    warm = max(0, min(int(warmup_steps), total_steps - 1))
+
+    def factor(step: int) -> float:
+        """The multiplier of the groups' rates at this step."""
+        if step < warm:
+            return (step + 1) / (warm + 1)
+        return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total_steps - warm))))
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

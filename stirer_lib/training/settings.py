@@ -11,6 +11,7 @@ from dataclasses import dataclass
 STAGES = ("pretrain", "finetune")
 BEST_BY = ("acc_final", "last")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
+SCHEDULES = ("step", "cosine")
 
 
 @dataclass
@@ -25,6 +26,8 @@ class StageSettings:
     epochs: int | None = None
     eval_every: int = 0  # 0: only at the end; < 0: never
     ckpt_every: int = 4
+    schedule: str = "step"  # "step": halve after half of the steps (the release); "cosine": warm-up, then cosine to 0
+    warmup_steps: int = 0  # linear warm-up of the cosine schedule
     alpha: float = 0.5  # Eq. 9 as released: alpha * L_SR + (1 - alpha) * L_Rec
     weight_decay: float = 0.01
     grad_clip: float | None = None
@@ -40,6 +43,8 @@ class StageSettings:
             raise ValueError(f"{stage} needs max_steps or epochs (set {stage}.max_steps=N)")
         if self.best_by not in BEST_BY:
             raise ValueError(f"{stage}.best_by is {self.best_by!r}; choose one of {BEST_BY}")
+        if self.schedule not in SCHEDULES:
+            raise ValueError(f"{stage}.schedule is {self.schedule!r}; choose one of {SCHEDULES}")
         if self.amp not in AMP_MODES:
             raise ValueError(f"{stage}.amp is {self.amp!r}; choose one of {AMP_MODES} (auto: bf16 or fp16 on CUDA, "
                              f"off on a CPU)")
@@ -55,6 +60,9 @@ class CrnnSettings:
     max_steps: int = 4
     batch_size: int = 8
     lr: float = 1e-3
+    beta1: float = 0.9  # Adam's first beta (crnn.pytorch trains with 0.5; the cpu profile too: README, "Measured")
+    width: float = 1.0  # channel multiplier of the CNN (1.0: crnn.pytorch's CRNN, which ckpt/crnn.pth fits)
+    hidden: int = 256  # LSTM hidden size (crnn.pytorch: 256)
     eval_every: int = 0  # 0: only at the end
     log_every: int = 1
     grad_clip: float | None = 5.0

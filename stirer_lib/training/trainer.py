@@ -167,7 +167,8 @@ class Trainer:
                   f"{self.total_steps} (train longer with --set {self.stage}.max_steps={max_steps})", flush=True)
         self.optimizer = build_optimizer(self.model, self.s.lr, self.s.lr_sr, self.s.weight_decay,
                                          lr_str=self.s.lr_str)
-        self.scheduler = build_scheduler(self.optimizer, self.total_steps)
+        self.scheduler = build_scheduler(self.optimizer, self.total_steps, kind=self.s.schedule,
+                                         warmup_steps=self.s.warmup_steps)
         self.amp_dtype = self._amp_dtype()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.step, self.best = 0, None

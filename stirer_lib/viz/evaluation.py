@@ -257,3 +257,20 @@ def image_browser(dataset, model: torch.nn.Module, interactive: bool = True, dev
     slider.observe(show, names="value")
     show()
     return w.VBox([slider, out])
+
+
+def ood_rows(runs: dict[str, dict]) -> tuple[list[list[str]], list[str]]:
+    """Rows and headers of a Markdown table comparing evaluations (e.g. in distribution vs out of distribution):
+    per run, the final decoder's and the best mini decoder's accuracy, PSNR / SSIM of the SR image against
+    bicubic's, and the CRNN on SR / bicubic LR / HR (mean of splits)."""
+    headers = ["test set", "final decoder (%)", "best mini decoder (%)", "PSNR SR / bicubic (dB)",
+               "SSIM SR / bicubic", "CRNN on SR / bicubic LR / HR (%)"]
+    rows = []
+    for name, res in runs.items():
+        m = res["mean_of_splits"]
+        minis = [s["acc"] for s in m["steps"][:-1] if s.get("acc") is not None]
+        rows.append([name, _f(m["acc"]), _f(max(minis)) if minis else "-",
+                     f"{_f(m['psnr'])} / {_f(m['bicubic']['psnr'])}",
+                     f"{_f(m['ssim'], 4)} / {_f(m['bicubic']['ssim'], 4)}",
+                     f"{_f(m['crnn_acc'], 1)} / {_f(m['crnn_acc_lr_bicubic'], 1)} / {_f(m['crnn_acc_hr'], 1)}"])
+    return rows, headers

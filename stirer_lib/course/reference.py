@@ -1,0 +1,197 @@
+"""The reference run of a profile: the numbers `make course` measured and the checkpoints it trained.
+
+A complete course run writes RUN/reference/: `results.json` (when, on what machine, with which command
+and commit; minutes per notebook; the CRNN gap of notebook 02, the last evaluations of notebooks 04 and
+05, the evaluation of notebook 06 on the test splits and out of distribution) and the trained weights
+(`crnn.pt`, `pretrain.pt`, `finetune.pt`: weights and config only, no optimizer state).
+`python -m stirer_lib.course --publish-reference RUN` copies them to `reference/<profile>/` in the
+repository, where the notebooks read them:
+- `beside(mine, key)` shows a learner's number next to the reference run's;
+- `checkpoint(profile, part)` is what a notebook loads with `use_reference=True` instead of training.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import platform
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..checkpoint import atomic_save, atomic_write_text, best_or_last, read, state_dict_of
+from ..errors import MissingCheckpointError, RunDirError
+from ..evaluation import compact, load_results
+from .session import repo_root
+
+PARTS = {"crnn": "crnn.pt", "pretrain": "pretrain.pt", "finetune": "finetune.pt"}
+METRICS = {"pretrain": "pretrain_metrics.jsonl", "finetune": "finetune_metrics.jsonl"}  # the stages' training logs
+RESULTS = "results.json"
+
+
+def reference_dir(profile: str) -> Path:
+    """reference/<profile>/ in the repository."""
+    return repo_root() / "reference" / profile
+
+
+def load(profile: str) -> dict | None:
+    """The reference run's results.json of a profile, or None when the repository has none."""
+    path = reference_dir(profile) / RESULTS
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def checkpoint(profile: str, part: str) -> Path:
+    """The reference run's checkpoint of a part ("crnn", "pretrain", "finetune"); MissingCheckpointError if none."""
+    if part not in PARTS:
+        raise ValueError(f"unknown part {part!r}; choose one of {sorted(PARTS)}")
+    path = reference_dir(profile) / PARTS[part]
+    if not path.exists():
+        raise MissingCheckpointError(
+            f"no reference checkpoint at {path}: the repository ships them for the cpu profile only; set "
+            f"use_reference=False to train, or make them with `make course` then "
+            f"`python -m stirer_lib.course --publish-reference runs/{profile}`")
+    return path
+
+
+def value(ref: dict | None, key: str) -> Any:
+    """A number of a reference results dict by dotted key (e.g. "eval.mean_of_splits.acc"), or None."""
+    node: Any = ref
+    for part in key.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def beside(mine: float | None, ref: dict | None, key: str, unit: str = " %", digits: int = 2) -> str:
+    """"12.34 % (reference run: 80.12 %)": a learner's number next to the reference run's (when there is one)."""
+    text = "-" if mine is None else f"{mine:.{digits}f}{unit}"
+    theirs = value(ref, key)
+    if isinstance(theirs, (int, float)):
+        text += f" (reference run: {theirs:.{digits}f}{unit})"
+    return text
+
+
+def provenance_line(ref: dict | None) -> str:
+    """One line that says where the reference numbers come from."""
+    if not ref:
+        return "no reference run in this repository for this profile"
+    p = ref.get("provenance", {})
+    return (f"reference run: `{p.get('command', '?')}` on {p.get('date', '?')}, {p.get('machine', '?')}, "
+            f"commit {p.get('commit', '?')}")
+
+
+def install(profile: str, run_dir: str | os.PathLike, part: str) -> dict:
+    """Put the reference run's weights of a part where the course's later notebooks look for them (instead of
+    training): RUN/crnn/crnn.pt, or RUN/<stage>/best.pt with the reference's metrics.jsonl. A run of the
+    learner's own there is never replaced (RunDirError: choose another run_dir); a training run into the
+    directory later replaces the reference files (resume = False). Returns {"step", "finished", "path", "from"}."""
+    src = checkpoint(profile, part)
+    run = Path(run_dir)
+    dst = run / "crnn" / "crnn.pt" if part == "crnn" else run / part / "best.pt"
+    own = [p for p in (dst, dst.parent / "last.pt") if p.exists() and not read(p, "checkpoint").get("reference")]
+    if own:
+        raise RunDirError(f"{own[0]} holds a run of your own; load the reference into another run directory "
+                          f"(run_dir = ...) or keep training there (use_reference = False)")
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    ckpt = {**read(src, "reference checkpoint"), "reference": provenance_line(load(profile))}
+    if part != "crnn":
+        metrics = reference_dir(profile) / METRICS[part]
+        if metrics.exists():
+            atomic_write_text(metrics.read_text(encoding="utf-8"), dst.parent / "metrics.jsonl")
+    atomic_save(ckpt, dst)
+    return {"step": ckpt.get("step"), "finished": True, "path": str(dst), "from": str(src)}
+
+
+# ----------------------------------------------------------------------------- writing a reference run
+
+def _commit() -> str:
+    try:
+        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo_root(), capture_output=True,
+                             text=True, timeout=10)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def machine() -> str:
+    """The machine in words: CPU count, processor, torch threads, GPU."""
+    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
+    return (f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), torch {torch.__version__} "
+            f"with {torch.get_num_threads()} threads, {gpu}")
+
+
+def _last_eval(metrics: Path) -> dict | None:
+    """The last "eval" record of a trainer's metrics.jsonl."""
+    if not metrics.exists():
+        return None
+    evals = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if '"eval"' in line]
+    evals = [e for e in evals if e.get("kind") == "eval"]
+    return evals[-1] if evals else None
+
+
+def _weights(src: Path, dst: Path) -> None:
+    """Copy a checkpoint's weights and config (no optimizer, no RNG state) to dst, atomically."""
+    ckpt = read(src, "checkpoint")
+    keep = {"model": state_dict_of(ckpt, str(src)), "config": ckpt.get("config"), "step": ckpt.get("step")}
+    atomic_save(keep, dst)
+
+
+def collect(run_dir: str | os.PathLike, minutes: dict[str, float], command: str) -> dict:
+    """The reference numbers of a finished course run (read from its files)."""
+    run = Path(run_dir)
+    out: dict[str, Any] = {"provenance": {"date": _dt.date.today().isoformat(), "machine": machine(),
+                                          "command": command, "commit": _commit()},
+                           "minutes": {k: round(v, 2) for k, v in minutes.items()},
+                           "total_minutes": round(sum(minutes.values()), 2)}
+    gap = run / "crnn" / "accuracy_gap.json"
+    if gap.exists():
+        out["crnn"] = json.loads(gap.read_text(encoding="utf-8"))
+    for stage in ("pretrain", "finetune"):
+        last = _last_eval(run / stage / "metrics.jsonl")
+        if last is not None:
+            out[stage] = {"step": last.get("step"), "mean_of_splits": last.get("mean_of_splits"),
+                          "over_all": last.get("over_all")}
+    for name, rel in (("eval", "eval/results.json"), ("ood", "eval/ood/results.json")):
+        if (run / rel).exists():
+            out[name] = compact(load_results(run / rel))
+    return out
+
+
+def write(run_dir: str | os.PathLike, minutes: dict[str, float], command: str) -> Path:
+    """RUN/reference/: results.json and the weights of the CRNN and both STIRER stages that exist."""
+    run = Path(run_dir)
+    dst = run / "reference"
+    dst.mkdir(parents=True, exist_ok=True)
+    sources = {"crnn": run / "crnn" / "crnn.pt"}
+    for stage in ("pretrain", "finetune"):
+        found = best_or_last(run / stage) if (run / stage).exists() else None
+        if found is not None:
+            sources[stage] = found
+    for part, src in sources.items():
+        if src.exists():
+            _weights(src, dst / PARTS[part])
+    for stage, name in METRICS.items():
+        if (run / stage / "metrics.jsonl").exists():
+            shutil.copyfile(run / stage / "metrics.jsonl", dst / name)
+    atomic_write_text(json.dumps(collect(run, minutes, command), indent=1) + "\n", dst / RESULTS)
+    return dst
+
+
+def publish(run_dir: str | os.PathLike, profile: str, overwrite: bool = False) -> Path:
+    """Copy RUN/reference/ to reference/<profile>/ in the repository (refuses to replace one without overwrite)."""
+    src = Path(run_dir) / "reference"
+    if not (src / RESULTS).exists():
+        raise RunDirError(f"{src / RESULTS} does not exist: run the whole course into {run_dir} first (make course)")
+    dst = reference_dir(profile)
+    if (dst / RESULTS).exists() and not overwrite:
+        raise RunDirError(f"{dst} already holds a reference run; pass --overwrite to replace it")
+    dst.mkdir(parents=True, exist_ok=True)
+    for name in [RESULTS, *PARTS.values(), *METRICS.values()]:
+        if (src / name).exists():
+            shutil.copyfile(src / name, dst / (name + ".tmp"))
+            os.replace(dst / (name + ".tmp"), dst / name)
+    return dst

@@ -1,0 +1,93 @@
+"""The reference run: RUN/reference/ written after a course, published into reference/<profile>/, loaded by the
+notebooks with use_reference=True; and the checkpoints the repository ships load strictly into today's code."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from stirer_lib.checkpoint import atomic_save, read
+from stirer_lib.course import reference
+from stirer_lib.errors import MissingCheckpointError, RunDirError
+from stirer_lib.models import build_stirer, config_from_name, load_crnn, load_stirer
+from stirer_lib.models.crnn import CRNN
+from stirer_lib.course.profiles import get_profile
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _fake_run(run: Path) -> None:
+    """A finished course run's files, small: CRNN, both stages (best.pt + metrics.jsonl), the evaluations."""
+    cfg = config_from_name("small")
+    (run / "crnn").mkdir(parents=True)
+    atomic_save({"model": CRNN(width=0.25, nh=16).state_dict(), "config": {"width": 0.25, "nh": 16, "nc": 1},
+                 "step": 3, "optimizer": {"big": torch.zeros(10)}}, run / "crnn" / "crnn.pt")
+    (run / "crnn" / "accuracy_gap.json").write_text(json.dumps({"easy": {"hr": {"accuracy": 80.0, "n": 2}}}))
+    for i, stage in enumerate(("pretrain", "finetune")):
+        (run / stage).mkdir()
+        torch.manual_seed(i)
+        atomic_save({"model": build_stirer(cfg).state_dict(), "config": cfg.to_dict(), "step": 5 + i,
+                     "optimizer": {"state": {}}}, run / stage / "best.pt")
+        ev = {"kind": "eval", "step": 5 + i, "mean_of_splits": {"acc": 10.0 + i}, "over_all": {"acc": 9.0}}
+        (run / stage / "metrics.jsonl").write_text(json.dumps({"kind": "start", "step": 0}) + "\n" + json.dumps(ev) + "\n")
+
+
+def test_write_publish_install_round_trip(tmp_path, monkeypatch):
+    monkeypatch.setattr(reference, "repo_root", lambda: tmp_path / "repo")
+    run = tmp_path / "run"
+    _fake_run(run)
+    dst = reference.write(run, {"01_data.ipynb": 0.5, "02_crnn_baseline.ipynb": 2.25}, "python -m stirer_lib.course")
+    res = json.loads((dst / "results.json").read_text())
+    assert res["total_minutes"] == 2.75 and res["provenance"]["command"] == "python -m stirer_lib.course"
+    assert res["finetune"]["mean_of_splits"]["acc"] == 11.0 and res["crnn"]["easy"]["hr"]["accuracy"] == 80.0
+    assert "optimizer" not in read(dst / "crnn.pt") and read(dst / "pretrain.pt")["step"] == 5
+    with pytest.raises(MissingCheckpointError, match="publish-reference"):
+        reference.checkpoint("cpu", "pretrain")
+    published = reference.publish(run, "cpu")
+    assert published == tmp_path / "repo" / "reference" / "cpu" and (published / "finetune_metrics.jsonl").exists()
+    with pytest.raises(RunDirError, match="--overwrite"):
+        reference.publish(run, "cpu")
+    reference.publish(run, "cpu", overwrite=True)
+    ref = reference.load("cpu")
+    assert reference.beside(12.345, ref, "finetune.mean_of_splits.acc") == "12.35 % (reference run: 11.00 %)"
+    assert reference.beside(None, None, "x") == "-"
+
+    learner = tmp_path / "learner"
+    got = reference.install("cpu", learner, "crnn")
+    assert got["step"] == 3 and load_crnn(learner / "crnn" / "crnn.pt").width == 0.25
+    got = reference.install("cpu", learner, "finetune")
+    assert load_stirer(learner / "finetune" / "best.pt").config.name == "small"
+    assert (learner / "finetune" / "metrics.jsonl").read_text().count("\n") == 2
+    reference.install("cpu", learner, "finetune")  # its own earlier install is replaced
+
+
+def test_install_never_replaces_a_learners_own_run(tmp_path, monkeypatch):
+    monkeypatch.setattr(reference, "repo_root", lambda: tmp_path / "repo")
+    run = tmp_path / "run"
+    _fake_run(run)
+    reference.write(run, {}, "cmd")
+    reference.publish(run, "cpu")
+    with pytest.raises(RunDirError, match="run of your own"):
+        reference.install("cpu", run, "pretrain")  # run/pretrain/best.pt is the learner's
+    assert "optimizer" in read(run / "pretrain" / "best.pt")
+
+
+SHIPPED = REPO / "reference" / "cpu"
+
+
+@pytest.mark.skipif(not (SHIPPED / "results.json").exists(), reason="no reference run shipped in reference/cpu/")
+def test_shipped_cpu_checkpoints_load_strictly_into_todays_code():
+    """The cpu profile's reference checkpoints (CRNN, pretrained and fine-tuned STIRER) load strictly and run."""
+    prof = get_profile("cpu")
+    crnn = load_crnn(SHIPPED / "crnn.pt")
+    assert (crnn.width, crnn.nh) == (prof.crnn.width, prof.crnn.hidden)
+    for stage in ("pretrain", "finetune"):
+        model = load_stirer(SHIPPED / f"{stage}.pt")
+        assert model.config == config_from_name(prof.model.config, **prof.model.overrides)
+        with torch.no_grad():
+            out = model.eval()(torch.rand(2, 4, 16, 64))
+        assert out.sr.shape == (2, 4, 32, 128) and out.text_ids is not None
+    ref = json.loads((SHIPPED / "results.json").read_text())
+    assert {"date", "machine", "command", "commit"} <= set(ref["provenance"])
