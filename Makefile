@@ -4,10 +4,18 @@ PY := $(VENV)/bin/python
 PROFILE ?=
 ARGS ?=
 
-.PHONY: course test setup bench clean-runs
+.PHONY: course course-reference publish-reference test setup bench clean-runs
 
 course: $(VENV)/.installed
 	$(PY) -m stirer_lib.course $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
+
+# the course in minutes: the training notebooks load the repository's reference checkpoints (reference/cpu/)
+course-reference: $(VENV)/.installed
+	$(PY) -m stirer_lib.course --profile $(or $(PROFILE),cpu) --use-reference $(ARGS)
+
+# a maintainer, after `make course PROFILE=cpu`: copy runs/cpu/reference/ into the repository's reference/cpu/
+publish-reference: $(VENV)/.installed
+	$(PY) -m stirer_lib.course --profile $(or $(PROFILE),cpu) --publish-reference runs/$(or $(PROFILE),cpu) $(ARGS)
 
 test: $(VENV)/.installed
 	$(PY) -m pytest -q $(ARGS)

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from stirer_lib.checkpoint import read
+from stirer_lib.course import reference
 from stirer_lib.course import get_profile
 from stirer_lib.course.runner import NotebookFailed, list_notebooks, run_course, run_solutions, write_index
 from stirer_lib.errors import SettingError
@@ -215,8 +217,9 @@ def test_parameters_cells_declare_the_runner_parameters():
 
 
 @pytest.mark.course
-def test_whole_smoke_series(tmp_path):
-    """Every notebook, in order, under papermill, in the smoke profile (the course's CI run)."""
+def test_whole_smoke_series(tmp_path, monkeypatch):
+    """Every notebook, in order, under papermill, in the smoke profile (the course's CI run); then the same run,
+    published as a reference, loaded by the training notebooks with use_reference instead of training."""
     run_dir = tmp_path / "run"
     runs = run_course("smoke", run_dir=str(run_dir))
     assert [r.name for r in runs] == [f"{n}.ipynb" for n in NOTEBOOKS] and all(r.ok for r in runs)
@@ -242,3 +245,23 @@ def test_whole_smoke_series(tmp_path):
     for s in SOLUTIONS:
         nb = nbformat.read(run_dir / "solutions" / f"{s[10:]}.ipynb", as_version=4)
         assert not _dirty_outputs(nb), f"executed {s}: {_dirty_outputs(nb)}"
+    # a whole course wrote RUN/reference/; published into a stand-in checkout, the course runs from it without training
+    ref = json.loads((run_dir / "reference" / "results.json").read_text())
+    assert set(ref["minutes"]) == {f"{n}.ipynb" for n in NOTEBOOKS} and ref["eval"]["splits"] and ref["ood"]["splits"]
+    monkeypatch.setenv("STIRER_COURSE_ROOT", str(tmp_path / "checkout"))
+    reference.publish(run_dir, "smoke")
+    quick = tmp_path / "quick"
+    runs = run_course("smoke", data_root=str(REPO / "data" / "synth" / "smoke"), run_dir=str(quick), only=[2, 4, 5, 6],
+                      notebooks_dir=REPO / "notebooks", use_reference=True)
+    assert all(r.ok for r in runs) and not (quick / "reference").exists()  # not a whole course: no reference of its own
+    for stage in ("pretrain", "finetune"):
+        assert read(quick / stage / "best.pt")["reference"] and not (quick / stage / "last.pt").exists()
+    assert read(quick / "crnn" / "crnn.pt")["step"] == ref_step(run_dir)
+    for name in ("02_crnn_baseline", "04_pretraining", "05_finetuning", "06_evaluation"):
+        nb = nbformat.read(quick / "notebooks" / f"{name}.ipynb", as_version=4)
+        assert not _dirty_outputs(nb), f"executed {name} with use_reference: {_dirty_outputs(nb)}"
+
+
+def ref_step(run_dir) -> int:
+    """The step of a run's CRNN checkpoint."""
+    return read(Path(run_dir) / "crnn" / "crnn.pt")["step"]

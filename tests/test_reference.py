@@ -91,3 +91,17 @@ def test_shipped_cpu_checkpoints_load_strictly_into_todays_code():
         assert out.sr.shape == (2, 4, 32, 128) and out.text_ids is not None
     ref = json.loads((SHIPPED / "results.json").read_text())
     assert {"date", "machine", "command", "commit"} <= set(ref["provenance"])
+
+
+def test_evals_table_and_readers_table_format_the_records():
+    step = lambda acc, psnr: {"acc": acc, "psnr": psnr, "ssim": 0.5}  # noqa: E731
+    m = {"steps": [step(10.0, 20.0), step(40.0, 21.0)], "acc": 40.0, "psnr": 21.0, "ssim": 0.7,
+         "bicubic": {"psnr": 20.5, "ssim": 0.69}, "crnn_acc": 30.0, "crnn_acc_lr_bicubic": 12.0, "crnn_acc_hr": 81.0}
+    rows, headers = reference.evals_table({"this run": [{"step": 300, "mean_of_splits": m}], "reference run": []})
+    assert rows == [["this run", "300", "21.00 / 20.50", "10.0", "40.0"]] and len(headers) == 5
+    split = {k: v for k, v in m.items()}
+    ref = {"eval": {"splits": {"easy": split}, "mean_of_splits": m}, "crnn": {"easy": {"hr": {"accuracy": 81.0}}}}
+    table = reference.readers_table(ref)
+    assert "| CRNN on HR | 81.00 | 81.00 |" in table and "| STIRER, final decoder (T5) | 40.00 | 40.00 |" in table
+    assert "| SR PSNR (dB) / bicubic | 21.00 / 20.50 | 21.00 / 20.50 |" in table
+    assert reference.value(ref, "eval.mean_of_splits.steps.0.acc") == 10.0

@@ -57,12 +57,15 @@ def checkpoint(profile: str, part: str) -> Path:
 
 
 def value(ref: dict | None, key: str) -> Any:
-    """A number of a reference results dict by dotted key (e.g. "eval.mean_of_splits.acc"), or None."""
+    """A number of a reference results dict by dotted key (e.g. "eval.mean_of_splits.steps.0.acc"), or None."""
     node: Any = ref
     for part in key.split("."):
-        if not isinstance(node, dict) or part not in node:
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
             return None
-        node = node[part]
     return node
 
 
@@ -195,3 +198,55 @@ def publish(run_dir: str | os.PathLike, profile: str, overwrite: bool = False) -
             shutil.copyfile(src / name, dst / (name + ".tmp"))
             os.replace(dst / (name + ".tmp"), dst / name)
     return dst
+
+
+def readers_table(ref: dict) -> str:
+    """A Markdown table of a reference run (README, "What the cpu profile shows"): who reads how many test words
+    per split, and SR against bicubic."""
+    ev, gap = ref.get("eval") or {}, ref.get("crnn") or {}
+    splits = [s for s in ("easy", "medium", "hard") if s in ev.get("splits", {})]
+    fmt = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
+    rows: list[tuple[str, list, Any]] = []
+    if gap:
+        rows.append(("CRNN on HR", [gap.get(s, {}).get("hr", {}).get("accuracy") for s in splits], None))
+    rows.append(("CRNN on bicubic LR", [ev["splits"][s]["crnn_acc_lr_bicubic"] for s in splits],
+                 ev["mean_of_splits"]["crnn_acc_lr_bicubic"]))
+    rows.append(("CRNN on STIRER's SR", [ev["splits"][s]["crnn_acc"] for s in splits], ev["mean_of_splits"]["crnn_acc"]))
+    n_steps = len(ev["mean_of_splits"]["steps"]) if splits else 0
+    for i in range(n_steps):
+        name = f"STIRER, mini decoder {i + 1} (CTC)" if i < n_steps - 1 else "STIRER, final decoder (T5)"
+        rows.append((name, [ev["splits"][s]["steps"][i]["acc"] for s in splits], ev["mean_of_splits"]["steps"][i]["acc"]))
+    for key, label, d in (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 4)):
+        rows.append((f"SR {label} / bicubic", [f"{fmt(ev['splits'][s]['steps'][-1][key], d)} / "
+                                               f"{fmt(ev['splits'][s]['bicubic'][key], d)}" for s in splits],
+                     f"{fmt(ev['mean_of_splits'][key], d)} / {fmt(ev['mean_of_splits']['bicubic'][key], d)}"))
+    lines = ["| reader / image | " + " | ".join(splits) + " | mean of splits |", "|---" * (len(splits) + 2) + "|"]
+    for name, vals, mean in rows:
+        if mean is None and vals and all(isinstance(v, (int, float)) for v in vals):
+            mean = sum(vals) / len(vals)
+        cells = [v if isinstance(v, str) else fmt(v) for v in vals]
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean if isinstance(mean, str) else fmt(mean)} |")
+    return "\n".join(lines)
+
+
+def stage_evals(profile: str, stage: str) -> list[dict]:
+    """The reference run's evaluation records of a training stage (from its shipped metrics log); [] if none."""
+    path = reference_dir(profile) / METRICS[stage]
+    if not path.exists():
+        return []
+    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r for r in records if r.get("kind") == "eval"]
+
+
+def evals_table(runs: dict[str, list[dict]]) -> tuple[list[list[str]], list[str]]:
+    """Rows and headers of a Markdown table of evaluation records {name: [eval record, ...]}: per evaluation,
+    the mean PSNR against bicubic's, each mini decoder's accuracy and the final decoder's (mean of splits)."""
+    fmt = lambda v, d=1: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
+    rows = []
+    for name, evals in runs.items():
+        for r in evals:
+            m = r["mean_of_splits"]
+            accs = [s.get("acc") for s in m["steps"]]
+            rows.append([name, str(r["step"]), f"{fmt(m.get('psnr'), 2)} / {fmt(m['bicubic'].get('psnr'), 2)}",
+                         " / ".join(fmt(a) for a in accs[:-1]) or "-", fmt(accs[-1] if accs else None)])
+    return rows, ["run", "step", "PSNR SR / bicubic (dB)", "mini decoders 1 / 2 / 3 (%)", "final decoder (%)"]
