@@ -255,3 +255,11 @@ def test_cosine_schedule_warms_up_then_decays_every_group_to_zero():
     assert opt.param_groups[0]["lr"] == pytest.approx(0.0, abs=1e-12)
     with pytest.raises(ValueError, match="unknown schedule"):
         build_scheduler(opt, 10, kind="linear")
+    opt = torch.optim.AdamW([torch.nn.Parameter(torch.zeros(1))], lr=1e-3)
+    sched = build_scheduler(opt, total_steps=6, kind="constant", warmup_steps=1)
+    lrs = []
+    for _ in range(6):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        sched.step()
+    assert lrs == pytest.approx([5e-4] + [1e-3] * 5)

@@ -77,14 +77,15 @@ def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, gamma: f
     """The learning-rate schedule, stepped per step.
 
     "step" (the release): halve every group's rate once, after half of the planned steps.
-    "cosine" (not in the release; the cpu profile): a linear warm-up over warmup_steps, then a
+    "cosine" (not in the release; the cpu profile's fine-tuning): a linear warm-up over warmup_steps, then a
     cosine from each group's rate down to 0 at total_steps (a short run ends with small steps).
+    "constant" (not in the release; the cpu profile's pretraining): the warm-up, then each group's rate.
     """
     if total_steps <= 0:
         raise ValueError(f"total_steps must be positive, got {total_steps}")
     if kind == "step":
         return torch.optim.lr_scheduler.MultiStepLR(optimizer, milestones=[max(1, total_steps // 2)], gamma=gamma)
-    if kind != "cosine":
+    if kind not in ("cosine", "constant"):
         raise ValueError(f"unknown schedule {kind!r}; choose one of {SCHEDULES}")
     warm = max(0, min(int(warmup_steps), total_steps - 1))
 
@@ -92,5 +93,7 @@ def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, gamma: f
         """The multiplier of the groups' rates at this step."""
         if step < warm:
             return (step + 1) / (warm + 1)
+        if kind == "constant":
+            return 1.0
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total_steps - warm))))
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 STAGES = ("pretrain", "finetune")
 BEST_BY = ("acc_final", "last")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
-SCHEDULES = ("step", "cosine")
+SCHEDULES = ("step", "cosine", "constant")
 
 
 @dataclass
@@ -26,10 +26,12 @@ class StageSettings:
     epochs: int | None = None
     eval_every: int = 0  # 0: only at the end; < 0: never
     ckpt_every: int = 4
-    schedule: str = "step"  # "step": halve after half of the steps (the release); "cosine": warm-up, then cosine to 0
+    schedule: str = "step"  # "step": halve after half of the steps (the release); "cosine": warm-up, then cosine
+    # to 0; "constant": warm-up, then the rate
     warmup_steps: int = 0  # linear warm-up of the cosine schedule
     alpha: float = 0.5  # Eq. 9 as released: alpha * L_SR + (1 - alpha) * L_Rec
     weight_decay: float = 0.01
+    beta1: float = 0.9  # AdamW's first beta (the release: 0.9)
     grad_clip: float | None = None
     amp: str = "auto"  # mixed precision: "auto" (bf16 / fp16 on CUDA, off on CPU), "bf16" (any device), "fp16", "off"
     log_every: int = 2

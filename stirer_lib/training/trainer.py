@@ -166,7 +166,7 @@ class Trainer:
             print(f"--max-steps {max_steps} is past the profile's plan of {self.total_steps} steps; stopping at "
                   f"{self.total_steps} (train longer with --set {self.stage}.max_steps={max_steps})", flush=True)
         self.optimizer = build_optimizer(self.model, self.s.lr, self.s.lr_sr, self.s.weight_decay,
-                                         lr_str=self.s.lr_str)
+                                         betas=(self.s.beta1, 0.999), lr_str=self.s.lr_str)
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, kind=self.s.schedule,
                                          warmup_steps=self.s.warmup_steps)
         self.amp_dtype = self._amp_dtype()
