@@ -265,3 +265,16 @@ def test_whole_smoke_series(tmp_path, monkeypatch):
 def ref_step(run_dir) -> int:
     """The step of a run's CRNN checkpoint."""
     return read(Path(run_dir) / "crnn" / "crnn.pt")["step"]
+
+
+def test_notebooks_are_valid_and_committed_without_outputs():
+    """Every chapter and solution notebook validates against nbformat (cell ids included) and carries no outputs."""
+    import nbformat
+    paths = sorted((REPO / "notebooks").glob("*.ipynb")) + sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))
+    assert len(paths) >= 12
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        nbformat.validate(nb)
+        assert all("id" in c for c in nb.cells), f"{path.name}: a cell without an id"
+        dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+        assert not dirty, f"{path.name}: committed with outputs in cells {dirty}"
