@@ -25,6 +25,7 @@ import torch
 from ..checkpoint import atomic_save, atomic_write_text, best_or_last, read, state_dict_of
 from ..errors import MissingCheckpointError, RunDirError
 from ..evaluation import compact, load_results
+from ..viz.training import read_metrics
 from .session import repo_root
 
 PARTS = {"crnn": "crnn.pt", "pretrain": "pretrain.pt", "finetune": "finetune.pt"}
@@ -131,8 +132,7 @@ def _last_eval(metrics: Path) -> dict | None:
     """The last "eval" record of a trainer's metrics.jsonl."""
     if not metrics.exists():
         return None
-    evals = [json.loads(line) for line in metrics.read_text(encoding="utf-8").splitlines() if '"eval"' in line]
-    evals = [e for e in evals if e.get("kind") == "eval"]
+    evals = [r for r in read_metrics(metrics) if r.get("kind") == "eval"]
     return evals[-1] if evals else None
 
 
@@ -234,8 +234,7 @@ def stage_evals(profile: str, stage: str) -> list[dict]:
     path = reference_dir(profile) / METRICS[stage]
     if not path.exists():
         return []
-    records = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-    return [r for r in records if r.get("kind") == "eval"]
+    return [r for r in read_metrics(path) if r.get("kind") == "eval"]
 
 
 def evals_table(runs: dict[str, list[dict]]) -> tuple[list[list[str]], list[str]]:
