@@ -276,6 +276,8 @@ def run_course(profile: str, data_root: str | None = None, run_dir: str | None =
         runs = _run_all(notebooks, prof, params)
         if start == 1 and only is None and not use_reference:  # a whole course: its numbers and checkpoints
             command = " ".join(["python -m stirer_lib.course --profile", profile,
+                                *([f"--data {data_root}"] if data_root else []),
+                                *([f"--run-dir {run_dir}"] if run_dir else []),
                                 *[f"--set {o}" for o in overrides or []]])
             dst = reference.write(prof.run_dir, {r.name: r.minutes for r in runs}, command)
             print(f"this run's reference numbers and weights: {dst} (publish them into the repository with "
