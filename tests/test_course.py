@@ -10,7 +10,8 @@ import pytest
 from stirer_lib.checkpoint import read
 from stirer_lib.course import reference
 from stirer_lib.course import get_profile
-from stirer_lib.course.runner import NotebookFailed, list_notebooks, run_course, run_solutions, write_index
+from stirer_lib.course.runner import (NotebookFailed, course_command, list_notebooks, run_course, run_solutions,
+                                     write_index)
 from stirer_lib.errors import SettingError
 from stirer_lib.evaluation import results_table
 
@@ -87,6 +88,14 @@ def _notebook(cells: list[str]) -> dict:
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     nb.cells[0].metadata["tags"] = ["parameters"]
     return nb
+
+
+def test_reference_provenance_names_the_data_run_dir_and_overrides():
+    """The command recorded beside a reference run is the one that ran, copy-pastable into a shell."""
+    assert course_command("cpu") == "python -m stirer_lib.course --profile cpu"
+    cmd = course_command("cpu", "/tmp/my data", "runs/x", ["pretrain.max_steps=10", "model.overrides={'a': 1}"])
+    assert cmd == ("python -m stirer_lib.course --profile cpu --data '/tmp/my data' --run-dir runs/x "
+                   "--set pretrain.max_steps=10 --set 'model.overrides={'\"'\"'a'\"'\"': 1}'")
 
 
 def test_runner_reports_failing_notebook_and_cell(tmp_path):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import shlex
 import shutil
 import sys
 import time
@@ -250,6 +251,15 @@ def run_solutions(profile: str, data_root: str | None = None, run_dir: str | Non
     return runs
 
 
+def course_command(profile: str, data_root: str | None = None, run_dir: str | None = None,
+                   overrides: list[str] | None = None) -> str:
+    """The command line that runs this course (recorded as a reference run's provenance)."""
+    return " ".join(["python -m stirer_lib.course --profile", profile,
+                     *([f"--data {shlex.quote(str(data_root))}"] if data_root else []),
+                     *([f"--run-dir {shlex.quote(str(run_dir))}"] if run_dir else []),
+                     *[f"--set {shlex.quote(o)}" for o in overrides or []]])
+
+
 def run_course(profile: str, data_root: str | None = None, run_dir: str | None = None, start: int = 1,
                overrides: list[str] | None = None, notebooks_dir: Path | None = None,
                prepare_data: bool = True, only: list[int] | None = None,
@@ -275,10 +285,7 @@ def run_course(profile: str, data_root: str | None = None, run_dir: str | None =
             params["use_reference"] = True
         runs = _run_all(notebooks, prof, params)
         if start == 1 and only is None and not use_reference:  # a whole course: its numbers and checkpoints
-            command = " ".join(["python -m stirer_lib.course --profile", profile,
-                                *([f"--data {data_root}"] if data_root else []),
-                                *([f"--run-dir {run_dir}"] if run_dir else []),
-                                *[f"--set {o}" for o in overrides or []]])
+            command = course_command(profile, data_root, run_dir, overrides)
             dst = reference.write(prof.run_dir, {r.name: r.minutes for r in runs}, command)
             print(f"this run's reference numbers and weights: {dst} (publish them into the repository with "
                   f"python -m stirer_lib.course --publish-reference {prof.run_dir})")
