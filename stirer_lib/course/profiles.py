@@ -112,9 +112,9 @@ _CHANGES: dict[str, dict[str, Any]] = {
                             "use_bigru": False},
         # lr 2e-3 / 1e-3, not the paper's 1e-4 at batch 256 for 8 epochs: a short run needs large steps.
         # best_by "last": on 100 images per split the best-accuracy pick is noise
-        # pretraining at a constant rate after a warm-up (the CTC heads leave their all-blank plateau after about
-        # 800 steps of 8 at 2e-3; a decaying rate keeps them there), fine-tuning with a cosine to 0 (a short run
-        # ends with small steps; README, "Measured")
+        # pretraining at a constant rate after a warm-up (with the Bi-GRU the CTC heads left their all-blank plateau
+        # after about 800 steps of 8 at 2e-3, and a decaying rate kept them there; without it they stay near it in
+        # this budget), fine-tuning with a cosine to 0 (a short run ends with small steps; README, "Measured")
         **{f"pretrain.{k}": v for k, v in dict(max_steps=1600, eval_every=800, ckpt_every=200, lr=2e-3, lr_sr=2e-3,
                                                 lr_str=5e-4, log_every=20, eval_max_images=100, best_by="last",
                                                 schedule="constant", warmup_steps=50).items()},
