@@ -166,15 +166,24 @@ def _as_crnn(crnn: nn.Module | str | os.PathLike | dict | None) -> nn.Module | N
 
 
 @torch.no_grad()
+def _model_steps(model: nn.Module, lr: torch.Tensor, bf16: bool) -> list:
+    """step_outputs of one forward with greedy decoding, under bfloat16 autocast when asked; SR images in float32."""
+    with torch.autocast(lr.device.type, dtype=torch.bfloat16, enabled=bf16):
+        out = model(lr, generate=True)
+    return [(preds, sr if sr is None else sr.float()) for preds, sr in step_outputs(out)]
+
+
 def evaluate_loaders(model: nn.Module | None, loaders: dict[str, DataLoader], crnn: nn.Module | None = None,
                      device: str | torch.device | None = None, progress: bool = False, with_skimage: bool = False,
                      ssim_on: bool = True, details: bool = True,
-                     crnn_on: tuple[str, ...] = ("sr", "lr_bicubic", "hr")) -> dict:
+                     crnn_on: tuple[str, ...] = ("sr", "lr_bicubic", "hr"), bf16: bool = False) -> dict:
     """Evaluate STIRER (model may be None: only the CRNN and bicubic) on named loaders -> results dict.
 
     The one evaluation of the library: evaluate() (notebook 06, the CLI), the trainer's periodic
     evaluation (ssim_on=False, details=False) and notebook 02's CRNN gap (model None) all call it.
     crnn_on: which images the CRNN reads ("sr": the final SR, "lr_bicubic", "hr").
+    bf16: run STIRER's forward under bfloat16 autocast (an option: it changes the numbers slightly; the SR images
+    are scored in float32 and the CRNN reads in float32; README, "Measured").
     Returns {"splits": {name: {...}}, "mean_of_splits": {...}, "over_all": {...}, "conventions", "meta"};
     each split has n (images scored) and skipped (records left out, by reason).
     """
@@ -195,7 +204,7 @@ def evaluate_loaders(model: nn.Module | None, loaders: dict[str, DataLoader], cr
                 if not batch["labels"]:
                     continue
                 hr, lr = batch["hr"].to(device), batch["lr"].to(device)
-                steps = step_outputs(model(lr, generate=True)) if model is not None else []
+                steps = _model_steps(model, lr, bf16) if model is not None else []
                 rec.add(score_batch(list(batch["labels"]), hr, lr, steps, crnn, ssim_on=ssim_on,
                                     with_skimage=with_skimage, crnn_on=crnn_on))
             if not rec.batches:
@@ -213,22 +222,24 @@ def evaluate_loaders(model: nn.Module | None, loaders: dict[str, DataLoader], cr
         "over_all": summarise(results, weighted=True),
         "conventions": CONVENTIONS,
         "meta": {"splits": list(loaders), "device": str(device), "seconds": round(time.time() - t0, 2),
-                 "crnn": crnn is not None, "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None},
+                 "crnn": crnn is not None, "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None,
+                 "bf16": bool(bf16)},
     }
 
 
 def evaluate(model: nn.Module | str | os.PathLike | dict | None, data_root: str | os.PathLike,
              crnn: nn.Module | str | os.PathLike | dict | None = None, device: str | torch.device | None = None,
              batch_size: int = 64, max_images: int | None = None, progress: bool = True,
-             splits: tuple[str, ...] = TEST_SPLITS, with_skimage: bool = False) -> dict:
+             splits: tuple[str, ...] = TEST_SPLITS, with_skimage: bool = False, bf16: bool = False) -> dict:
     """Evaluate STIRER (and a CRNN on its SR images) on ROOT's TextZoom test splits -> results dict.
 
     data_root: the textzoom folder (holding test/) or the data ROOT (holding textzoom/test).
     max_images: the first N images of each split (record order). with_skimage: also scikit-image's SSIM.
+    bf16: STIRER's forward under bfloat16 autocast (evaluate_loaders).
     """
     loaders = test_loaders(data_root, batch_size, max_images, splits)
     device = torch.device(device) if device is not None else default_device()
-    res = evaluate_loaders(_as_model(model), loaders, _as_crnn(crnn), device, progress, with_skimage)
+    res = evaluate_loaders(_as_model(model), loaders, _as_crnn(crnn), device, progress, with_skimage, bf16=bf16)
     res["meta"].update(data=str(find_test_dir(data_root)), max_images=max_images, batch_size=batch_size)
     return res
 

@@ -19,6 +19,7 @@ from stirer_lib.models import StirerOutput, load_crnn, load_stirer
 from stirer_lib.text import CHARSET
 
 DROPPED = 5  # the official reader's duplicate of record 8 (fixtures/README.md)
+BF16_PSNR_DB, BF16_SSIM = 0.02, 5e-4  # bf16 autocast vs float32 on the fixture model (measured: <= 0.0024 dB, 6e-5)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -106,6 +107,22 @@ class ConstantReader(nn.Module):
         ids = torch.tensor([[0] + [1 + CHARSET.index(c) for c in "hello"] + [37] + [0] * 14] * b)
         sr = bicubic_upsample(lr)
         return StirerOutput(sr=sr, srs=[sr, sr], ctc_logits=[ctc, ctc], text_ids=ids)
+
+
+def test_bf16_evaluation_is_an_option_close_to_float32(load_fixture, mini_root, seed0_results):
+    """--bf16: the same evaluation under bfloat16 autocast, recorded in meta; SR scores stay close to float32's."""
+    torch.manual_seed(0)
+    model = load_stirer(load_fixture("official_stirer_seed0.pt")["state_dict"])
+    with pytest.warns(UserWarning, match="empty label"):
+        res = evaluate(model, mini_root, device="cpu", batch_size=16, progress=False, bf16=True)
+    assert res["meta"]["bf16"] is True and seed0_results["meta"]["bf16"] is False
+    assert next(model.parameters()).dtype == torch.float32  # autocast only: the weights stay float32
+    for split, r in res["splits"].items():
+        ref = seed0_results["splits"][split]
+        assert r["n"] == ref["n"] and r["bicubic"] == ref["bicubic"]
+        for step, ref_step in zip(r["steps"], ref["steps"]):
+            assert step["psnr"] == pytest.approx(ref_step["psnr"], abs=BF16_PSNR_DB)
+            assert step["ssim"] == pytest.approx(ref_step["ssim"], abs=BF16_SSIM)
 
 
 def test_schema_and_conventions(mini_root, tmp_path):

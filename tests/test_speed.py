@@ -80,6 +80,14 @@ def test_bench_compare_tiny_runs_both_sides():
     assert "bf16, compile[eager]" in r.stdout and "train:small:1" in r.stdout
 
 
+def test_bench_model_prints_bf16_ratio():
+    r = _cli("model", "--configs", "small", "--batch-sizes", "1", "--reps", "1", "--no-train", "--bf16",
+             "--devices", "cpu")
+    assert r.returncode == 0, r.stderr
+    row = [line.split() for line in r.stdout.splitlines() if line.startswith("small")][0]
+    assert row[2:4] == ["cpu", "1"] and float(row[4]) > 0 and float(row[6]) > 0 and row[7].endswith("x"), row
+
+
 def test_compare_checks_out_a_commit_as_a_worktree():
     from stirer_lib.models.bench import BenchError, baseline_tree
 

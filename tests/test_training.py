@@ -240,6 +240,22 @@ def test_str_decoder_probe(straight_run, data_root, capsys):
     assert "is not a folder" in capsys.readouterr().err
 
 
+def test_yardsticks_start_at_bicubic_train_and_report(data_root, capsys):
+    """The issue-12 yardsticks: the untrained SR CNN is bicubic exactly; both jobs train, evaluate and print."""
+    from stirer_lib.scoring import bicubic_upsample
+    from stirer_lib.training import yardsticks
+    lr = torch.rand(2, 4, 16, 64)
+    assert torch.equal(yardsticks.ResidualSR(8, 1)(lr).sr, bicubic_upsample(lr))
+    for job in (["sr", "--width", "8", "--blocks", "1"], ["reader", "--source", "textzoom"]):
+        assert yardsticks.main(job + ["--data", str(data_root), "--steps", "3", "--eval-every", "2",
+                                      "--max-test", "2"]) == 0
+        out = capsys.readouterr().out
+        assert [line.split()[1] for line in out.splitlines() if line.startswith("step")] == ["2", "3"], out
+        assert ("gain" in out) if job[0] == "sr" else ("LR accuracy (%) easy" in out)
+    assert yardsticks.main(["sr", "--data", str(data_root / "missing")]) == 2
+    assert "is not a folder" in capsys.readouterr().err
+
+
 def test_cosine_schedule_warms_up_then_decays_every_group_to_zero():
     """schedule="cosine" (the cpu profile): linear warm-up, then a cosine to 0 at the last step, per group."""
     p1, p2 = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))

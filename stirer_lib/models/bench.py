@@ -62,11 +62,12 @@ def proxy_loss(out, batch: dict[str, torch.Tensor]) -> torch.Tensor:
     return loss
 
 
-def time_eval(model: STIRER, batch: dict, reps: int) -> float:
-    """Median seconds of an eval forward (with greedy generation)."""
+def time_eval(model: STIRER, batch: dict, reps: int, bf16: bool = False) -> float:
+    """Median seconds of an eval forward (with greedy generation), under bfloat16 autocast when asked."""
     model.eval()
     times = []
-    with torch.no_grad():
+    device = batch["lr"].device
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=bf16):
         for i in range(reps + 1):
             _sync(batch["lr"].device)
             t = time.perf_counter()
@@ -104,6 +105,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--reps", type=int, default=3, help="timed repetitions after one warm-up")
     p.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: leave torch's default)")
     p.add_argument("--no-train", action="store_true", help="skip the train-step timing")
+    p.add_argument("--bf16", action="store_true", help="also time the eval forward under bfloat16 autocast "
+                   "(`python -m stirer_lib.evaluate --bf16`; it changes the numbers slightly)")
     return p
 
 
@@ -116,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
     sizes = [int(s) for s in args.batch_sizes.split(",")]
     print(f"torch {torch.__version__}, CPU threads {torch.get_num_threads()}"
           + (f", CUDA {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no CUDA"))
-    print(f"{'config':8} {'params':>11} {'device':6} {'batch':>5} {'eval img/s':>11} {'train img/s':>12}")
+    print(f"{'config':8} {'params':>11} {'device':6} {'batch':>5} {'eval img/s':>11} {'train img/s':>12}"
+          + (f" {'eval bf16 img/s':>16} {'bf16 / fp32':>11}" if args.bf16 else ""))
     for name in args.configs.split(","):
         for dev in devices:
             device = torch.device(dev)
@@ -125,7 +129,9 @@ def run(args: argparse.Namespace) -> int:
                 batch = random_batch(b, device)
                 ev = b / time_eval(model, batch, args.reps)
                 tr = float("nan") if args.no_train else b / time_train(model, batch, args.reps)
-                print(f"{name:8} {count_parameters(model):>11,} {dev:6} {b:>5} {ev:>11.1f} {tr:>12.1f}", flush=True)
+                bf = f" {(e := b / time_eval(model, batch, args.reps, bf16=True)):>16.1f} {e / ev:>10.2f}x" \
+                    if args.bf16 else ""
+                print(f"{name:8} {count_parameters(model):>11,} {dev:6} {b:>5} {ev:>11.1f} {tr:>12.1f}{bf}", flush=True)
     return 0
 
 
