@@ -27,6 +27,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
 
 from ..constants import HR_HEIGHT, SCALE
 from ..data import collate_train, pretrain_set, textzoom_train_set
@@ -61,9 +62,15 @@ class ResidualSR(nn.Module):
         return StirerOutput(sr=self.tail(h) + bicubic_upsample(lr))
 
 
-def _batches(loader: DataLoader) -> Iterator[dict]:
-    while True:
-        yield from loader
+def _batches(loader: DataLoader, steps: int, desc: str, progress: bool) -> Iterator[tuple[int, dict]]:
+    """(step, batch) for steps 1..steps over an endless loader, with a progress bar."""
+    with tqdm(total=steps, desc=desc, disable=not progress, leave=False) as bar:
+        step = 0
+        while True:
+            for batch in loader:
+                step += 1
+                bar.update(1)
+                yield step, batch
 
 
 def _mean(values: dict[str, float]) -> float:
@@ -72,7 +79,7 @@ def _mean(values: dict[str, float]) -> float:
 
 def train_reader(root: str | Path, steps: int, eval_every: int, source: str = "pretrain", batch_size: int = 32,
                  lr: float = 1e-3, beta1: float = 0.5, width: float = 0.5, hidden: int = 128,
-                 max_test: int | None = 100, seed: int = 0) -> Iterator[dict]:
+                 max_test: int | None = 100, seed: int = 0, progress: bool = False) -> Iterator[dict]:
     """Train the CRNN on bicubic-upsampled LR words; yield {step, loss, acc (per split, %), mean, seconds}."""
     torch.manual_seed(seed)
     crnn = CRNN(HR_HEIGHT, 1, NUM_CTC_CLASSES, hidden, width)
@@ -82,7 +89,7 @@ def train_reader(root: str | Path, steps: int, eval_every: int, source: str = "p
                         collate_fn=collate_train)
     tests = test_loaders(root, 64, max_test)
     t0, run_loss = time.time(), []
-    for step, batch in enumerate(_batches(loader), start=1):
+    for step, batch in _batches(loader, steps, "reader", progress):
         loss = ctc_loss(crnn(bicubic_upsample(batch["lr"])), batch["ctc_targets"], batch["ctc_lengths"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -101,7 +108,7 @@ def train_reader(root: str | Path, steps: int, eval_every: int, source: str = "p
 
 
 def train_sr(root: str | Path, steps: int, eval_every: int, width: int = 64, blocks: int = 8, batch_size: int = 8,
-             lr: float = 1e-3, max_test: int | None = 100, seed: int = 0) -> Iterator[dict]:
+             lr: float = 1e-3, max_test: int | None = 100, seed: int = 0, progress: bool = False) -> Iterator[dict]:
     """Train ResidualSR on the TextZoom-format pairs; yield {step, loss, psnr / ssim / bicubic per split, gain}."""
     torch.manual_seed(seed)
     net = ResidualSR(width, blocks)
@@ -111,7 +118,7 @@ def train_sr(root: str | Path, steps: int, eval_every: int, width: int = 64, blo
                         collate_fn=collate_train)
     tests = test_loaders(root, 64, max_test)
     t0, run_loss = time.time(), []
-    for step, batch in enumerate(_batches(loader), start=1):
+    for step, batch in _batches(loader, steps, "sr", progress):
         loss = MSE_WEIGHT * F.mse_loss(net(batch["lr"]).sr, batch["hr"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -143,6 +150,7 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--width", type=int, default=64, help="sr: channels")
     ap.add_argument("--blocks", type=int, default=8, help="sr: residual blocks")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--no-progress", action="store_true", help="no progress bar (the evaluations still print)")
     a = ap.parse_args(argv)
     if a.steps < 1 or a.eval_every < 1:
         ap.error("--steps and --eval-every must be at least 1")
@@ -150,16 +158,18 @@ def _main(argv: list[str] | None = None) -> int:
         raise DataError(f"--data {a.data} is not a folder; give a TextZoom-format ROOT (make one with "
                         "`python -m stirer_lib.data.synth --out DIR --profile cpu`)")
     if a.job == "reader":
-        for r in train_reader(a.data, a.steps, a.eval_every, a.source, max_test=a.max_test, seed=a.seed):
+        for r in train_reader(a.data, a.steps, a.eval_every, a.source, max_test=a.max_test, seed=a.seed,
+                              progress=not a.no_progress):
             accs = "  ".join(f"{s} {v:5.1f}" for s, v in r["acc"].items())
-            print(f"step {r['step']:>6}  ctc {r['loss']:.3f}  LR accuracy (%) {accs}  mean {r['mean']:5.1f}  "
-                  f"{r['seconds']:.0f} s", flush=True)
+            tqdm.write(f"step {r['step']:>6}  ctc {r['loss']:.3f}  LR accuracy (%) {accs}  mean {r['mean']:5.1f}  "
+                       f"{r['seconds']:.0f} s")
     else:
-        for r in train_sr(a.data, a.steps, a.eval_every, a.width, a.blocks, max_test=a.max_test, seed=a.seed):
+        for r in train_sr(a.data, a.steps, a.eval_every, a.width, a.blocks, max_test=a.max_test, seed=a.seed,
+                          progress=not a.no_progress):
             splits = "  ".join(f"{s} {p:.2f}/{b:.2f}" for s, (p, b) in r["splits"].items())
-            print(f"step {r['step']:>6}  loss {r['loss']:.4f}  PSNR SR/bicubic {splits}  gain {r['gain_db']:+.2f} dB, "
-                  f"SSIM {r['ssim']:.4f} vs {r['bicubic']['ssim']:.4f} ({r['gain_ssim']:+.4f})  {r['seconds']:.0f} s",
-                  flush=True)
+            tqdm.write(f"step {r['step']:>6}  loss {r['loss']:.4f}  PSNR SR/bicubic {splits}  "
+                       f"gain {r['gain_db']:+.2f} dB, SSIM {r['ssim']:.4f} vs {r['bicubic']['ssim']:.4f} "
+                       f"({r['gain_ssim']:+.4f})  {r['seconds']:.0f} s")
     return 0
 
 
