@@ -165,7 +165,6 @@ def _as_crnn(crnn: nn.Module | str | os.PathLike | dict | None) -> nn.Module | N
     return crnn if crnn is None or isinstance(crnn, nn.Module) else load_crnn(crnn)
 
 
-@torch.no_grad()
 def _model_steps(model: nn.Module, lr: torch.Tensor, bf16: bool) -> list:
     """step_outputs of one forward with greedy decoding, under bfloat16 autocast when asked; SR images in float32."""
     with torch.autocast(lr.device.type, dtype=torch.bfloat16, enabled=bf16):
@@ -173,6 +172,7 @@ def _model_steps(model: nn.Module, lr: torch.Tensor, bf16: bool) -> list:
     return [(preds, sr if sr is None else sr.float()) for preds, sr in step_outputs(out)]
 
 
+@torch.no_grad()
 def evaluate_loaders(model: nn.Module | None, loaders: dict[str, DataLoader], crnn: nn.Module | None = None,
                      device: str | torch.device | None = None, progress: bool = False, with_skimage: bool = False,
                      ssim_on: bool = True, details: bool = True,

@@ -129,8 +129,10 @@ def run(args: argparse.Namespace) -> int:
                 batch = random_batch(b, device)
                 ev = b / time_eval(model, batch, args.reps)
                 tr = float("nan") if args.no_train else b / time_train(model, batch, args.reps)
-                bf = f" {(e := b / time_eval(model, batch, args.reps, bf16=True)):>16.1f} {e / ev:>10.2f}x" \
-                    if args.bf16 else ""
+                bf = ""
+                if args.bf16:
+                    ev_bf16 = b / time_eval(model, batch, args.reps, bf16=True)
+                    bf = f" {ev_bf16:>16.1f} {ev_bf16 / ev:>10.2f}x"
                 print(f"{name:8} {count_parameters(model):>11,} {dev:6} {b:>5} {ev:>11.1f} {tr:>12.1f}{bf}", flush=True)
     return 0
 
