@@ -168,6 +168,25 @@ def test_ablation_without_readers(mini_root):
     assert "STEP 0 Acc n/a PSNR" in format_official(res)
 
 
+class GradFreeSR(SROnly):
+    """SROnly that records whether autograd and bfloat16 autocast were on during its forward."""
+
+    seen: list[tuple[bool, bool]]
+
+    def forward(self, lr: torch.Tensor, generate: bool = True) -> StirerOutput:
+        self.seen.append((torch.is_grad_enabled(), torch.is_autocast_enabled(lr.device.type)))
+        return super().forward(lr, generate)
+
+
+@pytest.mark.parametrize("bf16", [False, True])
+def test_evaluation_runs_the_model_without_autograd(mini_root, bf16):
+    model = GradFreeSR()
+    model.seen = []
+    with pytest.warns(UserWarning):
+        evaluate(model, mini_root, device="cpu", progress=False, splits=("easy",), bf16=bf16)
+    assert model.seen and set(model.seen) == {(False, bf16)}
+
+
 def _split(n: int, steps: list[tuple[float, float, float]], crnn: float) -> dict:
     return {"n": n, "path": "dataset/mydata/test/x", "crnn_acc": crnn, "crnn_acc_lr_bicubic": None,
             "crnn_acc_hr": None, "bicubic": {"psnr": 20.0, "ssim": 0.7},
