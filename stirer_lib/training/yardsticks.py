@@ -3,7 +3,7 @@
 Issue 12 asked the cpu course (30 minutes on 2 cores, data generation and the CRNN included) for a
 final decoder reading 60 % of the LR test words and SR images 1 dB above bicubic. Whether that can
 fit is a question about the data and the budget, not only about STIRER, so two plain models, each
-doing one of STIRER's two jobs alone, are trained here and timed (README, "What 30 minutes can teach"):
+doing one of STIRER's two jobs alone, are trained here and timed (README, "What 30 minutes on two cores can teach"):
 
 - `reader`: the course's CRNN (notebook 02: width 0.5, hidden 128, Adam beta1 0.5) trained with CTC
   on the *bicubic-upsampled LR* images (not HR), reading the test splits' LR images. It costs about
@@ -12,8 +12,8 @@ doing one of STIRER's two jobs alone, are trained here and timed (README, "What 
   TextZoom-format pairs with L_GP's MSE term (20 x MSE), its output added to the bicubic upsampling,
   scored by the one evaluation of the library (PSNR / SSIM per split against bicubic).
 
-    python -m stirer_lib.training.yardsticks reader --data data/synth/cpu --steps 1800 --eval-every 300
-    python -m stirer_lib.training.yardsticks sr --data data/synth/cpu --width 64 --blocks 8 --steps 2000
+    python -m stirer_lib.training.yardsticks reader --data data/synth/cpu --steps 2100 --eval-every 300
+    python -m stirer_lib.training.yardsticks sr --data data/synth/cpu --width 64 --blocks 8 --steps 2500
 """
 from __future__ import annotations
 
