@@ -28,6 +28,9 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--use-reference", action="store_true",
                     help="the training notebooks load the repository's reference checkpoints (reference/PROFILE/) "
                          "instead of training: the course in minutes")
+    ap.add_argument("--resume", action="store_true",
+                    help="continue a stopped course in the same run directory: notebooks 04 / 05 go on from their "
+                         "stage's last.pt (a finished stage is kept)")
     ap.add_argument("--publish-reference", metavar="RUN", default=None,
                     help="copy RUN/reference/ (written by a whole course run) to reference/PROFILE/ and stop")
     ap.add_argument("--overwrite", action="store_true", help="with --publish-reference: replace the existing one")
@@ -40,7 +43,7 @@ def _main(argv: list[str] | None = None) -> int:
     try:
         if not args.solutions_only:
             run_course(profile, args.data, args.run_dir, args.start, args.overrides, only=args.only,
-                       use_reference=args.use_reference)
+                       use_reference=args.use_reference, resume=args.resume)
         if args.solutions or args.solutions_only:
             run_solutions(profile, args.data, args.run_dir, args.overrides, only=args.only)
     except NotebookFailed as err:  # the notebook's own error is in its executed copy

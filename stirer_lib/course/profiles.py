@@ -23,7 +23,7 @@ from ..data.synth import SYNTH_SIZES
 from ..errors import SettingError
 from ..training.settings import CrnnSettings, StageSettings
 
-PROFILE_NAMES = ("smoke", "cpu", "gpu", "paper")
+PROFILE_NAMES = ("smoke", "cpu", "cpu-long", "gpu", "paper")
 
 
 @dataclass
@@ -122,6 +122,24 @@ _CHANGES: dict[str, dict[str, Any]] = {
                                                 lr_str=5e-4, log_every=20, eval_max_images=100, best_by="last",
                                                 schedule="cosine", warmup_steps=50).items()},
         "eval.batch_size": 64, "eval.ood_images": 300, "course.cell_timeout_s": 3600,
+    },
+    # the long lesson run the maintainers train for hours and ship in reference/cpu-long/ (README, "The long
+    # lesson model"): the cpu profile's data style and CRNN, with the Bi-GRU blocks (the mini CTC decoders leave
+    # their plateau with them), the release's width (48 channels: a 32-channel SR path levels off near +0.7 dB),
+    # a pretraining set twice the cpu one, and a cosine schedule over many more steps
+    "cpu-long": {
+        "data.sizes": dict(SYNTH_SIZES["cpu-long"]), "data.num_workers": 1,
+        "crnn.max_steps": 1500, "crnn.batch_size": 32, "crnn.eval_every": 300, "crnn.log_every": 10,
+        "crnn.width": 0.5, "crnn.hidden": 128, "crnn.beta1": 0.5,
+        "model.overrides": {"drop_path_rate": 0.0, "t5_dropout": 0.0, "t5_init": "t5", "sr_residual": True,
+                            "embed_dim": 48},
+        **{f"pretrain.{k}": v for k, v in dict(max_steps=4000, eval_every=500, ckpt_every=250, lr=2e-3, lr_sr=2e-3,
+                                                lr_str=5e-4, log_every=25, eval_max_images=100, best_by="last",
+                                                schedule="cosine", warmup_steps=100).items()},
+        **{f"finetune.{k}": v for k, v in dict(max_steps=2000, eval_every=500, ckpt_every=250, lr=1e-3, lr_sr=1e-3,
+                                                lr_str=5e-4, log_every=25, eval_max_images=100, best_by="last",
+                                                schedule="cosine", warmup_steps=50).items()},
+        "eval.batch_size": 64, "eval.ood_images": 300, "course.cell_timeout_s": 12 * 3600,
     },
     "gpu": {
         "data.style": "full", "data.sizes": dict(SYNTH_SIZES["gpu"]), "data.num_workers": 8,

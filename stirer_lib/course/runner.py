@@ -174,7 +174,7 @@ def _quiet_kernel_manager(log_path: Path):
     return QuietKernelManager
 
 
-OPTIONAL_PARAMETERS = ("use_reference",)  # passed only to the notebooks whose parameters cell has them
+OPTIONAL_PARAMETERS = ("use_reference", "resume")  # passed only to the notebooks whose parameters cell has them
 
 
 def declared_parameters(nb) -> set[str]:
@@ -252,20 +252,22 @@ def run_solutions(profile: str, data_root: str | None = None, run_dir: str | Non
 
 
 def course_command(profile: str, data_root: str | None = None, run_dir: str | None = None,
-                   overrides: list[str] | None = None) -> str:
+                   overrides: list[str] | None = None, resume: bool = False) -> str:
     """The command line that runs this course (recorded as a reference run's provenance)."""
     return " ".join(["python -m stirer_lib.course --profile", profile,
                      *([f"--data {shlex.quote(str(data_root))}"] if data_root else []),
                      *([f"--run-dir {shlex.quote(str(run_dir))}"] if run_dir else []),
-                     *[f"--set {shlex.quote(o)}" for o in overrides or []]])
+                     *[f"--set {shlex.quote(o)}" for o in overrides or []], *(["--resume"] if resume else [])])
 
 
 def run_course(profile: str, data_root: str | None = None, run_dir: str | None = None, start: int = 1,
                overrides: list[str] | None = None, notebooks_dir: Path | None = None,
                prepare_data: bool = True, only: list[int] | None = None,
-               use_reference: bool = False) -> list[NotebookRun]:
+               use_reference: bool = False, resume: bool = False) -> list[NotebookRun]:
     """Run the notebooks from number `start` on (or those numbered `only`); print and return minutes per notebook.
 
+    resume: the training notebooks continue their stage's RUN/STAGE/last.pt where there is one (a course
+    stopped by Ctrl-C, a crash or a reboot goes on where it was; a finished stage is kept as it is).
     use_reference: the training notebooks load the repository's reference checkpoints instead of training.
     A whole course (from notebook 1, all of them, training) writes RUN/reference/ (stirer_lib.course.reference).
 
@@ -283,9 +285,11 @@ def run_course(profile: str, data_root: str | None = None, run_dir: str | None =
                   "run_dir": prof.run_dir, "seed": prof.seed, "interactive": False}
         if use_reference:
             params["use_reference"] = True
+        if resume:
+            params["resume"] = True
         runs = _run_all(notebooks, prof, params)
         if start == 1 and only is None and not use_reference:  # a whole course: its numbers and checkpoints
-            command = course_command(profile, data_root, run_dir, overrides)
+            command = course_command(profile, data_root, run_dir, overrides, resume)
             dst = reference.write(prof.run_dir, {r.name: r.minutes for r in runs}, command)
             print(f"this run's reference numbers and weights: {dst} (publish them into the repository with "
                   f"python -m stirer_lib.course --publish-reference {prof.run_dir})")

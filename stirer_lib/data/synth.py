@@ -50,9 +50,10 @@ Record = dict[str, bytes]
 SYNTH_SIZES: dict[str, dict[str, int]] = {
     "smoke": {"train1": 96, "train2": 96, "easy": 24, "medium": 24, "hard": 24, "pretrain": 384},
     "cpu": {"train1": 3000, "train2": 3000, "easy": 300, "medium": 300, "hard": 300, "pretrain": 20000},
+    "cpu-long": {"train1": 6000, "train2": 6000, "easy": 300, "medium": 300, "hard": 300, "pretrain": 40000},
     "gpu": {"train1": 17367, "train2": 17367, "easy": 1619, "medium": 1411, "hard": 1343, "pretrain": 300000},
 }
-SYNTH_STYLES = {"smoke": "lesson", "cpu": "lesson", "gpu": "full"}  # the profiles' default styles
+SYNTH_STYLES = {"smoke": "lesson", "cpu": "lesson", "cpu-long": "lesson", "gpu": "full"}  # the profiles' default styles
 
 
 def record_rng(seed: int, split: str, index: int) -> np.random.Generator:
