@@ -27,9 +27,15 @@ def read_metrics(path: str | os.PathLike) -> list[dict]:
     return out
 
 
+def _legend_below(ax: plt.Axes, handles: list, labels: list) -> None:
+    """A legend under the axes (outside them, so it never covers a curve); tight_layout makes room for it."""
+    ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16),
+              ncol=min(3, max(1, len(labels))), frameon=False)
+
+
 def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: str = "") -> plt.Figure:
     """Left: Eq. 9's total, L_SR and L_Rec per logged step (log scale). Right: test accuracy and PSNR."""
-    fig = fig or plt.figure(figsize=(11, 3.6))
+    fig = fig or plt.figure(figsize=(11, 4.2))
     fig.clf()
     ax_loss, ax_acc = fig.subplots(1, 2)
     train = [r for r in records if r.get("kind") == "train"]
@@ -42,7 +48,7 @@ def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: s
     ax_loss.set_ylabel("loss")
     if train:
         ax_loss.set_yscale("log")
-        ax_loss.legend(fontsize=9)
+        _legend_below(ax_loss, *ax_loss.get_legend_handles_labels())
     ax_loss.set_title("training losses")
     if evals:
         steps = [r["step"] for r in evals]
@@ -55,7 +61,6 @@ def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: s
         ax_acc.set_ylabel("word accuracy (%)")
         ax_acc.yaxis.set_major_formatter(PercentFormatter(100, decimals=0))
         ax_acc.set_ylim(0, 100)
-        ax_acc.legend(fontsize=9, loc="upper left")
         ax_psnr = ax_acc.twinx()
         psnr = [r["mean_of_splits"]["psnr"] for r in evals]
         ax_psnr.plot(steps, [float("nan") if p is None else p for p in psnr], "k--", marker="s", label="PSNR SR")
@@ -63,7 +68,9 @@ def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: s
         if bic is not None:
             ax_psnr.axhline(bic, color="gray", ls=":", label="PSNR bicubic")
         ax_psnr.set_ylabel("PSNR (dB)")
-        ax_psnr.legend(fontsize=9, loc="lower right")
+        # one legend for both y axes, below the plot: a legend inside twin axes covers the other axes' lines
+        (h1, l1), (h2, l2) = ax_acc.get_legend_handles_labels(), ax_psnr.get_legend_handles_labels()
+        _legend_below(ax_acc, h1 + h2, l1 + l2)
     else:
         ax_acc.text(0.5, 0.5, "no evaluation yet", ha="center", va="center", transform=ax_acc.transAxes)
     ax_acc.set_xlabel("step")
