@@ -36,7 +36,16 @@ from .session import ensure_ood_data, ensure_profile_data, prepare, repo_root
 
 KERNEL = "python3"
 MATHJAX_DIR = "mathjax"  # under RUN/notebooks/
-MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"  # the configs jupyter-server-mathjax ships
+# the configs jupyter-server-mathjax ships, then ours (MATHJAX_FONTS, written into the copy as config/local/)
+MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe,local/stirer-fonts"
+# The package ships one font for the HTML-CSS output, STIX-Web (fonts/HTML-CSS/STIX-Web/woff), and neither the
+# TeX web fonts nor the image fonts that MathJax 2 prefers: left at its defaults it falls back to whatever the
+# browser has (a detached square root, a plain L for \mathcal{L}). So: no local fonts, the STIX-Web web font.
+MATHJAX_FONTS = """MathJax.Hub.Config({
+  "HTML-CSS": {availableFonts: [], preferredFont: null, webFont: "STIX-Web", imageFont: null}
+});
+MathJax.Ajax.loadComplete("[MathJax]/config/local/stirer-fonts.js");
+"""
 # lines of a notebook's stdout echoed to the terminal while it runs (StepProgress and CRNN progress lines)
 PROGRESS_LINE = re.compile(r"^\S+: step \d+/\d+ ")
 
@@ -101,6 +110,10 @@ def install_mathjax(out_dir: Path) -> str:
         shutil.copytree(mathjax_source(), tmp)
         shutil.rmtree(dst, ignore_errors=True)
         tmp.rename(dst)
+    fonts = dst / "config" / "local" / "stirer-fonts.js"  # written each time: a copy made before it existed
+    if not fonts.exists() or fonts.read_text() != MATHJAX_FONTS:
+        fonts.parent.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(MATHJAX_FONTS, fonts)
     return f"{MATHJAX_DIR}/MathJax.js?config={MATHJAX_CONFIG}"
 
 
