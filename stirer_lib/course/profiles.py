@@ -133,7 +133,7 @@ _CHANGES: dict[str, dict[str, Any]] = {
         "crnn.width": 0.5, "crnn.hidden": 128, "crnn.beta1": 0.5,
         "model.overrides": {"drop_path_rate": 0.0, "t5_dropout": 0.0, "t5_init": "t5", "sr_residual": True,
                             "embed_dim": 48},
-        **{f"pretrain.{k}": v for k, v in dict(max_steps=4000, eval_every=500, ckpt_every=250, lr=2e-3, lr_sr=2e-3,
+        **{f"pretrain.{k}": v for k, v in dict(max_steps=4500, eval_every=500, ckpt_every=250, lr=2e-3, lr_sr=2e-3,
                                                 lr_str=5e-4, log_every=25, eval_max_images=100, best_by="last",
                                                 schedule="cosine", warmup_steps=100).items()},
         **{f"finetune.{k}": v for k, v in dict(max_steps=2000, eval_every=500, ckpt_every=250, lr=1e-3, lr_sr=1e-3,

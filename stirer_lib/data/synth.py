@@ -32,7 +32,7 @@ from PIL import Image
 
 from ..checkpoint import pid_alive
 from ..errors import DataError, run_cli
-from .camera import SEVERITIES, CameraParams, degrade, sample_params
+from .camera import CAMERAS, SEVERITIES, CameraParams, degrade, sample_params
 from .lmdb_io import TEST_SPLITS, TRAIN_SPLITS, find_lmdbs, pretrain_dir, split_dir
 from .quality import bicubic_baseline, ceiling_quality, mean_quality
 from .render import render_scene, render_word_natural, to_hr
@@ -40,7 +40,8 @@ from .style import STYLES, SynthStyle, get_style
 from .transforms import hr_tensor, lr_tensor
 from .words import sample_label
 
-FORMAT_VERSION = 3  # 2: styles (style.py); 3: camera re-tuned (less misalignment), ceiling in synth.json
+FORMAT_VERSION = 4  # 2: styles (style.py); 3: camera re-tuned (less misalignment), ceiling in synth.json;
+# 4: the training splits captured by the "wide" camera, test splits by "course" (or "heldout"), camera in synth.json
 MARKER = "synth.json"  # written last: a ROOT without it is not a finished synthetic set
 SPLIT_CODES = {"train1": 1, "train2": 2, "easy": 3, "medium": 4, "hard": 5, "pretrain": 6}
 REAL_TEXTZOOM = {"easy": (22.35, 0.788), "medium": (18.98, 0.625), "hard": (19.39, 0.659)}
@@ -74,20 +75,23 @@ def _label(rng: np.random.Generator, style: SynthStyle) -> str:
     return sample_label(rng, style.p_code, style.p_punct, style.vocab_size)
 
 
-def make_pair(seed: int, split: str, index: int, style: str | SynthStyle | None = None) -> Record:
+def make_pair(seed: int, split: str, index: int, style: str | SynthStyle | None = None,
+              test_camera: str = "course") -> Record:
     """TextZoom record `index` (0-based) of a split: label, HR (128x32 PNG), LR (64x16 PNG)."""
-    return capture_pair(seed, split, index, style)[0]
+    return capture_pair(seed, split, index, style, test_camera)[0]
 
 
-def capture_pair(seed: int, split: str, index: int,
-                 style: str | SynthStyle | None = None) -> tuple[Record, CameraParams]:
-    """make_pair's record and the camera parameters that captured its LR image."""
+def capture_pair(seed: int, split: str, index: int, style: str | SynthStyle | None = None,
+                 test_camera: str = "course") -> tuple[Record, CameraParams]:
+    """make_pair's record and the camera parameters that captured its LR image.
+
+    The training splits are captured by the "wide" camera, the test splits by `test_camera` (camera.py)."""
     style = get_style(style)
     rng = record_rng(seed, split, index)
     severity = split if split in SEVERITIES else SEVERITIES[int(rng.integers(len(SEVERITIES)))]
     label = _label(rng, style)
     scene = render_scene(label, rng, style=style)
-    params = sample_params(severity, rng)
+    params = sample_params(severity, rng, test_camera if split in SEVERITIES else "wide")
     lr = degrade(scene, params, rng)
     return {"label": label.encode("utf-8"), "image_hr": _encode(to_hr(scene), "PNG"),
             "image_lr": _encode(lr, "PNG")}, params
@@ -101,12 +105,12 @@ def make_word(seed: int, split: str, index: int, style: str | SynthStyle | None 
     return {"label": label.encode("utf-8"), "image": _encode(render_word_natural(label, rng, style=style), "JPEG")}
 
 
-def _make(args: tuple[str, int, str, int, SynthStyle]) -> tuple[Record, CameraParams | None]:
+def _make(args: tuple[str, int, str, int, SynthStyle, str]) -> tuple[Record, CameraParams | None]:
     """One record of a write_lmdb job and its camera parameters (None for a pre-training word)."""
-    kind, seed, split, index, style = args
+    kind, seed, split, index, style, test_camera = args
     if kind == "word":
         return make_word(seed, split, index, style), None
-    return capture_pair(seed, split, index, style)
+    return capture_pair(seed, split, index, style, test_camera)
 
 
 def warm_caches() -> None:
@@ -118,7 +122,7 @@ def warm_caches() -> None:
 
 
 def write_lmdb(path: Path, kind: str, seed: int, split: str, n: int, workers: int = 1,
-               keep: list | None = None, style: str | SynthStyle | None = None) -> None:
+               keep: list | None = None, style: str | SynthStyle | None = None, test_camera: str = "course") -> None:
     """Write n records of a split as an LMDB at path (keys 1-based, num-samples last).
 
     keep, when given, receives (record, camera parameters) of each record, in order.
@@ -127,7 +131,7 @@ def write_lmdb(path: Path, kind: str, seed: int, split: str, n: int, workers: in
     path.mkdir(parents=True, exist_ok=True)
     per_record = 12_000 if kind == "pair" else 8_000
     env = lmdb.open(str(path), map_size=max(1 << 26, 4 * per_record * n), subdir=True, meminit=False)
-    jobs = [(kind, seed, split, i, get_style(style)) for i in range(n)]
+    jobs = [(kind, seed, split, i, get_style(style), test_camera) for i in range(n)]
     warm_caches()  # forked workers inherit the font list, photographs and word list
     pool = get_context("fork").Pool(workers) if workers > 1 and n >= 64 else None
     try:
@@ -162,9 +166,13 @@ def split_quality(pairs: list[tuple[Record, CameraParams]]) -> dict[str, dict[st
 
 
 def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, workers: int = 1,
-             verbose: bool = True, style: str | SynthStyle | None = None) -> dict:
-    """Write the whole synthetic ROOT at `out` (which must not exist yet); returns its stats."""
+             verbose: bool = True, style: str | SynthStyle | None = None, test_camera: str = "course") -> dict:
+    """Write the whole synthetic ROOT at `out` (which must not exist yet); returns its stats.
+
+    test_camera: the camera of the test splits ("course", or "heldout" for a test-only set; camera.py)."""
     out, style = Path(out), get_style(style)
+    if test_camera not in CAMERAS:
+        raise ValueError(f"unknown camera {test_camera!r}; choose one of {CAMERAS}")
     if out.exists():
         raise FileExistsError(f"{out} exists; generate into a new folder (ensure_data does it safely)")
     missing = [k for k in (*TRAIN_SPLITS, *TEST_SPLITS, "pretrain") if k not in sizes]
@@ -174,12 +182,12 @@ def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, worke
     stats: dict[str, dict] = {"bicubic": {}, "ceiling": {}}
     for split in (*TRAIN_SPLITS, *TEST_SPLITS):
         keep: list | None = [] if split in TEST_SPLITS else None
-        write_lmdb(split_dir(out, split), "pair", seed, split, int(sizes[split]), workers, keep, style)
+        write_lmdb(split_dir(out, split), "pair", seed, split, int(sizes[split]), workers, keep, style, test_camera)
         if keep:
             for kind, q in split_quality(keep).items():
                 stats[kind][split] = q
     write_lmdb(pretrain_dir(out) / "synth", "word", seed, "pretrain", int(sizes["pretrain"]), workers, None, style)
-    info = {"format_version": FORMAT_VERSION, "seed": seed, "style": style.as_dict(),
+    info = {"format_version": FORMAT_VERSION, "seed": seed, "style": style.as_dict(), "test_camera": test_camera,
             "sizes": {k: int(v) for k, v in sizes.items()},
             **stats, "seconds": round(time.time() - t0, 1)}
     (out / MARKER).write_text(json.dumps(info, indent=1))
@@ -211,10 +219,12 @@ def read_marker(root: Path) -> dict | None:
     return info if isinstance(info, dict) else None
 
 
-def is_complete(root: Path, sizes: dict, seed: int, style: str | SynthStyle | None = None) -> bool:
-    """True when root holds a finished synthetic set made with these sizes, seed and style."""
+def is_complete(root: Path, sizes: dict, seed: int, style: str | SynthStyle | None = None,
+                test_camera: str = "course") -> bool:
+    """True when root holds a finished synthetic set made with these sizes, seed, style and test camera."""
     info = read_marker(root)
     return info is not None and (info.get("format_version") == FORMAT_VERSION and info.get("seed") == seed
+                                 and info.get("test_camera") == test_camera
                                  and info.get("style") == get_style(style).as_dict()
                                  and info.get("sizes") == {k: int(v) for k, v in sizes.items()})
 
@@ -255,15 +265,16 @@ def remove_stale_generations(root: Path) -> list[Path]:
     return gone
 
 
-def make_command(root: Path, sizes: dict, seed: int, style: SynthStyle) -> str:
+def make_command(root: Path, sizes: dict, seed: int, style: SynthStyle, test_camera: str = "course") -> str:
     """The command that writes a synthetic set with these settings."""
     extra = " ".join(f"--size {k}={v}" for k, v in sizes.items())
-    return f"python -m stirer_lib.data.synth --out {root} --seed {seed} --style {style.name} {extra}"
+    cam = f" --test-camera {test_camera}" if test_camera != "course" else ""
+    return f"python -m stirer_lib.data.synth --out {root} --seed {seed} --style {style.name}{cam} {extra}"
 
 
 def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int], seed: int = 0,
                 workers: int | None = None, style: str | SynthStyle | None = None,
-                replace_outdated: bool = True) -> Path:
+                replace_outdated: bool = True, test_camera: str = "course") -> Path:
     """Make sure data ROOT exists: generate it when synthetic and missing, else explain how to get it.
 
     Generation writes to ROOT.tmp-<pid> and renames it to ROOT when finished, so an interrupted
@@ -284,7 +295,7 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
                   "and place them as data/README.md, section 'Real data', says; or use a synthetic profile "
                   "(smoke, cpu, gpu).")
         return root
-    if is_complete(root, sizes, seed, style):
+    if is_complete(root, sizes, seed, style, test_camera):
         return root
     if root.exists():
         if not (replace_outdated and only_generated(root)):
@@ -292,25 +303,25 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
                 if read_marker(root) is not None:
                     print(f"note: {root} is a synthetic set made with other settings than this profile's (or holds "
                           f"other files too); using it as it is. A matching set: "
-                          f"{make_command(root.with_name(root.name + '-new'), sizes, seed, style)}", flush=True)
+                          f"{make_command(root.with_name(root.name + '-new'), sizes, seed, style, test_camera)}", flush=True)
                 return root  # a complete data ROOT of the user's: used as it is, never rewritten
             raise DataError(f"{root} exists but is not a complete data ROOT (missing: "
                             f"{', '.join(str(p) for p in missing_parts(root)) or 'its LMDBs'}) and was not made by "
                             f"the generator, so it is left alone. Pass another --data folder, or make a synthetic "
-                            f"set elsewhere: {make_command(root.with_name(root.name + '-synth'), sizes, seed, style)}")
+                            f"set elsewhere: {make_command(root.with_name(root.name + '-synth'), sizes, seed, style, test_camera)}")
     remove_stale_generations(root)
     tmp = root.parent / f"{root.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)  # our own leftover (this pid)
     root.parent.mkdir(parents=True, exist_ok=True)
-    print(f"generating synthetic data at {root} (style {style.name}, seed {seed}, sizes "
+    print(f"generating synthetic data at {root} (style {style.name}, test camera {test_camera}, seed {seed}, sizes "
           f"{', '.join(f'{k} {v}' for k, v in sizes.items())}) ...", flush=True)
     try:
-        generate(tmp, sizes, seed, workers=workers or default_workers(), style=style)
+        generate(tmp, sizes, seed, workers=workers or default_workers(), style=style, test_camera=test_camera)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    if is_complete(root, sizes, seed, style):  # another process finished the same set meanwhile
+    if is_complete(root, sizes, seed, style, test_camera):  # another process finished the same set meanwhile
         shutil.rmtree(tmp, ignore_errors=True)
         return root
     if root.exists():  # an outdated set the generator made, holding nothing else: replace it
@@ -336,6 +347,8 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--style", default=None, choices=tuple(STYLES), help="word / font / background variety "
                     "(default: the profile's)")
+    ap.add_argument("--test-camera", default="course", choices=CAMERAS,
+                    help="the camera of the test splits (camera.py): course, or heldout for a test-only set")
     ap.add_argument("--workers", type=int, default=default_workers(), help="generator processes (same bytes)")
     ap.add_argument("--size", action="append", default=[], metavar="SPLIT=N", help="override one split's size")
     a = ap.parse_args(argv)
@@ -353,7 +366,7 @@ def _main(argv: list[str] | None = None) -> int:
     tmp = out.parent / f"{out.name}.tmp-{os.getpid()}"
     out.parent.mkdir(parents=True, exist_ok=True)
     try:
-        generate(tmp, sizes, a.seed, workers=a.workers, style=style)
+        generate(tmp, sizes, a.seed, workers=a.workers, style=style, test_camera=a.test_camera)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
