@@ -157,15 +157,25 @@ def test_every_chapter_ends_with_summary_next_and_links_its_solutions():
 
 
 def test_index_links_chapters_results_and_figures(tmp_path):
+    """RUN/index.html: the chapters, a results table built from eval/results.json (formatted numbers, the official
+    printout linked, not pasted) and the run's figures."""
+    from stirer_lib.evaluation import save_results
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "01_data.html").write_text("<html></html>")
     (tmp_path / "pretrain").mkdir()
     (tmp_path / "pretrain" / "curves.png").write_bytes(b"png")
-    (tmp_path / "eval").mkdir()
-    (tmp_path / "eval" / "results.txt").write_text("Final Acc 1.00 <table>")
+    step = {"acc": 23.22222222222222, "psnr": 20.0, "ssim": 0.7}
+    agg = {"n": 6, "steps": [step, step], "acc": 23.22222222222222, "psnr": 20.0, "ssim": 0.7, "crnn_acc": 25.0,
+           "crnn_acc_lr_bicubic": 10.0, "crnn_acc_hr": 80.0, "bicubic": {"psnr": 19.0, "ssim": 0.6}}
+    split = {"n": 2, "skipped": {}, "steps": [step, step], "crnn_acc": 25.0, "crnn_acc_lr_bicubic": 10.0,
+             "crnn_acc_hr": 80.0, "bicubic": {"psnr": 19.0, "ssim": 0.6}}
+    save_results({"splits": {s: dict(split) for s in ("easy", "medium", "hard")}, "mean_of_splits": agg,
+                  "over_all": agg, "meta": {}}, tmp_path / "eval" / "results.json")
     page = write_index(tmp_path).read_text()
     assert 'href="notebooks/01_data.html"' in page and 'src="pretrain/curves.png"' in page
-    assert "Final Acc 1.00 &lt;table&gt;" in page and 'href="eval/results.txt"' in page
+    assert '<table class="results">' in page and "<td>23.22</td>" in page and "23.2222" not in page
+    assert "<td>20.00 / 19.00</td>" in page and "<td>0.7000 / 0.6000</td>" in page and "CRNN on HR" in page
+    assert 'href="eval/results.txt"' in page and "Final Acc" not in page  # linked, not pasted
 
 
 def test_mathjax_is_local(tmp_path):

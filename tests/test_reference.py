@@ -61,6 +61,18 @@ def test_write_publish_install_round_trip(tmp_path, monkeypatch):
     assert load_stirer(learner / "finetune" / "best.pt").config.name == "small"
     assert (learner / "finetune" / "metrics.jsonl").read_text().count("\n") == 2
     reference.install("cpu", learner, "finetune")  # its own earlier install is replaced
+    assert got["from"] == "reference/cpu/finetune.pt"
+    assert reference.weights_used(learner, "finetune") == "loaded reference/cpu/finetune.pt (the reference run's, 6 steps)"
+    assert reference.weights_used(run, "pretrain") == "trained 5 steps (pretrain/best.pt)"
+    assert reference.weights_used(learner, "pretrain") is None
+    note = reference.weights_note("cpu", "finetune", True)
+    assert "reference/cpu/finetune.pt" in note and "`python -m stirer_lib.course`" in note and "use_reference = False" in note
+    assert "use_reference = True" in reference.weights_note("cpu", "crnn", False)
+    assert "none shipped" in reference.weights_note("gpu", "pretrain", True)
+    said = reference.run_weights("cpu", learner, ["crnn", "pretrain", "finetune"], use_reference=True)
+    assert said.count("loaded reference/cpu/") == 3  # the missing pretrained model was installed
+    with pytest.raises(MissingCheckpointError, match="run notebook 04 first"):
+        reference.run_weights("cpu", tmp_path / "empty", ["pretrain"], use_reference=False)
 
 
 def test_install_never_replaces_a_learners_own_run(tmp_path, monkeypatch):

@@ -45,7 +45,8 @@ def _main(argv: list[str] | None = None) -> int:
             run_course(profile, args.data, args.run_dir, args.start, args.overrides, only=args.only,
                        use_reference=args.use_reference, resume=args.resume)
         if args.solutions or args.solutions_only:
-            run_solutions(profile, args.data, args.run_dir, args.overrides, only=args.only)
+            run_solutions(profile, args.data, args.run_dir, args.overrides, only=args.only,
+                          use_reference=args.use_reference)
     except NotebookFailed as err:  # the notebook's own error is in its executed copy
         print(f"\nCOURSE STOPPED: {err}", file=sys.stderr)
         return 1

@@ -7,7 +7,11 @@ and commit; minutes per notebook; the CRNN gap of notebook 02, the last evaluati
 `python -m stirer_lib.course --publish-reference RUN` copies them to `reference/<profile>/` in the
 repository, where the notebooks read them:
 - `beside(mine, key)` shows a learner's number next to the reference run's;
-- `checkpoint(profile, part)` is what a notebook loads with `use_reference=True` instead of training.
+- `checkpoint(profile, part)` is what a notebook loads with `use_reference=True` instead of training;
+- `weights_note(profile, part, use_reference)` is the sentence of a notebook's header that says which weights it
+  uses and which parameter trains your own; `weights_used(run_dir, part)` says, after a notebook ran, which
+  weights its run directory holds (the runner's terminal and RUN/index.html); `run_weights(...)` makes sure a
+  run directory holds what a solutions notebook reads (the reference run's where the chapters have not run).
 """
 from __future__ import annotations
 
@@ -25,10 +29,13 @@ import torch
 from ..checkpoint import atomic_save, atomic_write_text, best_or_last, read, state_dict_of
 from ..errors import MissingCheckpointError, RunDirError
 from ..evaluation import compact, load_results
-from ..viz.training import read_metrics
+from ..viz.training import read_metrics, save_curves
 from .session import repo_root
 
 PARTS = {"crnn": "crnn.pt", "pretrain": "pretrain.pt", "finetune": "finetune.pt"}
+NOTEBOOK_OF = {"crnn": "02_crnn_baseline.ipynb", "pretrain": "04_pretraining.ipynb", "finetune": "05_finetuning.ipynb"}
+PART_WORDS = {"crnn": "CRNN", "pretrain": "pretrained STIRER (stage 1)", "finetune": "fine-tuned STIRER (stage 2)"}
+TRAIN_WORDS = {"crnn": "the CRNN", "pretrain": "stage 1 (pretraining)", "finetune": "stage 2 (fine-tuning)"}
 METRICS = {"pretrain": "pretrain_metrics.jsonl", "finetune": "finetune_metrics.jsonl"}  # the stages' training logs
 RESULTS = "results.json"
 
@@ -88,11 +95,90 @@ def provenance_line(ref: dict | None) -> str:
             f"commit {p.get('commit', '?')}")
 
 
+def shown_path(path: str | os.PathLike) -> str:
+    """A path as a notebook shows it: relative to the course checkout when inside it."""
+    try:
+        return Path(path).resolve().relative_to(repo_root().resolve()).as_posix()
+    except ValueError:
+        return str(path)
+
+
+def _machine_short(ref: dict) -> str:
+    """"2 CPUs" of the recorded machine "2 CPUs (x86_64), torch ... threads, no GPU"; its GPU when it had one."""
+    machine = (ref.get("provenance") or {}).get("machine") or "?"
+    gpu = machine.rsplit(", ", 1)[-1] if ", " in machine else "no GPU"
+    return machine.split(" (")[0].split(", torch")[0] + ("" if gpu == "no GPU" else f" and {gpu}")
+
+
+def trained_line(ref: dict) -> str:
+    """"trained on DATE with `COMMAND` on 2 CPUs": where a reference run's weights come from, in words."""
+    p = ref.get("provenance") or {}
+    return f"trained on {p.get('date', '?')} with `{p.get('command', '?')}` on {_machine_short(ref)}"
+
+
+def weights_note(profile: str, part: str, use_reference: bool) -> str:
+    """The header sentence of a training notebook (02: "crnn", 04: "pretrain", 05: "finetune"): which weights it
+    uses (the reference run's, or your own trained here), and which parameter to change for the other."""
+    ref, rel = load(profile), f"reference/{profile}/{PARTS[part]}"
+    shipped = ref is not None and (reference_dir(profile) / PARTS[part]).exists()
+    minutes = ((ref or {}).get("minutes") or {}).get(NOTEBOOK_OF[part])
+    took = f"{minutes:.1f} minutes" if isinstance(minutes, (int, float)) else None
+    if use_reference and not shipped:
+        return (f"**Weights: none shipped for the `{profile}` profile** (no `{rel}` in this checkout): the training "
+                f"cell will stop and say so. **To train your own**, set `use_reference = False` in the parameters cell.")
+    if use_reference:
+        return (f"**Weights: the reference run's {PART_WORDS[part]}**, `{rel}`, {trained_line(ref)}"
+                + (f" (this notebook took {took} in that run)" if took else "") + ": loaded instead of training. "
+                "**To train your own**, set `use_reference = False` in the parameters cell.")
+    own = f"**Weights: your own**: this notebook trains {TRAIN_WORDS[part]} into the run directory"
+    if not shipped:
+        return own + f" (no reference weights ship for the `{profile}` profile)."
+    return (own + (f" (the reference run took {took} for this notebook on {_machine_short(ref)})" if took else "")
+            + f". To load the shipped reference weights instead (`{rel}`, seconds), set `use_reference = True` in the "
+            "parameters cell.")
+
+
+def weights_used(run_dir: str | os.PathLike, part: str) -> str | None:
+    """What RUN holds for a part after its notebook ran: "loaded reference/cpu/pretrain.pt (the reference run's,
+    1,600 steps)" or "trained 1,600 steps (pretrain/best.pt)"; None when it holds nothing."""
+    run = Path(run_dir)
+    path = run / "crnn" / "crnn.pt" if part == "crnn" else best_or_last(run / part) if (run / part).exists() else None
+    if path is None or not path.exists():
+        return None
+    ckpt = read(path, "checkpoint")
+    step = ckpt.get("step")
+    steps = f"{step:,} steps" if isinstance(step, int) else "steps unknown"
+    if ckpt.get("reference"):
+        return f"loaded {ckpt.get('reference_path') or 'the reference weights'} (the reference run's, {steps})"
+    if part == "crnn" and step == 0:
+        return f"loaded the released CRNN ({path.relative_to(run).as_posix()}, step 0)"
+    return f"trained {steps} ({path.relative_to(run).as_posix()})"
+
+
+def run_weights(profile: str, run_dir: str | os.PathLike, parts: list[str], use_reference: bool) -> str:
+    """For a notebook that reads what the chapters trained (the solutions, notebook 06): make sure RUN holds the
+    weights of `parts` (with use_reference, the reference run's are installed where RUN holds none, as the
+    chapters do by default) and say in one sentence which weights it reads. MissingCheckpointError when RUN
+    lacks one and use_reference is False."""
+    said = []
+    for part in parts:
+        if weights_used(run_dir, part) is None:
+            if not use_reference:
+                raise MissingCheckpointError(
+                    f"no {PART_WORDS[part]} in {run_dir}: run notebook {NOTEBOOK_OF[part][:2]} first (with the same "
+                    f"profile and run_dir), or set use_reference = True to load the reference run's")
+            install(profile, run_dir, part)
+        said.append(f"{PART_WORDS[part]}: {weights_used(run_dir, part)}")
+    return "**Weights** (what the chapters left in the run directory): " + "; ".join(said) + "."
+
+
 def install(profile: str, run_dir: str | os.PathLike, part: str) -> dict:
     """Put the reference run's weights of a part where the course's later notebooks look for them (instead of
     training): RUN/crnn/crnn.pt, or RUN/<stage>/best.pt with the reference's metrics.jsonl. A run of the
     learner's own there is never replaced (RunDirError: choose another run_dir); a training run into the
-    directory later replaces the reference files (resume = False). Returns {"step", "finished", "path", "from"}."""
+    directory later replaces the reference files (resume = False). A stage's training log is drawn into
+    RUN/<stage>/curves.png (RUN/index.html shows it). Returns {"step", "finished", "path", "from"}, "from" as a
+    notebook shows it (reference/<profile>/<part>.pt)."""
     src = checkpoint(profile, part)
     run = Path(run_dir)
     dst = run / "crnn" / "crnn.pt" if part == "crnn" else run / part / "best.pt"
@@ -101,13 +187,19 @@ def install(profile: str, run_dir: str | os.PathLike, part: str) -> dict:
         raise RunDirError(f"{own[0]} holds a run of your own; load the reference into another run directory "
                           f"(run_dir = ...) or keep training there (use_reference = False)")
     dst.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = {**read(src, "reference checkpoint"), "reference": provenance_line(load(profile))}
+    ckpt = {**read(src, "reference checkpoint"), "reference": provenance_line(load(profile)),
+            "reference_path": shown_path(src)}
     if part != "crnn":
         metrics = reference_dir(profile) / METRICS[part]
         if metrics.exists():
             atomic_write_text(metrics.read_text(encoding="utf-8"), dst.parent / "metrics.jsonl")
+            try:
+                save_curves(dst.parent / "metrics.jsonl", dst.parent / "curves.png",
+                            title=f"{'pretraining' if part == 'pretrain' else 'fine-tuning'} (the reference run's log)")
+            except (KeyError, TypeError, ValueError):  # a log without evaluation records to draw: no figure
+                (dst.parent / "curves.png").unlink(missing_ok=True)
     atomic_save(ckpt, dst)
-    return {"step": ckpt.get("step"), "finished": True, "path": str(dst), "from": str(src)}
+    return {"step": ckpt.get("step"), "finished": True, "path": str(dst), "from": shown_path(src)}
 
 
 # ----------------------------------------------------------------------------- writing a reference run
@@ -158,7 +250,8 @@ def collect(run_dir: str | os.PathLike, minutes: dict[str, float], command: str)
         if last is not None:
             out[stage] = {"step": last.get("step"), "mean_of_splits": last.get("mean_of_splits"),
                           "over_all": last.get("over_all")}
-    for name, rel in (("eval", "eval/results.json"), ("ood", "eval/ood/results.json")):
+    for name, rel in (("eval", "eval/results.json"), ("ood", "eval/ood/results.json"),
+                      ("heldout", "eval/heldout/results.json")):
         if (run / rel).exists():
             out[name] = compact(load_results(run / rel))
     return out

@@ -32,7 +32,7 @@ from ..evaluation import load_results, results_table
 from ..runlock import RunLock
 from . import reference
 from .profiles import parse_overrides
-from .session import ensure_ood_data, ensure_profile_data, prepare, repo_root
+from .session import ensure_heldout_data, ensure_ood_data, ensure_profile_data, prepare, repo_root
 
 KERNEL = "python3"
 MATHJAX_DIR = "mathjax"  # under RUN/notebooks/
@@ -64,6 +64,17 @@ class NotebookRun:
     name: str
     minutes: float
     ok: bool
+    weights: str | None = None  # a training notebook's weights: "loaded reference/cpu/pretrain.pt (...)", "trained ..."
+
+
+# the training notebooks (by number) and the part whose weights each leaves in the run directory
+TRAINED_BY = {2: "crnn", 4: "pretrain", 5: "finetune"}
+
+
+def _weights_of(nb_name: str, run_dir: str | Path) -> str | None:
+    """Which weights a training notebook left in RUN (the reference run's or trained), None for the others."""
+    part = TRAINED_BY.get(int(nb_name[:2])) if nb_name[:2].isdigit() else None
+    return reference.weights_used(run_dir, part) if part else None
 
 
 def list_notebooks(notebooks_dir: Path, start: int = 1, only: list[int] | None = None) -> list[Path]:
@@ -239,16 +250,17 @@ def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_time
 
 def run_solutions(profile: str, data_root: str | None = None, run_dir: str | None = None,
                   overrides: list[str] | None = None, only: list[int] | None = None,
-                  solutions_dir: Path | None = None) -> list[NotebookRun]:
+                  solutions_dir: Path | None = None, use_reference: bool = False) -> list[NotebookRun]:
     """Execute notebooks/solutions/NN_solutions.ipynb into RUN/solutions/ (after the chapters ran into RUN).
 
-    The smoke tests run them so that no solution rots; a learner can run them too (`--solutions`)."""
+    The smoke tests run them so that no solution rots; a learner can run them too (`--solutions`).
+    use_reference is passed to the solutions that declare it (as run_course does to the chapters)."""
     prof, _ = prepare(profile, overrides, data_root, run_dir)
     books = list_notebooks(solutions_dir or repo_root() / "notebooks" / "solutions", 1, only)
     os.environ.setdefault("STIRER_COURSE_ROOT", str(repo_root()))
     os.environ.setdefault("TQDM_DISABLE", "1")
     params = {"profile": profile, "overrides": parse_overrides(overrides), "data_root": prof.data.root,
-              "run_dir": prof.run_dir, "seed": prof.seed, "interactive": False}
+              "run_dir": prof.run_dir, "seed": prof.seed, "interactive": False, "use_reference": bool(use_reference)}
     runs = []
     print(f"solutions: profile {prof.name}, run dir {prof.run_dir}, {len(books)} notebooks", flush=True)
     for nb in books:
@@ -281,7 +293,10 @@ def run_course(profile: str, data_root: str | None = None, run_dir: str | None =
 
     resume: the training notebooks continue their stage's RUN/STAGE/last.pt where there is one (a course
     stopped by Ctrl-C, a crash or a reboot goes on where it was; a finished stage is kept as it is).
-    use_reference: the training notebooks load the repository's reference checkpoints instead of training.
+    use_reference: the training notebooks load the repository's reference checkpoints instead of training. Both
+    use_reference and resume are passed to every notebook whose parameters cell declares them, True or False: the
+    notebooks default to the reference weights (use_reference = True, what "Run all" in JupyterLab does), so a
+    course without --use-reference must say False to train.
     A whole course (from notebook 1, all of them, training) writes RUN/reference/ (stirer_lib.course.reference).
 
     The run directory is locked for the whole course: a second course into it is refused."""
@@ -294,12 +309,10 @@ def run_course(profile: str, data_root: str | None = None, run_dir: str | None =
         if prepare_data:  # fail fast (or generate the synthetic sets) before any notebook starts
             ensure_profile_data(prof, user_root)
             ensure_ood_data(prof)
+            ensure_heldout_data(prof)
         params = {"profile": profile, "overrides": parse_overrides(overrides), "data_root": prof.data.root,
-                  "run_dir": prof.run_dir, "seed": prof.seed, "interactive": False}
-        if use_reference:
-            params["use_reference"] = True
-        if resume:
-            params["resume"] = True
+                  "run_dir": prof.run_dir, "seed": prof.seed, "interactive": False,
+                  "use_reference": bool(use_reference), "resume": bool(resume)}
         runs = _run_all(notebooks, prof, params)
         if start == 1 and only is None and not use_reference:  # a whole course: its numbers and checkpoints
             command = course_command(profile, data_root, run_dir, overrides, resume)
@@ -324,9 +337,11 @@ def _run_all(notebooks: list[Path], prof, params: dict) -> list[NotebookRun]:
             write_index(prof.run_dir, runs)
             print(summary(runs, prof.run_dir))
             raise
-        runs.append(NotebookRun(nb.name, (time.perf_counter() - t0) / 60, True))
+        runs.append(NotebookRun(nb.name, (time.perf_counter() - t0) / 60, True, _weights_of(nb.name, prof.run_dir)))
         write_index(prof.run_dir, runs)
         print(f"  done {nb.name} in {runs[-1].minutes:.2f} min", flush=True)
+        if runs[-1].weights:
+            print(f"  {nb.stem}: {runs[-1].weights}", flush=True)
     text = summary(runs, prof.run_dir)
     atomic_write_text(text, Path(prof.run_dir) / "summary.txt")
     print(text)
@@ -334,18 +349,56 @@ def _run_all(notebooks: list[Path], prof, params: dict) -> list[NotebookRun]:
     return runs
 
 
-def _results_text(run_dir: Path) -> str | None:
-    """RUN/eval/results.txt when notebook 06 wrote it, else the table of RUN/eval/results.json, else None."""
-    txt, js = run_dir / "eval" / "results.txt", run_dir / "eval" / "results.json"
-    if txt.exists():
-        return txt.read_text(encoding="utf-8")
-    if js.exists():
-        return results_table({"STIRER (notebook 06)": load_results(js)})
-    return None
+def _num(v: float | None, digits: int = 2, unit: str = "") -> str:
+    return "-" if v is None or (isinstance(v, float) and v != v) else f"{v:.{digits}f}{unit}"
+
+
+def results_rows(results: dict) -> tuple[list[str], list[tuple[str, list[str]]]]:
+    """The results table of an evaluation (RUN/eval/results.json): the columns (each split with its n, the mean of
+    splits) and the rows (accuracy of every step, the CRNN on SR / bicubic LR / HR, PSNR and SSIM of the SR image
+    against bicubic's), each cell formatted (two decimals, SSIM four)."""
+    splits = list(results["splits"])
+    cols = [*(results["splits"][s] for s in splits), results["mean_of_splits"]]
+    headers = [f"{s} (n = {results['splits'][s]['n']:,})" for s in splits] + ["mean of splits"]
+    n_steps = max((len(c["steps"]) for c in cols), default=0)
+    rows: list[tuple[str, list[str]]] = []
+    for k in range(n_steps):
+        name = "final decoder (T5)" if k == n_steps - 1 else f"mini decoder {k + 1} (CTC)"
+        rows.append((f"STIRER {name}: accuracy (%)",
+                     [_num(c["steps"][k]["acc"]) if k < len(c["steps"]) else "-" for c in cols]))
+    for key, label in (("crnn_acc", "CRNN on STIRER's SR"), ("crnn_acc_lr_bicubic", "CRNN on bicubic LR"),
+                       ("crnn_acc_hr", "CRNN on HR")):
+        rows.append((f"{label}: accuracy (%)", [_num(c.get(key)) for c in cols]))
+    for key, label, d in (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM (0-1)", 4)):
+        rows.append((f"{label}: SR / bicubic", [f"{_num(c['steps'][-1].get(key) if c['steps'] else None, d)} / "
+                                              f"{_num(c['bicubic'].get(key), d)}" for c in cols]))
+    return headers, rows
+
+
+def results_html(results: dict) -> str:
+    """results_rows as an HTML table."""
+    esc = html.escape
+    headers, rows = results_rows(results)
+    head = "<tr><th></th>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr>"
+    body = "".join("<tr><th>" + esc(name) + "</th>" + "".join(f"<td>{esc(v)}</td>" for v in vals) + "</tr>"
+                   for name, vals in rows)
+    return f'<table class="results">{head}{body}</table>'
+
+
+def _figure_caption(run_dir: Path, rel: str) -> str:
+    """A figure's caption: its path, and whose training log drew a stage's curves."""
+    stage = rel.split("/")[0]
+    if rel.endswith("curves.png") and stage in ("pretrain", "finetune"):
+        used = reference.weights_used(run_dir, stage) or ""
+        whose = "the reference run's training log" if used.startswith("loaded") else "this run's training log"
+        return f"{rel}: {'pretraining' if stage == 'pretrain' else 'fine-tuning'} curves, drawn from {whose}"
+    return rel
 
 
 def write_index(run_dir: str | Path, runs: list[NotebookRun] | None = None) -> Path:
-    """RUN/index.html: links to the chapters' HTML copies, the results table and every figure of the run."""
+    """RUN/index.html: links to the chapters' HTML copies (minutes, and the weights each training notebook used),
+    the results table of notebook 06's evaluation (RUN/eval/results.json) with a link to the official-format
+    printout (eval/results.txt), and every figure of the run (RUN/*/*.png: the training curves)."""
     run_dir = Path(run_dir)
     esc = html.escape
     minutes = {r.name: r for r in runs or []}
@@ -353,29 +406,47 @@ def write_index(run_dir: str | Path, runs: list[NotebookRun] | None = None) -> P
     for page in sorted((run_dir / "notebooks").glob("[0-9][0-9]_*.html")):
         r = minutes.get(page.with_suffix(".ipynb").name)
         note = "" if r is None else f" ({r.minutes:.1f} min{'' if r.ok else ', FAILED'})"
+        weights = (r.weights if r is not None else None) or _weights_of(page.name, run_dir)
         title = page.stem[3:].replace("_", " ")
-        items.append(f'<li><a href="notebooks/{esc(page.name)}">{esc(page.stem[:2])} · {esc(title)}</a>{esc(note)}</li>')
+        items.append(f'<li><a href="notebooks/{esc(page.name)}">{esc(page.stem[:2])} · {esc(title)}</a>{esc(note)}'
+                     + (f"<br><small>weights: {esc(weights)}</small>" if weights else "") + "</li>")
     parts = [f"<h1>STIRER course: run {esc(run_dir.name)}</h1>",
              "<h2>Chapters</h2>", "<ul>" + "".join(items) + "</ul>" if items else "<p>no chapter has run yet</p>"]
-    table = _results_text(run_dir)
     parts.append("<h2>Results</h2>")
-    if table:
-        link = ' (<a href="eval/results.txt">results.txt</a>)' if (run_dir / "eval" / "results.txt").exists() else ""
-        parts.append(f"<p>Notebook 06's evaluation{link}:</p><pre>{esc(table)}</pre>")
+    res_json = run_dir / "eval" / "results.json"
+    if res_json.exists():
+        results = load_results(res_json)
+        model = (results.get("meta") or {}).get("stirer")
+        parts.append("<p>Notebook 06's evaluation of " + (f"<code>{esc(reference.shown_path(model))}</code>"
+                                                          if model else "the trained model")
+                     + " on the test splits: word accuracy of every step, what the CRNN of notebook 02 reads, "
+                       "and the SR image against bicubic interpolation.</p>")
+        parts.append(results_html(results))
+        links = [(rel, what) for rel, what in (("eval/results.txt", "the official test.py printout"),
+                                               ("eval/results.json", "every number, per image"),
+                                               ("eval/ood/results.txt", "out of distribution (notebook 06)"))
+                 if (run_dir / rel).exists()]
+        if links:
+            parts.append("<p>" + " · ".join(f'<a href="{esc(rel)}">{esc(rel)}</a> ({esc(what)})'
+                                            for rel, what in links) + "</p>")
     else:
         parts.append("<p>no results yet: notebook 06 writes eval/results.json</p>")
     if (run_dir / "summary.txt").exists():
         parts.append('<p><a href="summary.txt">summary.txt</a>: minutes per notebook</p>')
-    figures = sorted(p for p in run_dir.glob("*/*.png"))
+    figures = sorted(p for p in run_dir.glob("*/*.png") if p.parent.name != "notebooks")
     parts.append("<h2>Figures</h2>")
     for fig in figures:
         rel = fig.relative_to(run_dir).as_posix()
-        parts.append(f'<figure><img src="{esc(rel)}" style="max-width:100%"><figcaption>{esc(rel)}</figcaption></figure>')
+        parts.append(f'<figure><img src="{esc(rel)}" style="max-width:100%">'
+                     f"<figcaption>{esc(_figure_caption(run_dir, rel))}</figcaption></figure>")
     if not figures:
         parts.append("<p>no figures yet (RUN/pretrain/curves.png, RUN/finetune/curves.png, ...)</p>")
     page = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>STIRER course run</title>"
             "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-            "pre{font-size:12px;overflow-x:auto;background:#f6f6f6;padding:.5em}</style></head><body>\n"
+            "table.results{border-collapse:collapse;font-size:14px}"
+            "table.results th,table.results td{border:1px solid #ccc;padding:.25em .6em}"
+            "table.results td{text-align:right;font-variant-numeric:tabular-nums}"
+            "table.results th{text-align:left;background:#f6f6f6}</style></head><body>\n"
             + "\n".join(parts) + "\n</body></html>\n")
     out = run_dir / "index.html"
     atomic_write_text(page, out)
@@ -383,10 +454,12 @@ def write_index(run_dir: str | Path, runs: list[NotebookRun] | None = None) -> P
 
 
 def summary(runs: list[NotebookRun], run_dir: str) -> str:
-    """Minutes per notebook, then the final results table if notebook 06 wrote one."""
+    """Minutes per notebook (and the weights each training notebook used), then the final results table if
+    notebook 06 wrote one."""
     lines = ["", "notebook                              minutes  status"]
     lines += [f"{r.name:<37} {r.minutes:7.2f}  {'ok' if r.ok else 'FAILED'}" for r in runs]
     lines.append(f"{'total':<37} {sum(r.minutes for r in runs):7.2f}")
+    lines += [f"  {r.name[:-6]}: {r.weights}" for r in runs if r.weights]
     res = Path(run_dir) / "eval" / "results.json"
     if res.exists():
         lines += ["", results_table({"STIRER (notebook 06)": load_results(res)})]

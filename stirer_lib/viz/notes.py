@@ -10,8 +10,20 @@ import dataclasses
 from typing import Any, Iterable, Sequence
 
 SMOKE_NOTE = ("**Smoke run: the numbers in this notebook mean nothing.** The `smoke` profile trains for a few "
-              "steps on a few dozen generated images, only to check that every cell runs. Run the course with "
-              "`--profile cpu` (about half an hour on 2 cores) or `gpu` to see STIRER learn.")
+              "steps on a few dozen generated images, only to check that every cell runs (the tests run it). To see "
+              "STIRER learn, set `profile = \"cpu\"` in the parameters cell (the notebooks' default) or run the course "
+              "with `--profile cpu`.")
+
+# one line per profile, for the header of every notebook (stirer_lib/course/profiles.py holds the settings)
+PROFILE_WORDS = {
+    "smoke": "the tests' profile: tiny data, a few steps, every code path",
+    "cpu": "the lesson: a small STIRER on 1,000 lesson-style words, sized for a laptop's CPU",
+    "cpu-long": "the long lesson: the cpu profile's words with the Bi-GRU blocks and 48 channels, trained for hours",
+    "gpu": "one GPU: the release model on TextZoom-like synthetic words at scale",
+    "paper": "the paper's recipe on real MJSynth + SynthText + TextZoom (under `data/`)",
+}
+SWITCH = ("To switch, set `profile` in the parameters cell (`smoke`, `cpu`, `cpu-long`, `gpu`, `paper`; "
+          "notebook 01 explains).")
 
 
 def _show(md: str, show: bool) -> str:
@@ -50,12 +62,18 @@ def settings(obj: Any, title: str = "setting", keys: Sequence[str] | None = None
     return table(items.items(), [title, "value"], show=show)
 
 
-def run_header(prof: Any, show: bool = True, **extra: Any) -> str:
-    """The first output of every notebook: profile, data, run directory, device (and `extra` rows);
-    in the smoke profile, a warning that its numbers mean nothing."""
+def run_header(prof: Any, show: bool = True, weights: str | None = None, **extra: Any) -> str:
+    """The first output of every notebook: which profile (and how to switch), which weights (`weights`: a
+    sentence, e.g. stirer_lib.course.reference.weights_note, saying which parameter trains your own), then a
+    table of data, run directory, device (and `extra` rows); in the smoke profile it opens with a warning that
+    its numbers mean nothing."""
     rows = [("profile", prof.name), ("data", f"`{prof.data.root}`"), ("run directory", f"`{prof.run_dir}`"),
             ("device", getattr(prof, "device", "cpu")), *extra.items()]
-    md = table(rows, ["run", ""], show=False)
+    words = PROFILE_WORDS.get(prof.name)
+    lines = [f"**Profile `{prof.name}`**" + (f": {words}." if words else ".") + f" {SWITCH}"]
+    if weights:
+        lines.append(weights)
+    md = "\n\n".join(lines) + "\n\n" + table(rows, ["run", ""], show=False)
     if prof.name == "smoke":
         md = f"> {SMOKE_NOTE}\n\n{md}"
     return _show(md, show)
