@@ -111,7 +111,7 @@ class LiveCurves:
     def _draw(self) -> None:
         from IPython.display import display
         if self._fig is None:
-            self._fig = plt.figure(figsize=(11, 3.6))
+            self._fig = plt.figure(figsize=(11, 4.2))
         plot_curves(self.records, self._fig, self.title)
         if self._handle is None:
             self._handle = display(self._fig, display_id=True)
