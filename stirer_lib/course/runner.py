@@ -103,13 +103,15 @@ def _failed_cell(nb_path: Path) -> int | None:
 
 
 def mathjax_source() -> Path:
-    """The MathJax 2 distribution shipped by the `jupyter-server-mathjax` package (MathJax.js and its folders)."""
-    try:
-        import jupyter_server_mathjax
-    except ImportError as err:  # a dependency of the course (pyproject.toml, environment.yml)
+    """The MathJax 2 distribution shipped by the `jupyter-server-mathjax` package (MathJax.js and its folders).
+
+    Found without importing the package: its __init__ imports jupyter_server, which the HTML copies do not need."""
+    import importlib.util
+    spec = importlib.util.find_spec("jupyter_server_mathjax")
+    if spec is None or spec.origin is None:  # a dependency of the course (pyproject.toml, environment.yml)
         raise DataError("the HTML copies need MathJax from the package jupyter-server-mathjax: "
-                        "pip install jupyter-server-mathjax") from err
-    return Path(jupyter_server_mathjax.__file__).parent / "static"
+                        "pip install jupyter-server-mathjax")
+    return Path(spec.origin).parent / "static"
 
 
 def install_mathjax(out_dir: Path) -> str:
