@@ -293,3 +293,41 @@ def test_an_interrupted_generations_leftover_is_removed(tmp_path):
     other.mkdir()
     assert synth.remove_stale_generations(tmp_path / "root") == [left]
     assert not left.exists() and other.exists()
+
+
+def test_test_splits_keep_the_course_camera_and_training_splits_use_the_wide_one():
+    from stirer_lib.data.camera import CAMERAS
+    assert CAMERAS == ("course", "wide", "heldout")
+    rng = np.random.default_rng(5)
+    widened = [sample_params("medium", np.random.default_rng(i), "wide") for i in range(40)]
+    assert {p.kernel for p in widened} == {"gaussian", "disk"}  # half the captures vary the optics
+    assert {p.sampling for p in widened} > {"box"} and {p.codec for p in widened} == {"jpeg"}
+    assert all(p.rotation == 0 and p.shot_noise == 0 for p in widened)  # never what the held-out camera uses
+    course = sample_params("medium", np.random.default_rng(3))
+    assert (course.kernel, course.sampling, course.codec) == ("gaussian", "box", "jpeg")
+    held = sample_params("hard", rng, "heldout")
+    assert held.kernel == "motion" and held.sampling in ("lanczos", "hamming") and held.codec == "webp"
+    assert held.noise == 0 and held.shot_noise > 0 and held.rotation != 0
+    with pytest.raises(ValueError, match="unknown camera"):
+        sample_params("easy", rng, "phone")
+
+
+@pytest.mark.parametrize("camera", ["wide", "heldout"])
+def test_every_camera_captures_a_16x64_image(camera):
+    rng = np.random.default_rng(7)
+    scene = render_scene("optics", rng)
+    for seed in range(6):
+        p = sample_params("medium", np.random.default_rng(seed), camera)
+        steps = capture(scene, p, rng)
+        assert steps[-1][1].shape == (16, 64, 3) and np.isfinite(steps[-1][1]).all()
+
+
+def test_a_heldout_set_differs_from_the_course_set_only_in_its_test_camera(tmp_path):
+    a, b = tmp_path / "course", tmp_path / "held"
+    synth.generate(a, TINY, seed=0, workers=1, verbose=False)
+    info = synth.generate(b, TINY, seed=0, workers=1, verbose=False, test_camera="heldout")
+    assert info["test_camera"] == "heldout" and synth.is_complete(b, TINY, 0, test_camera="heldout")
+    assert not synth.is_complete(b, TINY, 0)  # a course-camera profile does not take it for its own
+    da, db = digests(a), digests(b)
+    assert da["textzoom/train1"] == db["textzoom/train1"] and da["pretrain/synth"] == db["pretrain/synth"]
+    assert all(da[f"textzoom/test/{s}"] != db[f"textzoom/test/{s}"] for s in TEST_SPLITS)

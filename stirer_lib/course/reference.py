@@ -228,6 +228,19 @@ def _last_eval(metrics: Path) -> dict | None:
     return evals[-1] if evals else None
 
 
+def training_seconds(metrics: Path) -> float:
+    """Wall-clock seconds a stage trained, from its metrics.jsonl: time_s counts from each start or resume, so
+    a record whose time_s is below its predecessor's opens a new segment; the segments' lengths add up."""
+    total, seg = 0.0, 0.0
+    for r in read_metrics(metrics) if metrics.exists() else []:
+        t = r.get("time_s")
+        if isinstance(t, (int, float)):
+            if t < seg:
+                total, seg = total + seg, 0.0
+            seg = max(seg, float(t))
+    return total + seg
+
+
 def _weights(src: Path, dst: Path) -> None:
     """Copy a checkpoint's weights and config (no optimizer, no RNG state) to dst, atomically."""
     ckpt = read(src, "checkpoint")
@@ -245,6 +258,8 @@ def collect(run_dir: str | os.PathLike, minutes: dict[str, float], command: str)
     gap = run / "crnn" / "accuracy_gap.json"
     if gap.exists():
         out["crnn"] = json.loads(gap.read_text(encoding="utf-8"))
+    out["training_hours"] = {stage: round(training_seconds(run / stage / "metrics.jsonl") / 3600, 2)
+                              for stage in ("pretrain", "finetune") if (run / stage / "metrics.jsonl").exists()}
     for stage in ("pretrain", "finetune"):
         last = _last_eval(run / stage / "metrics.jsonl")
         if last is not None:

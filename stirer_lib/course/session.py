@@ -38,20 +38,31 @@ def ensure_profile_data(prof: Profile, user_root: bool = False) -> Path:
                        replace_outdated=not user_root)
 
 
-OOD_TRAIN_SIZE = 8  # the out-of-distribution set is for testing: its training parts are token-sized
+OOD_TRAIN_SIZE = 8  # the out-of-distribution and held-out sets are for testing: their training parts are token-sized
+
+
+def _test_set(prof: Profile, n: int, root_setting: str, suffix: str, style: str, camera: str) -> Path | None:
+    """A test-only synthetic set (n images per test split) at root_setting, else ROOT<suffix> beside the data
+    root; made from data.seed when missing; None when n is 0 or the profile uses real data."""
+    if n <= 0 or not prof.data.synthetic:
+        return None
+    sizes = {"train1": OOD_TRAIN_SIZE, "train2": OOD_TRAIN_SIZE, "easy": n, "medium": n, "hard": n,
+             "pretrain": OOD_TRAIN_SIZE}
+    root = resolve(root_setting) if root_setting else Path(prof.data.root).with_name(
+        Path(prof.data.root).name + suffix)
+    return ensure_data(root, synthetic=True, sizes=sizes, seed=prof.data.seed, style=style, test_camera=camera)
 
 
 def ensure_ood_data(prof: Profile) -> Path | None:
     """The profile's out-of-distribution test set (notebook 06): `full`-style synthetic words and fonts, made
     from data.seed when missing; None when the profile has none (eval.ood_images = 0 or real data)."""
-    n = prof.eval.ood_images
-    if n <= 0 or not prof.data.synthetic:
-        return None
-    sizes = {"train1": OOD_TRAIN_SIZE, "train2": OOD_TRAIN_SIZE, "easy": n, "medium": n, "hard": n,
-             "pretrain": OOD_TRAIN_SIZE}
-    root = resolve(prof.eval.ood_root) if prof.eval.ood_root else Path(prof.data.root).with_name(
-        Path(prof.data.root).name + "-ood")
-    return ensure_data(root, synthetic=True, sizes=sizes, seed=prof.data.seed, style="full")
+    return _test_set(prof, prof.eval.ood_images, prof.eval.ood_root, "-ood", "full", "course")
+
+
+def ensure_heldout_data(prof: Profile) -> Path | None:
+    """The profile's held-out camera test set (notebook 06): the profile's words and fonts captured by the
+    "heldout" camera (camera.py), made from data.seed when missing; None when eval.heldout_images = 0 or real data."""
+    return _test_set(prof, prof.eval.heldout_images, prof.eval.heldout_root, "-heldout", prof.data.style, "heldout")
 
 
 def prepare(profile: str, overrides: dict[str, Any] | list[str] | None = None, data_root: str | None = None,
