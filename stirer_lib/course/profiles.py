@@ -127,8 +127,8 @@ _CHANGES: dict[str, dict[str, Any]] = {
                                                 schedule="cosine", warmup_steps=50).items()},
         "eval.batch_size": 64, "eval.ood_images": 300, "eval.heldout_images": 300, "course.cell_timeout_s": 3600,
     },
-    # the long lesson run the maintainers train for hours and ship in reference/cpu-long/ (README, "The long
-    # lesson model"): the cpu profile's data style and CRNN, with the Bi-GRU blocks (the mini CTC decoders leave
+    # the long lesson run the maintainers train for hours and ship in reference/cpu-long/ (docs/EXPERIMENTS.md, "The long
+    # lesson model (cpu-long)"): the cpu profile's data style and CRNN, with the Bi-GRU blocks (the mini CTC decoders leave
     # their plateau with them), the release's width (48 channels: a 32-channel SR path levels off near +0.7 dB),
     # a pretraining set twice the cpu one, and a cosine schedule over many more steps
     "cpu-long": {
@@ -140,7 +140,7 @@ _CHANGES: dict[str, dict[str, Any]] = {
         **{f"pretrain.{k}": v for k, v in dict(max_steps=3500, eval_every=500, ckpt_every=250, lr=2e-3, lr_sr=2e-3,
                                                 lr_str=5e-4, log_every=25, eval_max_images=100, best_by="last",
                                                 schedule="cosine", warmup_steps=100).items()},
-        **{f"finetune.{k}": v for k, v in dict(max_steps=1500, eval_every=500, ckpt_every=250, lr=1e-3, lr_sr=1e-3,
+        **{f"finetune.{k}": v for k, v in dict(max_steps=2500, eval_every=500, ckpt_every=250, lr=1e-3, lr_sr=1e-3,
                                                 lr_str=5e-4, log_every=25, eval_max_images=100, best_by="last",
                                                 schedule="cosine", warmup_steps=50).items()},
         "eval.batch_size": 64, "eval.ood_images": 300, "eval.heldout_images": 300,
