@@ -261,17 +261,35 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     return dst
 
 
+def half(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
+    """Write src's weights with every float32 tensor stored as float16 (dst must not exist): half the bytes; a
+    model loads them into its float32 parameters as before. Check the evaluation of the stored weights before
+    shipping them (docs/EXPERIMENTS.md, "The long lesson model (cpu-long)")."""
+    src, dst = Path(src), Path(dst)
+    if dst.exists():
+        raise CheckpointError(f"{dst} exists; choose a new file name (a user's file is never overwritten)")
+    ckpt = read(src, "checkpoint")
+    weights = {k: v.half() if v.dtype == torch.float32 else v for k, v in state_dict_of(ckpt, str(src)).items()}
+    atomic_save({**{k: v for k, v in ckpt.items() if k not in ("model", "state_dict")}, "model": weights}, dst)
+    return dst
+
+
 def _main(argv: list[str] | None = None) -> int:
-    """`python -m stirer_lib.checkpoint convert OLD NEW` | `check FILE`."""
+    """`python -m stirer_lib.checkpoint convert OLD NEW` | `half SRC DST` | `check FILE`."""
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.checkpoint", description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     c = sub.add_parser("convert", help="re-save an older checkpoint of this course so that it loads weights-only")
     c.add_argument("old")
     c.add_argument("new")
+    h = sub.add_parser("half", help="write a checkpoint's weights stored as float16 to a new file")
+    h.add_argument("src")
+    h.add_argument("dst")
     k = sub.add_parser("check", help="say whether a file loads as a safe checkpoint, and its top-level keys")
     k.add_argument("file")
     a = ap.parse_args(argv)
-    if a.cmd == "convert":
+    if a.cmd == "half":
+        print(f"wrote {half(a.src, a.dst)} (float16 weights)")
+    elif a.cmd == "convert":
         print(f"converting {a.old}: loaded weights-only, numpy arrays allowed")
         print(f"wrote {convert(a.old, a.new)}")
     else:

@@ -86,23 +86,34 @@ def test_install_never_replaces_a_learners_own_run(tmp_path, monkeypatch):
     assert "optimizer" in read(run / "pretrain" / "best.pt")
 
 
-SHIPPED = REPO / "reference" / "cpu"
-
-
-@pytest.mark.skipif(not (SHIPPED / "results.json").exists(), reason="no reference run shipped in reference/cpu/")
-def test_shipped_cpu_checkpoints_load_strictly_into_todays_code():
-    """The cpu profile's reference checkpoints (CRNN, pretrained and fine-tuned STIRER) load strictly and run."""
-    prof = get_profile("cpu")
-    crnn = load_crnn(SHIPPED / "crnn.pt")
+@pytest.mark.parametrize("profile", ["cpu", "cpu-long"])
+def test_shipped_checkpoints_load_strictly_into_todays_code(profile):
+    """A profile's reference checkpoints (CRNN, pretrained and fine-tuned STIRER) load strictly and run."""
+    shipped = REPO / "reference" / profile
+    if not (shipped / "results.json").exists():
+        pytest.skip(f"no reference run shipped in reference/{profile}/")
+    prof = get_profile(profile)
+    crnn = load_crnn(shipped / "crnn.pt")
     assert (crnn.width, crnn.nh) == (prof.crnn.width, prof.crnn.hidden)
     for stage in ("pretrain", "finetune"):
-        model = load_stirer(SHIPPED / f"{stage}.pt")
+        model = load_stirer(shipped / f"{stage}.pt")
         assert model.config == config_from_name(prof.model.config, **prof.model.overrides)
         with torch.no_grad():
             out = model.eval()(torch.rand(2, 4, 16, 64))
         assert out.sr.shape == (2, 4, 32, 128) and out.text_ids is not None
-    ref = json.loads((SHIPPED / "results.json").read_text())
+    ref = json.loads((shipped / "results.json").read_text())
     assert {"date", "machine", "command", "commit"} <= set(ref["provenance"])
+    assert sum(p.stat().st_size for p in shipped.iterdir()) < 20e6  # the repository stays small enough to copy
+
+
+def test_training_seconds_add_the_segments_of_a_resumed_run(tmp_path):
+    log = tmp_path / "metrics.jsonl"
+    records = [{"kind": "start", "step": 0}, {"kind": "train", "step": 25, "time_s": 30.0},
+               {"kind": "train", "step": 50, "time_s": 61.0}, {"kind": "train", "step": 75, "time_s": 12.0},
+               {"kind": "eval", "step": 75, "time_s": 20.5}]
+    log.write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    assert reference.training_seconds(log) == pytest.approx(81.5)
+    assert reference.training_seconds(tmp_path / "missing.jsonl") == 0.0
 
 
 def test_evals_table_and_readers_table_format_the_records():
