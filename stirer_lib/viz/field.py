@@ -48,9 +48,11 @@ FIELD: tuple[FieldRow, ...] = (
 
 def field_rows(reader: str | None = None) -> tuple[list[list[str]], list[str]]:
     """Rows and headers of a Markdown table of FIELD (only one recogniser's rows when `reader` is given;
-    STIRER's rows are always kept), sorted by average accuracy."""
+    STIRER's rows are always kept): grouped by recogniser (CRNN, then ASTER, then STIRER's own reader), each group
+    sorted by average accuracy."""
+    order = {"CRNN": 0, "CRNN on its SR": 0, "ASTER": 1}
     rows = [r for r in FIELD if reader is None or r.reader == reader or r.method == "STIRER"]
-    rows = sorted(rows, key=lambda r: r.average)
+    rows = sorted(rows, key=lambda r: (order.get(r.reader, 2), r.average))
     headers = ["method", "read by", "easy", "medium", "hard", "average (%)", "source", "checked"]
     return [[r.method, r.reader, f"{r.easy:.1f}", f"{r.medium:.1f}", f"{r.hard:.1f}", f"{r.average:.1f}", r.source,
              r.checked] for r in rows], headers
