@@ -1,4 +1,5 @@
-"""Mixed precision proven on a CPU: bf16 autocast of the train step, losses in float32."""
+"""Mixed precision proven on a CPU (and on CUDA with STIRER_TEST_DEVICE=cuda): bf16 autocast of the train step,
+losses in float32."""
 from __future__ import annotations
 
 import pytest
@@ -18,7 +19,8 @@ def _batch(fixture: dict) -> dict:
 
 
 def _loss(model, batch, dtype):
-    ctx = torch.autocast("cpu", dtype=dtype) if dtype is not None else torch.autocast("cpu", enabled=False)
+    kind = batch["lr"].device.type
+    ctx = torch.autocast(kind, dtype=dtype) if dtype is not None else torch.autocast(kind, enabled=False)
     with ctx:
         out = model(batch["lr"], labels=batch["decoder_labels"])
     return stirer_loss(float32_outputs(out), batch)
@@ -34,10 +36,10 @@ def test_amp_modes_pick_the_dtype_per_device():
         assert amp_dtype("auto", torch.device("cuda")) in (torch.bfloat16, torch.float16)
 
 
-def test_bf16_train_loss_is_finite_float32_and_close(load_fixture):
+def test_bf16_train_loss_is_finite_float32_and_close(load_fixture, device, to_device):
     fx = load_fixture("official_stirer_seed0.pt")
-    model = load_stirer(fx["state_dict"]).train()
-    batch = _batch(fx)
+    model = load_stirer(fx["state_dict"]).train().to(device)
+    batch = to_device(_batch(fx))
     torch.manual_seed(0)
     ref = _loss(model, batch, None)
     torch.manual_seed(0)
@@ -50,11 +52,11 @@ def test_bf16_train_loss_is_finite_float32_and_close(load_fixture):
     assert grads and all(g.dtype == torch.float32 and torch.isfinite(g).all() for g in grads)
 
 
-def test_a_few_bf16_steps_reduce_the_loss(load_fixture):
+def test_a_few_bf16_steps_reduce_the_loss(load_fixture, device, to_device):
     fx = load_fixture("official_stirer_seed0.pt")
     torch.manual_seed(0)
-    model = build_stirer("small").train()
-    batch = _batch(fx)
+    model = build_stirer("small").train().to(device)
+    batch = to_device(_batch(fx))
     opt = torch.optim.AdamW(model.parameters(), lr=2e-3)
     losses = []
     for _ in range(6):

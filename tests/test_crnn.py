@@ -13,8 +13,8 @@ def crnn_fixture(load_fixture):
 
 
 @pytest.fixture(scope="module")
-def official_crnn(crnn_fixture):
-    return load_crnn(crnn_fixture["state_dict"])
+def official_crnn(crnn_fixture, device):
+    return load_crnn(crnn_fixture["state_dict"]).to(device)
 
 
 def test_layout_matches_official_keys(fixtures_dir):
@@ -32,36 +32,36 @@ def test_same_init_as_official(crnn_fixture):
     assert all(torch.equal(sd[k], v) for k, v in crnn_fixture["state_dict"].items())
 
 
-def test_reproduces_official_output_rgb(crnn_fixture, official_crnn):
+def test_reproduces_official_output_rgb(crnn_fixture, official_crnn, device):
     assert not official_crnn.training
     with torch.no_grad():
-        out = official_crnn(crnn_fixture["input"])
+        out = official_crnn(crnn_fixture["input"].to(device)).cpu()
     assert out.shape == (33, 2, 37)
     torch.testing.assert_close(out, crnn_fixture["output"], atol=1e-5, rtol=0)
 
 
-def test_input_is_not_mean_shifted(crnn_fixture, official_crnn):
+def test_input_is_not_mean_shifted(crnn_fixture, official_crnn, device):
     """The official evaluation feeds [0, 1] gray; a [-1, 1] input would not match the fixture."""
     with torch.no_grad():
-        shifted = official_crnn(crnn_fixture["input"] * 2 - 1)
+        shifted = official_crnn((crnn_fixture["input"] * 2 - 1).to(device)).cpu()
     assert (shifted - crnn_fixture["output"]).abs().max() > 1e-5
 
 
-def test_gray_and_mask_channels(crnn_fixture, official_crnn):
+def test_gray_and_mask_channels(crnn_fixture, official_crnn, device):
     rgb = crnn_fixture["input"]
     gray = 0.299 * rgb[:, 0:1] + 0.587 * rgb[:, 1:2] + 0.114 * rgb[:, 2:3]
     rgbm = torch.cat([rgb, (gray < gray.mean()).float()], 1)  # the mask channel is ignored
     with torch.no_grad():
-        torch.testing.assert_close(official_crnn(gray), crnn_fixture["output"], atol=1e-5, rtol=0)
-        torch.testing.assert_close(official_crnn(rgbm), crnn_fixture["output"], atol=1e-5, rtol=0)
+        for x in (gray, rgbm):
+            torch.testing.assert_close(official_crnn(x.to(device)).cpu(), crnn_fixture["output"], atol=1e-5, rtol=0)
     torch.testing.assert_close(to_gray(rgbm), gray)
 
 
-def test_bad_input_shapes(official_crnn):
+def test_bad_input_shapes(official_crnn, device):
     with pytest.raises(ValueError, match="channels"):
-        official_crnn(torch.rand(1, 2, 32, 128))
+        official_crnn(torch.rand(1, 2, 32, 128, device=device))
     with pytest.raises(ValueError, match="32, W"):
-        official_crnn(torch.rand(1, 1, 64, 128))
+        official_crnn(torch.rand(1, 1, 64, 128, device=device))
 
 
 def test_strict_load_lists_missing_and_unexpected(crnn_fixture):

@@ -43,12 +43,12 @@ def official(fixtures_dir) -> dict:
 
 
 @pytest.fixture(scope="module")
-def seed0_results(load_fixture, mini_root) -> dict:
+def seed0_results(load_fixture, mini_root, device) -> dict:
     torch.manual_seed(0)
     model = load_stirer(load_fixture("official_stirer_seed0.pt")["state_dict"])
     crnn = load_crnn(load_fixture("official_crnn_seed0.pt")["state_dict"])
     with pytest.warns(UserWarning, match="empty label"):
-        return evaluate(model, mini_root, crnn=crnn, device="cpu", batch_size=16, progress=False)
+        return evaluate(model, mini_root, crnn=crnn, device=device.type, batch_size=16, progress=False)
 
 
 def _keep(values: list) -> list:
@@ -109,12 +109,12 @@ class ConstantReader(nn.Module):
         return StirerOutput(sr=sr, srs=[sr, sr], ctc_logits=[ctc, ctc], text_ids=ids)
 
 
-def test_bf16_evaluation_is_an_option_close_to_float32(load_fixture, mini_root, seed0_results):
+def test_bf16_evaluation_is_an_option_close_to_float32(load_fixture, mini_root, seed0_results, device):
     """--bf16: the same evaluation under bfloat16 autocast, recorded in meta; SR scores stay close to float32's."""
     torch.manual_seed(0)
     model = load_stirer(load_fixture("official_stirer_seed0.pt")["state_dict"])
     with pytest.warns(UserWarning, match="empty label"):
-        res = evaluate(model, mini_root, device="cpu", batch_size=16, progress=False, bf16=True)
+        res = evaluate(model, mini_root, device=device.type, batch_size=16, progress=False, bf16=True)
     assert res["meta"]["bf16"] is True and seed0_results["meta"]["bf16"] is False
     assert next(model.parameters()).dtype == torch.float32  # autocast only: the weights stay float32
     for split, r in res["splits"].items():
@@ -248,14 +248,14 @@ def test_missing_data_and_cli_errors(tmp_path, capsys):
     assert "missing keys" in capsys.readouterr().err
 
 
-def test_cli_on_fixture_weights(load_fixture, mini_root, tmp_path, capsys):
+def test_cli_on_fixture_weights(load_fixture, mini_root, tmp_path, capsys, device):
     ckpt = tmp_path / "release.pth"
     torch.save(load_fixture("official_stirer_seed0.pt")["state_dict"], ckpt)  # a plain state_dict, as the release
     crnn = tmp_path / "crnn.pth"
     torch.save(load_fixture("official_crnn_seed0.pt")["state_dict"], crnn)
     with pytest.warns(UserWarning):
         rc = evaluate_main(["--stirer", str(ckpt), "--crnn", str(crnn), "--data", str(mini_root), "--json",
-                            str(tmp_path / "r.json"), "--device", "cpu", "--max-images", "2", "--splits", "easy",
+                            str(tmp_path / "r.json"), "--device", device.type, "--max-images", "2", "--splits", "easy",
                             "--no-progress"])
     assert rc == 0
     out = capsys.readouterr().out

@@ -13,16 +13,18 @@ REL = 1e-4
 
 
 def _close(a: torch.Tensor, b: torch.Tensor) -> bool:
-    return bool(torch.allclose(a.float(), b.float(), rtol=REL, atol=0))
+    return bool(torch.allclose(a.float().cpu(), b.float().cpu(), rtol=REL, atol=0))
 
 
 @pytest.fixture(scope="module")
-def fx(load_fixture):
+def fx(load_fixture, to_device):
+    """The fixture's outputs and batch on the test device; the expected loss values `t` stay on the CPU."""
     d = load_fixture("official_stirer_seed0.pt")
     t = d["train_py_losses_evalmode"]
+    d = to_device({k: v for k, v in d.items() if k not in ("state_dict", "train_py_losses_evalmode")})
     out = SimpleNamespace(sr=d["sr"], srs=list(d["srs_intermediate"]), ctc_logits=list(d["logits_intermediate"]),
                           ar_logits=d["t5_logits_teacher_forced"], ar_loss=None)
-    targets, lengths = ctc_encode(d["labels"])
+    targets, lengths = to_device(ctc_encode(d["labels"]))
     # the fixture's T5 loss used the official training labels (EOS overwritten below 15 chars)
     batch = {"hr": d["hr"], "lr": d["lr"], "labels": d["labels"], "ctc_targets": targets, "ctc_lengths": lengths,
              "decoder_labels": d["label_ce"]}
@@ -31,9 +33,9 @@ def fx(load_fixture):
 
 def test_ctc_targets_match_official_collation(fx):
     _, t, _, batch = fx
-    assert torch.equal(batch["ctc_targets"], t["label_tensors"])
-    assert torch.equal(batch["ctc_lengths"], t["length_tensors"])
-    assert torch.equal(encode_decoder_labels(fx[0]["labels"], keep_eos=False), fx[0]["label_ce"])
+    assert torch.equal(batch["ctc_targets"].cpu(), t["label_tensors"])
+    assert torch.equal(batch["ctc_lengths"].cpu(), t["length_tensors"])
+    assert torch.equal(encode_decoder_labels(fx[0]["labels"], keep_eos=False), fx[0]["label_ce"].cpu())
 
 
 def test_gradient_profile_loss_per_image(fx):
@@ -70,10 +72,10 @@ def test_eq7_eq8_eq9(fx):
     assert set(parts) >= {"gp_1", "gp_4", "ctc_1", "ctc_3", "ce"}
 
 
-def test_eos_kept_labels_give_the_eos_kept_t5_loss(fx):
+def test_eos_kept_labels_give_the_eos_kept_t5_loss(fx, to_device):
     d, _, out, batch = fx
     out2 = SimpleNamespace(**{**vars(out), "ar_logits": d["t5_logits_teacher_forced_eos_kept"]})
-    batch2 = {**batch, "decoder_labels": encode_decoder_labels(d["labels"], keep_eos=True)}
+    batch2 = {**batch, "decoder_labels": to_device(encode_decoder_labels(d["labels"], keep_eos=True))}
     assert torch.equal(batch2["decoder_labels"], d["label_ce_eos_kept"])
     assert _close(losses.decoder_ce(out2, batch2["decoder_labels"]), d["t5_loss_teacher_forced_eos_kept"])
 

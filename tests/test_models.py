@@ -12,6 +12,7 @@ from stirer_lib.models import (StirerConfig, build_stirer, config_from_name, cou
 from stirer_lib.text import ctc_greedy_decode, decode_ids, encode_decoder_labels
 
 TOL = 1e-5
+BF16_ATOL = 0.03  # bf16 autocast vs the float32 fixture, SR pixels and CTC scores (measured on a CPU: 0.0033, 0.0078)
 
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -28,19 +29,19 @@ def keys_json(fixtures_dir):
 
 
 @pytest.fixture(scope="module")
-def model(ref):
-    return load_stirer(ref["state_dict"])
+def model(ref, device):
+    return load_stirer(ref["state_dict"]).to(device)
 
 
 @pytest.fixture(scope="module")
-def out(model, ref):
+def out(model, ref, to_device):
     with torch.no_grad():
-        return model(ref["lr"], labels=ref["label_ce_eos_kept"])
+        return model(to_device(ref["lr"]), labels=to_device(ref["label_ce_eos_kept"]))
 
 
 def _maxdiff(a: torch.Tensor, b: torch.Tensor) -> float:
     assert a.shape == b.shape, (a.shape, b.shape)
-    return (a - b).abs().max().item()
+    return (a.cpu() - b.cpu()).abs().max().item()
 
 
 def test_state_dict_layout_is_official(keys_json):
@@ -70,33 +71,43 @@ def test_fixture_encoder_and_sr(out, ref):
         assert _maxdiff(ours, theirs) < TOL
 
 
-def test_fixture_str_decoder(model, out, ref):
+def test_fixture_str_decoder(model, out, ref, to_device):
     with torch.no_grad():
-        z = model.vit(torch.cat([out.features, ref["lr"]], 1))
+        z = model.vit(torch.cat([out.features, to_device(ref["lr"])], 1))
         enc = model.decoder.encoder(inputs_embeds=z).last_hidden_state
     assert _maxdiff(z, ref["vit_out"]) < TOL
     assert _maxdiff(enc, ref["t5_encoder_out"]) < TOL
-    assert torch.equal(out.text_ids, ref["generated_ids"])
+    assert torch.equal(out.text_ids.cpu(), ref["generated_ids"])
     assert _maxdiff(out.text_scores, ref["generated_scores"]) < TOL
 
 
 @pytest.mark.parametrize("keep_eos", [True, False])
-def test_fixture_teacher_forcing(model, ref, keep_eos):
+def test_fixture_teacher_forcing(model, ref, keep_eos, to_device):
     suffix = "_eos_kept" if keep_eos else ""
     labels = ref["label_ce" + suffix]
     assert torch.equal(encode_decoder_labels(ref["labels"], keep_eos=keep_eos), labels)
     with torch.no_grad():
-        o = model(ref["lr"], labels=labels, generate=False)
+        o = model(to_device(ref["lr"]), labels=to_device(labels), generate=False)
     assert o.text_ids is None
     assert _maxdiff(o.ar_logits, ref["t5_logits_teacher_forced" + suffix]) < TOL
     assert abs(o.ar_loss.item() - ref["t5_loss_teacher_forced" + suffix].item()) < TOL
 
 
-def test_predictions_match_official_evaluation(model, load_fixture, fixtures_dir):
+def test_fixture_under_bf16_autocast(model, ref, device, to_device):
+    """bf16 autocast (STAGE.amp=bf16, evaluate --bf16) keeps the SR images and CTC scores near the float32 fixture."""
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16):
+        o = model(to_device(ref["lr"]))
+    assert o.sr.dtype == torch.bfloat16  # autocast really ran
+    theirs = [ref["sr"], *ref["srs_intermediate"], *ref["logits_intermediate"]]
+    for ours, expected in zip([o.sr, *o.srs, *o.ctc_logits], theirs, strict=True):
+        assert _maxdiff(ours.float(), expected) < BF16_ATOL
+
+
+def test_predictions_match_official_evaluation(model, load_fixture, fixtures_dir, to_device):
     batch = load_fixture("official_collate_eval.pt")
     official = json.loads((fixtures_dir / "official_eval_seed0_textzoom_mini.json").read_text())
     with torch.no_grad():
-        preds = predictions(model(batch["images_lr"]))
+        preds = predictions(model(to_device(batch["images_lr"])))
     assert preds == official["splits"]["textzoom_mini"]["preds"]
 
 
@@ -107,14 +118,14 @@ def test_predictions_helper(out):
     assert steps[3] == decode_ids(out.text_ids)
 
 
-def test_inference_only_drops_exactly_the_mini_decoders(ref, keys_json, out):
-    lean = load_stirer(ref["state_dict"], inference_only=True)
+def test_inference_only_drops_exactly_the_mini_decoders(ref, keys_json, out, device):
+    lean = load_stirer(ref["state_dict"], inference_only=True).to(device)
     kept = {e["key"] for e in keys_json["keys"] if e["present_when_is_eval_True"]}
     assert set(lean.state_dict()) == kept
     assert {k for k in ref["state_dict"] if not is_mini_decoder_key(k)} == kept
     assert count_parameters(lean) == 4_030_338
     with torch.no_grad():
-        o = lean(ref["lr"])
+        o = lean(ref["lr"].to(device))
     assert o.srs == [] and o.ctc_logits == []
     assert _maxdiff(o.sr, out.sr) < TOL and torch.equal(o.text_ids, out.text_ids)
 
@@ -299,6 +310,20 @@ def test_bench_prints_figures(capsys):
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[-1].split()[:4] == ["small", f"{count_parameters(build_stirer('small')):,}", "cpu", "2"]
     assert float(lines[-1].split()[4]) > 0 and float(lines[-1].split()[5]) > 0
+
+
+def test_bench_writes_json(tmp_path, capsys):
+    from stirer_lib.models.bench import main
+
+    out = tmp_path / "bench.json"
+    assert main(["--configs", "small", "--batch-sizes", "1", "--reps", "1", "--devices", "cpu", "--no-train",
+                 "--bf16", "--json", str(out)]) == 0
+    figures = json.loads(out.read_text())
+    assert figures["torch"] == torch.__version__ and figures["bf16"] is True
+    (row,) = figures["rows"]
+    assert row["config"] == "small" and row["batch"] == 1 and row["eval_img_s"] > 0 and row["eval_bf16_img_s"] > 0
+    assert row["train_img_s"] is None and row["eval_peak_mib"] is None  # peak memory is measured on CUDA only
+    assert "small" in capsys.readouterr().out
 
 
 def test_sr_residual_adds_bicubic_to_every_sr_output():

@@ -6,6 +6,9 @@ train-mode forward with teacher forcing, a loss with the same graph as training 
 image, CTC on every mini STR decoder, the T5 cross entropy), backward, AdamW step. Inputs are
 random; the figures are medians over a few repetitions. Nothing is asserted: machines are noisy.
 
+`--json PATH` also writes every row (images per second and, on CUDA, the peak memory each timing allocated,
+torch.cuda.max_memory_allocated) with the torch / CUDA versions and the device name.
+
 `compare` runs this tree and a baseline commit (default be7bf5b, checked out as a temporary `git
 worktree`) in two worker processes (tools/bench_worker.py), builds the same seed-0 weights and inputs
 on both sides, and interleaves the timed repetitions (ABBA) so that load on a shared machine hits
@@ -36,6 +39,15 @@ from .stirer import STIRER, build_stirer, count_parameters
 def _sync(device: torch.device) -> None:
     if device.type == "cuda":
         torch.cuda.synchronize(device)
+
+
+def with_peak(device: torch.device, fn, *args, **kw) -> tuple[float, float | None]:
+    """fn's result and the peak CUDA memory (MiB) allocated while it ran; None on a CPU."""
+    if device.type != "cuda":
+        return fn(*args, **kw), None
+    torch.cuda.reset_peak_memory_stats(device)
+    value = fn(*args, **kw)
+    return value, torch.cuda.max_memory_allocated(device) / 2**20
 
 
 def random_batch(b: int, device: torch.device, seed: int = 0) -> dict[str, torch.Tensor]:
@@ -107,7 +119,40 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-train", action="store_true", help="skip the train-step timing")
     p.add_argument("--bf16", action="store_true", help="also time the eval forward under bfloat16 autocast "
                    "(`python -m stirer_lib.evaluate --bf16`; it changes the numbers slightly)")
+    p.add_argument("--json", default=None, metavar="PATH", help="also write the figures (and CUDA peak memory) here")
     return p
+
+
+def environment() -> dict:
+    """torch / CUDA versions and the GPU's name, for a JSON of figures."""
+    cuda = torch.cuda.is_available()
+    return {"torch": torch.__version__, "cuda": torch.version.cuda, "cpu_threads": torch.get_num_threads(),
+            "gpu": torch.cuda.get_device_name(0) if cuda else None}
+
+
+def bench_row(name: str, model: STIRER, device: torch.device, b: int, args: argparse.Namespace) -> dict:
+    """Images per second (and CUDA peak MiB) of one config, device and batch size."""
+    batch = random_batch(b, device)
+    ev, ev_mem = with_peak(device, time_eval, model, batch, args.reps)
+    row = {"config": name, "params": count_parameters(model), "device": device.type, "batch": b,
+           "eval_img_s": b / ev, "eval_peak_mib": ev_mem, "train_img_s": None, "train_peak_mib": None}
+    if not args.no_train:
+        tr, row["train_peak_mib"] = with_peak(device, time_train, model, batch, args.reps)
+        row["train_img_s"] = b / tr
+    if args.bf16:
+        ev16, row["eval_bf16_peak_mib"] = with_peak(device, time_eval, model, batch, args.reps, bf16=True)
+        row["eval_bf16_img_s"] = b / ev16
+    return row
+
+
+def format_row(r: dict, bf16: bool) -> str:
+    """One printed line of `bench model` (NaN where a timing was skipped; peak MiB on CUDA)."""
+    tr = float("nan") if r["train_img_s"] is None else r["train_img_s"]
+    line = f"{r['config']:8} {r['params']:>11,} {r['device']:6} {r['batch']:>5} {r['eval_img_s']:>11.1f} {tr:>12.1f}"
+    if bf16:
+        line += f" {r['eval_bf16_img_s']:>16.1f} {r['eval_bf16_img_s'] / r['eval_img_s']:>10.2f}x"
+    peaks = [r.get(k) for k in ("eval_peak_mib", "train_peak_mib", "eval_bf16_peak_mib") if r.get(k) is not None]
+    return line + (f"  peak {max(peaks):,.0f} MiB" if peaks else "")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -121,19 +166,18 @@ def run(args: argparse.Namespace) -> int:
           + (f", CUDA {torch.cuda.get_device_name(0)}" if torch.cuda.is_available() else ", no CUDA"))
     print(f"{'config':8} {'params':>11} {'device':6} {'batch':>5} {'eval img/s':>11} {'train img/s':>12}"
           + (f" {'eval bf16 img/s':>16} {'bf16 / fp32':>11}" if args.bf16 else ""))
+    rows = []
     for name in args.configs.split(","):
         for dev in devices:
             device = torch.device(dev)
             model = build_stirer(config_from_name(name)).to(device)
             for b in sizes:
-                batch = random_batch(b, device)
-                ev = b / time_eval(model, batch, args.reps)
-                tr = float("nan") if args.no_train else b / time_train(model, batch, args.reps)
-                bf = ""
-                if args.bf16:
-                    ev_bf16 = b / time_eval(model, batch, args.reps, bf16=True)
-                    bf = f" {ev_bf16:>16.1f} {ev_bf16 / ev:>10.2f}x"
-                print(f"{name:8} {count_parameters(model):>11,} {dev:6} {b:>5} {ev:>11.1f} {tr:>12.1f}{bf}", flush=True)
+                rows.append(bench_row(name, model, device, b, args))
+                print(format_row(rows[-1], args.bf16), flush=True)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps({**environment(), "bf16": args.bf16, "reps": args.reps,
+                                               "rows": rows}, indent=1) + "\n")
     return 0
 
 
