@@ -1,6 +1,7 @@
 """The course as a learner meets it: every notebook run with its DEFAULT parameters, as JupyterLab's "Run all" does.
 
-    .venv/bin/python tools/learner_check.py [--notebooks 1 2 ...] [--solutions] [--timeout-min N] [--run-dir DIR]
+    .venv/bin/python tools/learner_check.py [--notebooks 1 2 ...] [--solutions | --solutions-only]
+                                            [--timeout-min N] [--run-dir DIR]
 
 Each chapter (and, with --solutions, its worked solutions after the chapters) is executed by papermill with no
 parameter but `run_dir` (a temporary folder unless --run-dir is given, so runs/<profile>/ is left alone), in
@@ -146,6 +147,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--notebooks", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], metavar="N",
                     help="chapter numbers, run in this order (default: all six)")
     ap.add_argument("--solutions", action="store_true", help="also run the worked solutions of these chapters, after them")
+    ap.add_argument("--solutions-only", action="store_true",
+                    help="run only the worked solutions (on a --run-dir whose chapters ran, or on the reference weights)")
     ap.add_argument("--timeout-min", type=float, default=10.0, help="time limit per notebook, minutes (default 10)")
     ap.add_argument("--run-dir", default=None, help="the run directory (default: a new temporary folder)")
     args = ap.parse_args(argv)
@@ -154,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     chapters = [next(iter(sorted(books.glob(f"{n:02d}_*.ipynb"))), None) for n in args.notebooks]
     if None in chapters:
         ap.error(f"no chapter numbered {[n for n, c in zip(args.notebooks, chapters) if c is None]} in {books}")
-    todo = [(c, "notebooks") for c in chapters]
-    if args.solutions:
+    todo = [] if args.solutions_only else [(c, "notebooks") for c in chapters]
+    if args.solutions or args.solutions_only:
         todo += [(books / "solutions" / f"{n:02d}_solutions.ipynb", "solutions") for n in args.notebooks]
     run_dir = Path(args.run_dir).resolve() if args.run_dir else Path(tempfile.mkdtemp(prefix="learner-check-"))
     profiles = {default_parameters(src).get("profile") for src, _ in todo}
@@ -183,7 +186,9 @@ def main(argv: list[str] | None = None) -> int:
     index = write_index(run_dir, [NotebookRun(name.split("/")[-1], m, not f) for name, m, f in rows
                                   if name.startswith("notebooks/")])
     loaded = [s for s in ("pretrain", "finetune") if (reference.weights_used(run_dir, s) or "").startswith("loaded")]
-    problems += check_index(index.read_text(encoding="utf-8"), want_table=6 in args.notebooks, want_figure=bool(loaded))
+    if not args.solutions_only:
+        problems += check_index(index.read_text(encoding="utf-8"), want_table=6 in args.notebooks,
+                                want_figure=bool(loaded))
 
     print(f"\n{'notebook':<36} {'minutes':>8}  problems")
     for name, minutes, found in rows:

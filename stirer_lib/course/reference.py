@@ -116,24 +116,40 @@ def trained_line(ref: dict) -> str:
     return f"trained on {p.get('date', '?')} with `{p.get('command', '?')}` on {_machine_short(ref)}"
 
 
+def _training_time(profile: str, part: str, ref: dict) -> str | None:
+    """"training took 6.6 minutes" of a reference run's part: a stage's from its shipped training log, the CRNN's
+    from its notebook's minutes (None when the run resumed finished stages, whose notebook minutes say nothing)."""
+    if part in METRICS and (reference_dir(profile) / METRICS[part]).exists():
+        seconds = training_seconds(reference_dir(profile) / METRICS[part])
+    elif "--resume" in (ref.get("provenance") or {}).get("command", ""):
+        return None
+    else:
+        minutes = (ref.get("minutes") or {}).get(NOTEBOOK_OF[part])
+        if not isinstance(minutes, (int, float)):
+            return None
+        return f"this notebook took {minutes:.1f} minutes"
+    if seconds <= 0:
+        return None
+    return f"training took {seconds / 3600:.1f} hours" if seconds >= 5400 else f"training took {seconds / 60:.1f} minutes"
+
+
 def weights_note(profile: str, part: str, use_reference: bool) -> str:
     """The header sentence of a training notebook (02: "crnn", 04: "pretrain", 05: "finetune"): which weights it
     uses (the reference run's, or your own trained here), and which parameter to change for the other."""
     ref, rel = load(profile), f"reference/{profile}/{PARTS[part]}"
     shipped = ref is not None and (reference_dir(profile) / PARTS[part]).exists()
-    minutes = ((ref or {}).get("minutes") or {}).get(NOTEBOOK_OF[part])
-    took = f"{minutes:.1f} minutes" if isinstance(minutes, (int, float)) else None
+    took = _training_time(profile, part, ref) if shipped else None
     if use_reference and not shipped:
         return (f"**Weights: none shipped for the `{profile}` profile** (no `{rel}` in this checkout): the training "
                 f"cell will stop and say so. **To train your own**, set `use_reference = False` in the parameters cell.")
     if use_reference:
         return (f"**Weights: the reference run's {PART_WORDS[part]}**, `{rel}`, {trained_line(ref)}"
-                + (f" (this notebook took {took} in that run)" if took else "") + ": loaded instead of training. "
+                + (f" ({took} there)" if took else "") + ": loaded instead of training. "
                 "**To train your own**, set `use_reference = False` in the parameters cell.")
     own = f"**Weights: your own**: this notebook trains {TRAIN_WORDS[part]} into the run directory"
     if not shipped:
         return own + f" (no reference weights ship for the `{profile}` profile)."
-    return (own + (f" (the reference run took {took} for this notebook on {_machine_short(ref)})" if took else "")
+    return (own + (f" (in the reference run on {_machine_short(ref)}, {took})" if took else "")
             + f". To load the shipped reference weights instead (`{rel}`, seconds), set `use_reference = True` in the "
             "parameters cell.")
 

@@ -435,7 +435,9 @@ def write_index(run_dir: str | Path, runs: list[NotebookRun] | None = None) -> P
         parts.append("<p>no results yet: notebook 06 writes eval/results.json</p>")
     if (run_dir / "summary.txt").exists():
         parts.append('<p><a href="summary.txt">summary.txt</a>: minutes per notebook</p>')
-    figures = sorted(p for p in run_dir.glob("*/*.png") if p.parent.name != "notebooks")
+    order = {"pretrain": 0, "finetune": 1}  # the stages in course order, then every other figure
+    figures = sorted((p for p in run_dir.glob("*/*.png") if p.parent.name != "notebooks"),
+                     key=lambda p: (order.get(p.parent.name, 2), p.as_posix()))
     parts.append("<h2>Figures</h2>")
     for fig in figures:
         rel = fig.relative_to(run_dir).as_posix()
