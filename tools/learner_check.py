@@ -190,10 +190,10 @@ def main(argv: list[str] | None = None) -> int:
         problems += check_index(index.read_text(encoding="utf-8"), want_table=6 in args.notebooks,
                                 want_figure=bool(loaded))
 
-    print(f"\n{'notebook':<36} {'minutes':>8}  problems")
+    print(f"\n{'notebook':<42} {'minutes':>8}  problems")
     for name, minutes, found in rows:
-        print(f"{name:<36} {minutes:8.2f}  {len(found) or '-'}")
-    print(f"{'total':<36} {sum(m for _, m, _ in rows):8.2f}")
+        print(f"{name:<42} {minutes:8.2f}  {len(found) or '-'}")
+    print(f"{'total':<42} {sum(m for _, m, _ in rows):8.2f}")
     print(f"index: {index}")
     if problems:
         print("\nPROBLEMS:\n  " + "\n  ".join(problems))
