@@ -8,11 +8,12 @@ labelled so.
 """
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+
+from .training import read_metrics
 
 # the release's training budget: 8 epochs over MJSynth + SynthText (8.9 M + 5.5 M word crops in the
 # deep-text-recognition-benchmark LMDBs), then 500 epochs over TextZoom's 17,367 training pairs (DESIGN.md 1)
@@ -36,17 +37,10 @@ class Curve:
         return (self.images[-1], self.acc[-1], self.gain[-1]) if self.images else None
 
 
-def _records(path: Path) -> list[dict]:
-    """The JSON lines of a metrics log (missing file: none)."""
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
-
-
 def stage_points(path: str | Path, offset: int = 0) -> tuple[list[tuple[int, float | None, float | None]], int]:
     """The (images, accuracy, gain) of each evaluation in one stage's metrics log, and the images seen at its end."""
     points, per_step, last_step = [], 0, 0
-    for r in _records(Path(path)):
+    for r in read_metrics(path) if Path(path).exists() else []:
         if r.get("kind") == "start":
             per_step = int(r.get("batch_size", 0)) * int(r.get("world", 1))
         elif r.get("kind") in ("train", "eval"):
