@@ -141,7 +141,7 @@ _CHANGES: dict[str, dict[str, Any]] = {
         **{f"pretrain.{k}": v for k, v in dict(max_steps=3500, eval_every=500, ckpt_every=250, lr=2e-3, lr_sr=2e-3,
                                                 lr_str=5e-4, log_every=25, eval_max_images=100, best_by="last",
                                                 schedule="cosine", warmup_steps=100).items()},
-        **{f"finetune.{k}": v for k, v in dict(max_steps=2500, eval_every=500, ckpt_every=250, lr=1e-3, lr_sr=1e-3,
+        **{f"finetune.{k}": v for k, v in dict(max_steps=6000, eval_every=500, ckpt_every=250, lr=1e-3, lr_sr=1e-3,
                                                 lr_str=5e-4, log_every=25, eval_max_images=100, best_by="last",
                                                 schedule="cosine", warmup_steps=50).items()},
         "eval.batch_size": 64, "eval.ood_images": 300, "eval.heldout_images": 300,
