@@ -95,3 +95,32 @@ def test_the_field_table_keeps_the_recogniser_and_source_of_every_row():
     crnn_rows, _ = field_rows("CRNN")
     assert all(r[1].startswith("CRNN") or r[0] == "STIRER" for r in crnn_rows)
     assert stirer_sr_rank("CRNN").startswith("read by CRNN, STIRER's SR images (38.1 %) rank below")
+
+
+def test_duration_words_quote_the_shipped_files(monkeypatch, tmp_path):
+    """Notebook 06 quotes how long a reference run trained from its files: the stages' logs, the CRNN's notebook
+    minutes, the notebooks' total (left out for a resumed run, whose notebook minutes say nothing)."""
+    from stirer_lib.course import reference
+
+    ref_dir = tmp_path / "reference" / "toy"
+    ref_dir.mkdir(parents=True)
+    for part in reference.PARTS.values():
+        (ref_dir / part).write_bytes(b"")
+    log = [{"kind": "start", "step": 0}, {"kind": "train", "step": 10, "time_s": 120.0},
+           {"kind": "start", "step": 10}, {"kind": "train", "step": 20, "time_s": 60.0}]
+    for name in reference.METRICS.values():
+        (ref_dir / name).write_text("".join(json.dumps(r) + "\n" for r in log))
+    results = {"provenance": {"command": "python -m stirer_lib.course --profile toy", "machine": "2 CPUs (x86_64), no GPU"},
+               "minutes": {reference.NOTEBOOK_OF["crnn"]: 9.39}, "total_minutes": 25.74}
+    (ref_dir / reference.RESULTS).write_text(json.dumps(results))
+    monkeypatch.setattr(reference, "reference_dir", lambda profile: tmp_path / "reference" / profile)
+    words = reference.duration_words("toy")
+    assert words.startswith("on 2 CPUs: ")
+    assert "the CRNN, this notebook took 9.4 minutes" in words
+    assert words.count("training took 3.0 minutes") == 2  # 120 s + 60 s after the resume
+    assert words.endswith("the six notebooks ran 25.7 minutes in all")
+    results["provenance"]["command"] += " --resume"
+    (ref_dir / reference.RESULTS).write_text(json.dumps(results))
+    resumed = reference.duration_words("toy")
+    assert "CRNN" not in resumed and "in all" not in resumed and resumed.count("training took 3.0 minutes") == 2
+    assert reference.duration_words("absent") is None

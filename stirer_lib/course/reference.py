@@ -133,6 +133,20 @@ def _training_time(profile: str, part: str, ref: dict) -> str | None:
     return f"training took {seconds / 3600:.1f} hours" if seconds >= 5400 else f"training took {seconds / 60:.1f} minutes"
 
 
+def duration_words(profile: str) -> str | None:
+    """How long a reference run trained, in words from its shipped files (the one source the notebooks quote):
+    "on 2 CPUs: the CRNN, this notebook took 9.4 minutes; stage 1 (pretraining), training took 6.6 minutes; ...";
+    None when the profile ships no reference run."""
+    ref = load(profile)
+    if ref is None:
+        return None
+    said = [f"{TRAIN_WORDS[part]}, {took}" for part in PARTS if (took := _training_time(profile, part, ref))]
+    total = ref.get("total_minutes")
+    whole = ("" if "--resume" in (ref.get("provenance") or {}).get("command", "") or not isinstance(total, (int, float))
+             else f"; the six notebooks ran {total:.1f} minutes in all")
+    return f"on {_machine_short(ref)}: " + ("; ".join(said) or "no training time recorded") + whole
+
+
 def weights_note(profile: str, part: str, use_reference: bool) -> str:
     """The header sentence of a training notebook (02: "crnn", 04: "pretrain", 05: "finetune"): which weights it
     uses (the reference run's, or your own trained here), and which parameter to change for the other."""
