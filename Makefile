@@ -4,7 +4,7 @@ PY := $(VENV)/bin/python
 PROFILE ?=
 ARGS ?=
 
-.PHONY: course course-reference publish-reference test setup bench clean-runs
+.PHONY: course course-reference publish-reference test lint lock setup bench clean-runs
 
 course: $(VENV)/.installed
 	$(PY) -m stirer_lib.course $(if $(PROFILE),--profile $(PROFILE)) $(ARGS)
@@ -22,7 +22,16 @@ test: $(VENV)/.installed
 
 setup: $(VENV)/.installed
 
-$(VENV)/.installed: pyproject.toml tools/setup_venv.sh
+# ruff (pyproject.toml [tool.ruff]): the linter, and the formatter's check; `ruff format` fixes the second
+lint: $(VENV)/.installed
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# requirements-lock.txt from the venv's versions (after an upgrade and a green `make test`)
+lock: $(VENV)/.installed
+	bash tools/lock.sh $(VENV)
+
+$(VENV)/.installed: pyproject.toml requirements-lock.txt tools/setup_venv.sh
 	bash tools/setup_venv.sh $(VENV)
 	touch $@
 
