@@ -25,9 +25,9 @@ def test_profiles_and_overrides():
     assert smoke.run_dir == "runs/smoke" and cpu.data.root == "data/synth/cpu"
     assert smoke.pretrain.max_steps < cpu.pretrain.max_steps
     p = get_profile("smoke", ["pretrain.max_steps=3", "data.root=/tmp/x", "pretrain.amp=bf16", "data.sizes.easy=5",
-                              "model.overrides.t5_init=t5", "pretrain.lr_str=none", "finetune.lr=2e-4"])
+                              "model.t5_init=t5", "pretrain.lr_str=none", "finetune.lr=2e-4"])
     assert p.pretrain.max_steps == 3 and p.data.root == "/tmp/x" and p.pretrain.amp == "bf16"
-    assert p.data.sizes["easy"] == 5 and p.model.overrides == {"t5_init": "t5"} and p.pretrain.lr_str is None
+    assert p.data.sizes["easy"] == 5 and p.model.changes == {"t5_init": "t5"} and p.pretrain.lr_str is None
     assert p.finetune.lr == 2e-4 and isinstance(p.finetune.lr, float)
     assert get_profile("paper").data.synthetic is False
     assert get_profile("smoke").pretrain.max_steps == 8  # another profile's overrides do not leak
@@ -60,13 +60,13 @@ def test_bad_set_values_are_one_clear_line_and_exit_2(item, words, tmp_path, cap
     assert not (tmp_path / "r").exists()
 
 
-def test_profile_model_overrides_and_styles_reach_the_builders():
+def test_profile_model_fields_and_styles_reach_the_builders():
     from stirer_lib.course.build import build_model
     from stirer_lib.data.style import get_style
     cfg = build_model(get_profile("cpu")).config
     assert cfg.name == "small" and cfg.drop_path_rate == 0.0 and cfg.t5_dropout == 0.0
-    cfg = build_model(get_profile("cpu", {"model.overrides": {"embed_dim": 16}})).config
-    assert cfg.embed_dim == 16 and cfg.drop_path_rate == 0.1  # the override replaces the profile's
+    cfg = build_model(get_profile("cpu", {"model.embed_dim": 16})).config
+    assert cfg.embed_dim == 16 and cfg.drop_path_rate == 0.0 and not cfg.use_bigru  # merged with the profile's
     for name in ("smoke", "cpu", "gpu"):  # every synthetic profile names a known style
         get_style(get_profile(name).data.style)
     assert get_profile("cpu").data.style == "lesson" and get_profile("gpu").data.style == "full"
@@ -93,9 +93,9 @@ def _notebook(cells: list[str]) -> dict:
 def test_reference_provenance_names_the_data_run_dir_and_overrides():
     """The command recorded beside a reference run is the one that ran, copy-pastable into a shell."""
     assert course_command("cpu") == "python -m stirer_lib.course --profile cpu"
-    cmd = course_command("cpu", "/tmp/my data", "runs/x", ["pretrain.max_steps=10", "model.overrides={'a': 1}"])
+    cmd = course_command("cpu", "/tmp/my data", "runs/x", ["pretrain.max_steps=10", "data.sizes={'easy': 1}"])
     assert cmd == ("python -m stirer_lib.course --profile cpu --data '/tmp/my data' --run-dir runs/x "
-                   "--set pretrain.max_steps=10 --set 'model.overrides={'\"'\"'a'\"'\"': 1}'")
+                   "--set pretrain.max_steps=10 --set 'data.sizes={'\"'\"'easy'\"'\"': 1}'")
 
 
 def test_runner_reports_failing_notebook_and_cell(tmp_path):

@@ -97,7 +97,7 @@ def test_shipped_checkpoints_load_strictly_into_todays_code(profile):
     assert (crnn.width, crnn.nh) == (prof.crnn.width, prof.crnn.hidden)
     for stage in ("pretrain", "finetune"):
         model = load_stirer(shipped / f"{stage}.pt")
-        assert model.config == config_from_name(prof.model.config, **prof.model.overrides)
+        assert model.config == prof.model.stirer_config()
         with torch.no_grad():
             out = model.eval()(torch.rand(2, 4, 16, 64))
         assert out.sr.shape == (2, 4, 32, 128) and out.text_ids is not None

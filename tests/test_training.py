@@ -135,7 +135,7 @@ def test_resume_with_other_settings_names_what_differs(data_root, straight_run, 
     from stirer_lib.train import main
     shutil.copytree(straight_run, tmp_path / "pretrain")
     with pytest.raises(ResumeMismatchError, match=r"'t5_init': \('release', 't5'\)"):
-        train_stage(_prof(data_root, tmp_path, **{"model.overrides": {"t5_init": "t5"}}), "pretrain", resume=True,
+        train_stage(_prof(data_root, tmp_path, **{"model.t5_init": "t5"}), "pretrain", resume=True,
                     progress=False)
     with pytest.raises(ResumeMismatchError, match=r"pretrain.lr_str"):
         train_stage(_prof(data_root, tmp_path, **{"pretrain.lr_str": 5e-4}), "pretrain", resume=True, progress=False)

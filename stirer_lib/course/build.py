@@ -14,7 +14,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..data import pretrain_set, textzoom_train_set
 from ..evaluation import test_loaders
-from ..models import build_stirer, config_from_name
+from ..models import build_stirer
 from ..training import distributed as ddp
 from ..training.trainer import Callbacks, Trainer
 from ..utils import seed_everything
@@ -25,7 +25,7 @@ from .profiles import Profile
 def build_model(prof: Profile) -> nn.Module:
     """STIRER of the profile's model section (seeded with the run's seed: the same weights on every rank)."""
     seed_everything(prof.seed)
-    return build_stirer(config_from_name(prof.model.config, **prof.model.overrides))
+    return build_stirer(prof.model.stirer_config())
 
 
 def train_set(prof: Profile, stage: str) -> Dataset:

@@ -1,26 +1,31 @@
-"""Course profiles (smoke, cpu, gpu, paper): one typed place that says how big each run is.
+"""Course profiles (smoke, cpu, cpu-long, gpu, paper): one typed place that says how big each run is.
 
 A profile is a `Profile` of one dataclass per section: `data` (where the data lives, how much
-synthetic data to generate), `model` (which STIRER configuration), `crnn` (the baseline of
-notebook 02), `pretrain` / `finetune` (the trainer), `eval`, `course` (the papermill runner).
-The defaults are the dataclasses' own (the smoke profile); each other profile lists only what
-it changes. Every notebook reads its profile name and overrides from its `parameters` cell; the
-command-line tools take `--profile` and `--set key=value`, and every value is parsed to its
-field's type (`pretrain.max_steps=abc` or `pretrain.amp=flase` are refused with a SettingError
-that names the key, the value and the type).
+synthetic data to generate), `model` (which STIRER configuration and which of its fields change),
+`crnn` (the baseline of notebook 02), `pretrain` / `finetune` (the trainer), `eval`, `course` (the
+papermill runner). The defaults are the dataclasses' own (the smoke profile); each other profile
+lists only what it changes. Every notebook reads its profile name and overrides from its
+`parameters` cell; the command-line tools take `--profile` and `--set key=value`, and every value is
+parsed to its field's type (`pretrain.max_steps=abc`, `pretrain.amp=flase` or `model.use_bigru=maybe`
+are refused with a SettingError that names the key, the value and the type). The model section's
+fields are StirerConfig's (`--set model.sr_residual=true`, `model.depths=(2,2,2)`); a dict setting is
+merged entry by entry, never replaced.
 """
 from __future__ import annotations
 
 import ast
 import copy
 import dataclasses
+import difflib
 import types
 import typing
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..data.synth import SYNTH_SIZES
+from ..data.synth import SYNTH_SIZES, SYNTH_STYLES
 from ..errors import SettingError
+from ..models.config import CONFIG_NAMES, StirerConfig, config_from_name
 from ..training.settings import CrnnSettings, StageSettings
 
 PROFILE_NAMES = ("smoke", "cpu", "cpu-long", "gpu", "paper")
@@ -33,17 +38,25 @@ class DataSettings:
     root: str = "data/synth/{profile}"  # ROOT holds textzoom/{train1,train2,test/{easy,medium,hard}}, pretrain/
     synthetic: bool = True  # generate ROOT with stirer_lib.data.synth when it is missing
     seed: int = 0  # the generator's seed (the data), not the run's
-    style: str = "lesson"  # "lesson" (1,000 words, plain fonts: learnable on a CPU) or "full" (TextZoom-like)
+    style: str = SYNTH_STYLES["smoke"]  # "lesson" (1,000 words, plain fonts: learnable on a CPU), "full": TextZoom-like
     num_workers: int = 0  # DataLoader workers
-    sizes: dict[str, int] = field(default_factory=lambda: dict(SYNTH_SIZES["smoke"]))
+    sizes: dict[str, int] = field(default_factory=lambda: dict(SYNTH_SIZES["smoke"]))  # records per split
+
+
+# the StirerConfig fields a profile may set as model.<field>, with their types (StirerConfig is their one home)
+MODEL_FIELDS: dict[str, Any] = {k: tp for k, tp in typing.get_type_hints(StirerConfig).items() if k != "name"}
 
 
 @dataclass
 class ModelSettings:
-    """Which STIRER configuration: "small" (CPU lessons) or "release" (the paper's), with field overrides."""
+    """Which STIRER: a configuration ("small": CPU lessons, "release": the paper's) and the fields a profile changes."""
 
     config: str = "small"
-    overrides: dict[str, Any] = field(default_factory=dict)  # StirerConfig fields
+    changes: dict[str, Any] = field(default_factory=dict)  # StirerConfig field -> value, each set as model.<field>
+
+    def stirer_config(self) -> StirerConfig:
+        """The StirerConfig these settings describe."""
+        return config_from_name(self.config, **self.changes)
 
 
 @dataclass
@@ -97,28 +110,27 @@ class Profile:
         return dataclasses.asdict(self)
 
 
-# What each profile changes, as dotted keys (the same keys --set takes).
+# What each profile changes, as dotted keys (the same keys --set takes). A synthetic profile's data sizes and style
+# come from data/synth.py's SYNTH_SIZES / SYNTH_STYLES (`_synthetic_data`), the one place that writes them.
+# The measurements behind the cpu recipes: docs/EXPERIMENTS.md (the section named in each comment).
 _CHANGES: dict[str, dict[str, Any]] = {
     "smoke": {},
     "cpu": {
-        "data.sizes": dict(SYNTH_SIZES["cpu"]), "data.num_workers": 1,
-        # CRNN: half the channels (0.28 s a step of 32 on 2 cores instead of 1 s) and Adam's beta1 0.5
-        # (crnn.pytorch's), which leaves CTC's all-blank plateau after about 300 steps instead of 600
-        # (README, "Measured": 84.5 % of the easy HR words after 1,500 steps)
+        "data.num_workers": 1,
+        # CRNN: half the channels and Adam's beta1 0.5 (crnn.pytorch's), which leaves CTC's all-blank plateau
+        # sooner ("The CRNN in a short run")
         "crnn.max_steps": 1500, "crnn.batch_size": 32, "crnn.eval_every": 300, "crnn.log_every": 10,
         "crnn.width": 0.5, "crnn.hidden": 128, "crnn.beta1": 0.5,
-        # the small model without dropout / drop-path (they only slow a short run down); the T5 with
-        # transformers' init and the STR decoder at lr_str 5e-4 (README, "The T5 in a short run"); every
-        # SR output added to the bicubic upsampling (sr_residual: it starts at interpolation); without the
-        # Bi-GRU blocks (Table 3's "w/o Bi-GRU"): their loops took 60 % of a step of 8 on 2 cores, and the
-        # same minutes buy 2.7 x the steps (README, "Measured")
-        "model.overrides": {"drop_path_rate": 0.0, "t5_dropout": 0.0, "t5_init": "t5", "sr_residual": True,
-                            "use_bigru": False},
+        # the small model without dropout / drop-path (they only slow a short run down); the T5 with transformers'
+        # init and the STR decoder at its own lr_str ("The T5 in a short run"); every SR output added to the bicubic
+        # upsampling ("The SR path in a short run"); without the Bi-GRU blocks (Table 3's "w/o Bi-GRU"), whose
+        # loops dominate a CPU step: the same minutes buy more steps ("The Bi-GRU on a CPU")
+        "model.drop_path_rate": 0.0, "model.t5_dropout": 0.0, "model.t5_init": "t5", "model.sr_residual": True,
+        "model.use_bigru": False,
         # lr 2e-3 / 1e-3, not the paper's 1e-4 at batch 256 for 8 epochs: a short run needs large steps.
-        # best_by "last": on 100 images per split the best-accuracy pick is noise
-        # pretraining at a constant rate after a warm-up (with the Bi-GRU the CTC heads left their all-blank plateau
-        # after about 800 steps of 8 at 2e-3, and a decaying rate kept them there; without it they stay near it in
-        # this budget), fine-tuning with a cosine to 0 (a short run ends with small steps; README, "Measured")
+        # best_by "last": on 100 images per split the best-accuracy pick is noise.
+        # pretraining at a constant rate after a warm-up (a decaying rate kept the CTC heads on their all-blank
+        # plateau), fine-tuning with a cosine to 0 (a short run ends with small steps; "The SR path in a short run")
         **{f"pretrain.{k}": v for k, v in dict(max_steps=1600, eval_every=800, ckpt_every=200, lr=2e-3, lr_sr=2e-3,
                                                 lr_str=5e-4, log_every=20, eval_max_images=100, best_by="last",
                                                 schedule="constant", warmup_steps=50).items()},
@@ -127,17 +139,17 @@ _CHANGES: dict[str, dict[str, Any]] = {
                                                 schedule="cosine", warmup_steps=50).items()},
         "eval.batch_size": 64, "eval.ood_images": 300, "eval.heldout_images": 300, "course.cell_timeout_s": 3600,
     },
-    # the long lesson run the maintainers train for hours and ship in reference/cpu-long/ (docs/EXPERIMENTS.md, "The long
-    # lesson model (cpu-long)"): the cpu profile's data style and CRNN, with the Bi-GRU blocks (the mini CTC decoders leave
-    # their plateau with them), the release's width (48 channels: a 32-channel SR path levels off near +0.7 dB),
-    # a pretraining set twice the cpu one, and a cosine schedule over many more steps
+    # the long lesson run the maintainers train for hours and ship in reference/cpu-long/ ("The long lesson model
+    # (cpu-long)"): the cpu profile's data style and CRNN, with the Bi-GRU blocks (the mini CTC decoders leave their
+    # plateau with them), the release's width (48 channels: a 32-channel SR path levels off early), a pretraining set
+    # twice the cpu one, and a cosine schedule over many more steps
     "cpu-long": {
-        "data.sizes": dict(SYNTH_SIZES["cpu-long"]), "data.num_workers": 1,
-        # the CRNN sees its 40,000 words 2.4 times, as the cpu profile's sees its 20,000 (docs/EXPERIMENTS.md)
+        "data.num_workers": 1,
+        # the CRNN sees its 40,000 words as many times as the cpu profile's sees its 20,000
         "crnn.max_steps": 3000, "crnn.batch_size": 32, "crnn.eval_every": 300, "crnn.log_every": 10,
         "crnn.width": 0.5, "crnn.hidden": 128, "crnn.beta1": 0.5,
-        "model.overrides": {"drop_path_rate": 0.0, "t5_dropout": 0.0, "t5_init": "t5", "sr_residual": True,
-                            "embed_dim": 48},
+        "model.drop_path_rate": 0.0, "model.t5_dropout": 0.0, "model.t5_init": "t5", "model.sr_residual": True,
+        "model.embed_dim": 48,
         **{f"pretrain.{k}": v for k, v in dict(max_steps=3500, eval_every=500, ckpt_every=250, lr=2e-3, lr_sr=2e-3,
                                                 lr_str=5e-4, log_every=25, eval_max_images=100, best_by="last",
                                                 schedule="cosine", warmup_steps=100).items()},
@@ -148,7 +160,7 @@ _CHANGES: dict[str, dict[str, Any]] = {
         "course.cell_timeout_s": 12 * 3600,
     },
     "gpu": {
-        "data.style": "full", "data.sizes": dict(SYNTH_SIZES["gpu"]), "data.num_workers": 8,
+        "data.num_workers": 8,
         "model.config": "release",
         "crnn.max_steps": 20000, "crnn.batch_size": 256, "crnn.eval_every": 2000, "crnn.log_every": 50,
         **{f"pretrain.{k}": v for k, v in dict(max_steps=40000, batch_size=256, eval_every=2000, ckpt_every=1000,
@@ -170,113 +182,190 @@ _CHANGES: dict[str, dict[str, Any]] = {
 }
 
 
+def _synthetic_data(name: str) -> dict[str, Any]:
+    """The data sizes and style of a synthetic profile, from data/synth.py (whose CLI takes --profile too)."""
+    return {"data.sizes": SYNTH_SIZES[name], "data.style": SYNTH_STYLES[name]} if name in SYNTH_SIZES else {}
+
+
 # ----------------------------------------------------------------------------- typed --set values
 
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
-
-
+_NONE = {"none", "null", ""}
 _TYPE_WORDS = {int: "a whole number (int)", float: "a number (float)", bool: "true or false (bool)",
                str: "a text (str)", dict: "a Python dict literal such as {'a': 1}"}
+_EXAMPLES = {int: "2", float: "0.5", bool: "True"}
 
 
 def _type_name(tp: Any) -> str:
     """How a --set error names the expected type."""
-    base = typing.get_origin(tp) or tp
-    return _TYPE_WORDS.get(base, getattr(tp, "__name__", None) or str(tp).replace("typing.", ""))
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        words = [_type_name(a) for a in args if a is not type(None)]
+        return " or ".join(words + (["none"] if type(None) in args else []))
+    if origin is tuple:
+        n = 3 if args[-1] is Ellipsis else len(args)
+        return f"a tuple ({str(tp)}) such as ({', '.join(_EXAMPLES.get(args[0], '...') for _ in range(n))})"
+    return _TYPE_WORDS.get(origin or tp, getattr(tp, "__name__", str(tp)))
+
+
+def _as_bool(text: Any, args: tuple) -> bool:
+    """True / False, or a word of _TRUE / _FALSE (not a number: 1 for a bool is more likely a slip)."""
+    if isinstance(text, bool):
+        return text
+    word = text.strip().lower() if isinstance(text, str) else None
+    if word not in _TRUE | _FALSE:
+        raise ValueError(text)
+    return word in _TRUE
+
+
+def _as_int(text: Any, args: tuple) -> int:
+    """An int, or a whole number written as a float ("2e3", "1_000"); never a bool."""
+    if isinstance(text, bool):
+        raise ValueError(text)
+    if isinstance(text, int):
+        return text
+    value = float(text.replace("_", "")) if isinstance(text, str) else text
+    if not isinstance(value, float) or not value.is_integer():
+        raise ValueError(text)
+    return int(value)
+
+
+def _as_float(text: Any, args: tuple) -> float:
+    """A number; never a bool."""
+    if isinstance(text, bool):
+        raise ValueError(text)
+    return float(text)
+
+
+def _as_str(text: Any, args: tuple) -> str:
+    """A text as given."""
+    if not isinstance(text, str):
+        raise ValueError(text)
+    return text
+
+
+def _literal(text: Any, kind: type | tuple[type, ...]) -> Any:
+    """A Python literal of type `kind`, from a --set string or given as a value."""
+    value = ast.literal_eval(text.strip()) if isinstance(text, str) else text
+    if not isinstance(value, kind):
+        raise ValueError(text)
+    return value
+
+
+def _as_dict(text: Any, args: tuple) -> dict:
+    """A dict, or a dict literal."""
+    return dict(_literal(text, dict))
+
+
+def _as_tuple(text: Any, args: tuple) -> tuple:
+    """A tuple or list (or its literal, "(2, 2, 2)" or "2,2,2") of the right length, each item of its type."""
+    items = tuple(_literal(text, (tuple, list)))
+    kinds = (args[0],) * len(items) if args[-1] is Ellipsis else args
+    if len(kinds) != len(items):
+        raise ValueError(text)
+    return tuple(_parse(v, t) for v, t in zip(items, kinds))
+
+
+_PARSERS = {bool: _as_bool, int: _as_int, float: _as_float, str: _as_str, dict: _as_dict, tuple: _as_tuple}
+
+
+def _parse(text: Any, tp: Any) -> Any:
+    """`text` as type `tp`; ValueError / TypeError / SyntaxError when it is not one."""
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    if origin in (typing.Union, types.UnionType):
+        if type(None) in args and (text is None or (isinstance(text, str) and text.strip().lower() in _NONE)):
+            return None
+        inner = [a for a in args if a is not type(None)]
+        if len(inner) != 1:
+            raise RuntimeError(f"no --set parser for {tp}")
+        return _parse(text, inner[0])
+    if (origin or tp) not in _PARSERS:
+        raise RuntimeError(f"no --set parser for {tp}")
+    return _PARSERS[origin or tp](text, args)
 
 
 def parse_value(text: Any, tp: Any, key: str) -> Any:
     """`text` (a --set string, or a Python value) as type `tp`; a SettingError names key, value and type."""
-    origin, args = typing.get_origin(tp), typing.get_args(tp)
-    if origin in (typing.Union, types.UnionType):
-        if type(None) in args and (text is None or (isinstance(text, str) and text.strip().lower() in ("none", "null",
-                                                                                                         ""))):
-            return None
-        inner = [a for a in args if a is not type(None)]
-        return parse_value(text, inner[0], key) if len(inner) == 1 else text
-    bad = SettingError(f"{key}={text!r}: expected {_type_name(tp)}; fix the value of --set {key}")
-    if tp is bool:
-        if isinstance(text, bool):
-            return text
-        if isinstance(text, str) and text.strip().lower() in _TRUE | _FALSE:
-            return text.strip().lower() in _TRUE
-        raise bad
-    if tp is int:
-        if isinstance(text, bool):
-            raise bad
-        if isinstance(text, int):
-            return text
-        if isinstance(text, float) and text.is_integer():
-            return int(text)
-        try:
-            value = float(str(text).replace("_", "")) if isinstance(text, str) else None
-        except ValueError:
-            raise bad from None
-        if value is None or not value.is_integer():
-            raise bad
-        return int(value)
-    if tp is float:
-        if isinstance(text, bool):
-            raise bad
-        try:
-            return float(text)
-        except (TypeError, ValueError):
-            raise bad from None
-    if tp is str:
-        if not isinstance(text, str):
-            raise bad
-        return text
-    if origin is dict or tp is dict:
-        if isinstance(text, dict):
-            return dict(text)
-        try:
-            value = ast.literal_eval(text)
-        except (ValueError, SyntaxError):
-            raise bad from None
-        if not isinstance(value, dict):
-            raise bad
-        return value
-    return text
-
-
-def _literal(text: Any) -> Any:
-    """A value inside a free-form dict (model.overrides.*): a Python literal, else the string itself."""
-    if not isinstance(text, str):
-        return text
     try:
-        return ast.literal_eval(text)
-    except (ValueError, SyntaxError):
-        return text
+        return _parse(text, tp)
+    except (ValueError, TypeError, SyntaxError):
+        raise SettingError(f"{key}={text!r}: expected {_type_name(tp)}; fix the value of --set {key}") from None
+
+
+def _merge(target: dict[str, Any], base: str, entries: dict[str, Any], tp: Any) -> None:
+    """Set each entry of a dict setting (data.sizes) by its own key; an entry the dict lacks is unknown."""
+    for entry, text in entries.items():
+        if entry not in target:
+            raise SettingError(f"unknown setting '{base}.{entry}': {base} has {sorted(target)}")
+        target[entry] = parse_value(text, tp, f"{base}.{entry}")
+
+
+def _set_model_field(model: ModelSettings, key: str, name: str, text: Any) -> None:
+    """model.<name>: a StirerConfig field, parsed to its type and merged into the profile's model changes."""
+    if name not in MODEL_FIELDS:
+        near = difflib.get_close_matches(name, MODEL_FIELDS, n=1)
+        raise SettingError(f"unknown setting {key!r}" + (f" (did you mean 'model.{near[0]}'?)" if near else "")
+                           + f": the model section has 'config' and StirerConfig's fields {sorted(MODEL_FIELDS)}")
+    model.changes[name] = parse_value(text, MODEL_FIELDS[name], key)
+
+
+def _set_old_overrides(model: ModelSettings, key: str, rest: list[str], text: Any) -> None:
+    """The old model.overrides={...} / model.overrides.<field>=v: merged field by field, with a one-line notice."""
+    entries = {".".join(rest): text} if rest else parse_value(text, dict, key)
+    new = ", ".join(f"model.{name}" for name in entries) or "model.<field>"
+    warnings.warn(f"--set {key} is deprecated and goes away in the next release: set {new} instead "
+                  f"(merged into the profile's model fields, as model.overrides now is)", FutureWarning, stacklevel=2)
+    for name, value in entries.items():
+        _set_model_field(model, f"model.{name}", name, value)
+
+
+def _set_model(model: ModelSettings, key: str, rest: list[str], text: Any) -> None:
+    """model.config ("small" or "release"), or model.<StirerConfig field>."""
+    if rest == ["config"]:
+        config = parse_value(text, str, key)
+        if config not in CONFIG_NAMES:
+            raise SettingError(f"{key}={text!r}: expected one of {', '.join(CONFIG_NAMES)}")
+        model.config = config
+    elif rest[0] == "overrides":
+        _set_old_overrides(model, key, rest[1:], text)
+    else:
+        _set_model_field(model, key, ".".join(rest), text)
+
+
+def _set_field(node: Any, name: str, tp: Any, path: str, rest: list[str], text: Any) -> None:
+    """Set field `name` (at dotted `path`) of a section, or (rest = [entry]) one entry of a dict field; a dict is
+    merged entry by entry, never replaced."""
+    key = ".".join([path, *rest])
+    if typing.get_origin(tp) is dict and len(rest) <= 1:
+        entries = {rest[0]: text} if rest else parse_value(text, dict, key)
+        _merge(getattr(node, name), path, entries, typing.get_args(tp)[1])
+    elif rest:
+        where = f"{path}.{rest[0]}" if typing.get_origin(tp) is dict else path
+        raise SettingError(f"unknown setting {key!r}: {where} is a value, not a section")
+    else:
+        setattr(node, name, parse_value(text, tp, key))
 
 
 def set_value(prof: Profile, key: str, text: Any) -> None:
-    """Set dotted `key` (section.field, or section.dictfield.entry) of prof to `text`, parsed to its type."""
+    """Set dotted `key` (section.field, section.dictfield.entry or model.<StirerConfig field>) to `text`, typed."""
     parts = key.strip().split(".")
+    if parts[0] == "model" and len(parts) > 1:
+        _set_model(prof.model, key.strip(), parts[1:], text)
+        return
     node: Any = prof
     for i, part in enumerate(parts):
-        last = i == len(parts) - 1
-        if dataclasses.is_dataclass(node):
-            hints = typing.get_type_hints(type(node))
-            if part not in hints:
-                where = ".".join(parts[:i]) or "the profile"
-                known = sorted(f.name for f in dataclasses.fields(node))
-                raise SettingError(f"unknown setting {key!r}: {where} has no {part!r}; known here: {known}")
-            if last:
-                setattr(node, part, parse_value(text, hints[part], key))
-                return
-            child = getattr(node, part)
-            if isinstance(child, dict) and i == len(parts) - 2:
-                entry = parts[-1]
-                if part == "sizes":
-                    if entry not in child:
-                        raise SettingError(f"unknown setting {key!r}: {'.'.join(parts[:-1])} has {sorted(child)}")
-                    child[entry] = parse_value(text, int, key)
-                else:
-                    child[entry] = _literal(text)
-                return
-            if not (dataclasses.is_dataclass(child)):
-                raise SettingError(f"unknown setting {key!r}: {'.'.join(parts[:i + 1])} is a value, not a section")
-            node = child
+        hints = typing.get_type_hints(type(node))
+        if part not in hints:
+            where = ".".join(parts[:i]) or "the profile"
+            raise SettingError(f"unknown setting {key!r}: {where} has no {part!r}; known here: {sorted(hints)}")
+        child, rest = getattr(node, part), parts[i + 1:]
+        if not dataclasses.is_dataclass(child):
+            _set_field(node, part, hints[part], ".".join(parts[:i + 1]), rest, text)
+            return
+        if not rest:
+            known = sorted(typing.get_type_hints(type(child)))
+            raise SettingError(f"{key!r} is a section, not a setting: set one of its fields {known}")
+        node = child
 
 
 def parse_overrides(overrides: dict[str, Any] | list[str] | tuple[str, ...] | None) -> dict[str, Any]:
@@ -294,29 +383,38 @@ def parse_overrides(overrides: dict[str, Any] | list[str] | tuple[str, ...] | No
     return pairs
 
 
-def apply_overrides(prof: Profile, overrides: dict[str, Any] | list[str] | None) -> Profile:
-    """A copy of prof with dotted overrides set (each parsed to its field's type)."""
-    prof = copy.deepcopy(prof)
-    for key, value in parse_overrides(overrides).items():
-        set_value(prof, key, value)
-    return prof
-
-
-def get_profile(name: str, overrides: dict[str, Any] | list[str] | None = None) -> Profile:
-    """The settings of profile `name` ('smoke', 'cpu', 'gpu', 'paper') with dotted overrides."""
-    if name not in PROFILE_NAMES:
-        raise SettingError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}")
-    prof = Profile(name=name)
-    for key, value in _CHANGES[name].items():
-        set_value(prof, key, value)
-    prof = apply_overrides(prof, overrides)
-    prof.run_dir = prof.run_dir.format(profile=name)
-    prof.data.root = prof.data.root.format(profile=name)
+def check(prof: Profile) -> Profile:
+    """Refuse settings that cannot work together (a stage without a length, a model StirerConfig refuses)."""
     for stage in ("pretrain", "finetune"):
         try:
             prof.stage(stage).check(stage)
         except ValueError as err:
             raise SettingError(str(err)) from None
+    try:
+        prof.model.stirer_config()
+    except ValueError as err:
+        raise SettingError(f"model (config {prof.model.config!r}, changes {prof.model.changes}): {err}") from None
+    return prof
+
+
+def apply_overrides(prof: Profile, overrides: dict[str, Any] | list[str] | None) -> Profile:
+    """A copy of prof with dotted overrides set (each parsed to its field's type), checked as a whole."""
+    prof = copy.deepcopy(prof)
+    for key, value in parse_overrides(overrides).items():
+        set_value(prof, key, value)
+    return check(prof)
+
+
+def get_profile(name: str, overrides: dict[str, Any] | list[str] | None = None) -> Profile:
+    """The settings of profile `name` ('smoke', 'cpu', 'cpu-long', 'gpu', 'paper') with dotted overrides."""
+    if name not in PROFILE_NAMES:
+        raise SettingError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}")
+    prof = Profile(name=name)
+    for key, value in {**_synthetic_data(name), **_CHANGES[name]}.items():
+        set_value(prof, key, value)
+    prof = apply_overrides(prof, overrides)
+    prof.run_dir = prof.run_dir.format(profile=name)
+    prof.data.root = prof.data.root.format(profile=name)
     return prof
 
 

@@ -47,14 +47,14 @@ SPLIT_CODES = {"train1": 1, "train2": 2, "easy": 3, "medium": 4, "hard": 5, "pre
 REAL_TEXTZOOM = {"easy": (22.35, 0.788), "medium": (18.98, 0.625), "hard": (19.39, 0.659)}
 RELEASE_PSNR = {"easy": 25.15, "medium": 20.66, "hard": 21.12}  # the release model on real TextZoom
 Record = dict[str, bytes]
-# records per split of the profiles' synthetic sets (the course's profiles use these)
+# each synthetic profile's records per split and style, written only here (course/profiles.py and --profile read them)
 SYNTH_SIZES: dict[str, dict[str, int]] = {
     "smoke": {"train1": 96, "train2": 96, "easy": 24, "medium": 24, "hard": 24, "pretrain": 384},
     "cpu": {"train1": 3000, "train2": 3000, "easy": 300, "medium": 300, "hard": 300, "pretrain": 20000},
     "cpu-long": {"train1": 6000, "train2": 6000, "easy": 300, "medium": 300, "hard": 300, "pretrain": 40000},
     "gpu": {"train1": 17367, "train2": 17367, "easy": 1619, "medium": 1411, "hard": 1343, "pretrain": 300000},
 }
-SYNTH_STYLES = {"smoke": "lesson", "cpu": "lesson", "cpu-long": "lesson", "gpu": "full"}  # the profiles' default styles
+SYNTH_STYLES = {"smoke": "lesson", "cpu": "lesson", "cpu-long": "lesson", "gpu": "full"}
 
 
 def record_rng(seed: int, split: str, index: int) -> np.random.Generator:

@@ -1,28 +1,18 @@
 """StirerConfig: every size and switch of STIRER in one dataclass (defaults = the released model).
 
-Sizes (parameters, tied T5 embedding counted once; measured with `count_parameters`):
-- release (defaults): 13,047,345 parameters with the three mini decoders (training build),
-  4,030,338 in the inference build (the paper's 4.03 M, Table 5).
-- small (`StirerConfig.small()`): 913,719 parameters (training build), 511,608 inference build;
+Sizes (parameters, T5's tied embedding counted once, `count_parameters`):
+- release (defaults): 13,047,345 with the three mini decoders (training build), 4,030,338 in the
+  inference build (the paper's 4.03 M, Table 5).
+- small (`StirerConfig.small()`, CPU lessons): 913,719 (training build), 511,608 (inference build);
   embed_dim 32, depths (2, 2, 2) with 4 heads, window 16 x 2, mini STR decoders of one ViT layer
   of width 64, an STR-decoder ViT of one layer of width 64 and a T5 with 2 + 2 layers (d_ff 128).
-  The small model trains about 4 x faster than the release (`python -m stirer_lib.bench model` prints
-  the images/second of both on your machine).
-  Its cost is dominated by the Bi-GRU blocks (about half) and the STLs, not by the mini decoders.
 
-Not in the release: `t5_init="t5"` keeps transformers' own T5 initialisation (weights scaled to the
-layer sizes: k, v and the FFN input at d_model ** -0.5, q at (d_model * d_kv) ** -0.5, the tied
-embedding at 1) instead of trunc-normal 0.02. Measured on the small config with
-`python -m stirer_lib.training.probe` (a fresh STR decoder trained on the frozen features of a trained
-encoder, batches of 8, 300 test words): 11.0 % after 6,000 steps at lr 2e-3 with 0.02 (it answers "the"
-to half the words), 33.0 % with transformers' init; at lr 5e-4, 17.7 % against 40.0 % after 3,000 steps.
-A full cpu run with 0.02 ended with a T5 whose cross-attention looked at the same few columns for every
-letter. The cpu profile uses "t5" (README, "Measured").
-
-Not in the release: `sr_residual=True` adds the bicubic upsampling of the LR image to every SR
-output (the STISR decoder's and the mini STISR decoders'), so a freshly initialised model starts at
-interpolation and learns only the correction. The cpu profile turns it on (README, "Measured");
-the release configuration keeps it off, so the released checkpoint's outputs are unchanged.
+Not in the release (the measurements behind them: docs/EXPERIMENTS.md, "The T5 in a short run" and
+"The SR path in a short run"):
+- `t5_init="t5"` keeps transformers' own T5 initialisation (weights scaled to the layer sizes) instead
+  of trunc-normal 0.02: a small T5 trained briefly with 0.02 answers from the language prior.
+- `sr_residual=True` adds the bicubic upsampling of the LR image to every SR output (the STISR decoder's
+  and the mini STISR decoders'): a fresh model starts at interpolation and learns only the correction.
 
 Ablations of Table 3 (each a boolean switch; the paper's names):
 - `use_pstst=False`  (w/o PSTST): the feature encoder is only the 3 x 3 `conv_first` (and its
@@ -33,6 +23,8 @@ Ablations of Table 3 (each a boolean switch; the paper's names):
   in the STISR decoder, whose SRB block is then skipped).
 - `stisr_decoder=False` (w/o STISR decoder): no final SR image (`out.sr` is None).
 - `str_decoder=False` (w/o STR decoder): no ViT + T5 (`out.text_ids`, `out.ar_logits` are None).
+
+A course profile sets any field as `--set model.<field>=value` (stirer_lib.course.profiles).
 """
 from __future__ import annotations
 
@@ -109,7 +101,7 @@ class StirerConfig:
 
     @classmethod
     def small(cls, **overrides: Any) -> "StirerConfig":
-        """A narrow, shallow STIRER for CPU lessons: same code, 0.91 M parameters (see module doc)."""
+        """A narrow, shallow STIRER for CPU lessons: the same code, 0.91 M parameters (see the module doc)."""
         kw: dict[str, Any] = dict(embed_dim=32, depths=(2, 2, 2), num_heads=(4, 4, 4),
                                   mini_vit_dim=64, mini_vit_depth=1, mini_vit_heads=4,
                                   vit_dim=64, vit_depth=1, vit_heads=4, t5_d_ff=128, t5_d_kv=16,

@@ -202,7 +202,7 @@ class Trainer:
                     f"`python -m stirer_lib.train --stage pretrain ...`), pass --init CKPT, or --init none")
         if init is not None and str(init) != "none":
             load_strict(self.model, state_dict_of(read(init, "initial weights"), str(init)), f"initial weights {init}",
-                        "Is it another model configuration? Set model.config / model.overrides to the one it was "
+                        "Is it another model configuration? Set model.config / model.<field> to the one it was "
                         "trained with")
             self.init_from = str(init)
             if self.info.main:
@@ -217,7 +217,7 @@ class Trainer:
             diff = {k: (saved.get(k, "absent"), now.get(k, "absent")) for k in sorted(set(saved) | set(now))
                     if saved.get(k, "absent") != now.get(k, "absent")}
             raise ResumeMismatchError(f"{last} was trained with another model config, (saved, now): {diff}; resume "
-                                      f"with the same profile and model.overrides, or pass --overwrite")
+                                      f"with the same profile and model.<field> settings, or pass --overwrite")
         saved_groups = [g.get("name") for g in state["optimizer"]["param_groups"]]
         groups = [g.get("name") for g in self.optimizer.param_groups]
         if saved_groups != groups:
