@@ -7,34 +7,34 @@
   fixtures' ({"state_dict": ...}) or a plain state_dict; DataParallel's "module." stripped.
 - `load_strict(model, sd)`: load_state_dict(strict=True) with the list of missing, unexpected and
   misshapen keys in the error.
-- `atomic_save(obj, path)` / `atomic_write_text(text, path)`: write a temporary file beside the
-  target, fsync, rename. A failure (disk full, permission) raises SaveError and leaves the
-  previous file intact; Ctrl-C during the write is held until the file is complete.
+- `atomic_save(obj, path)`: torch.save through stirer_lib.atomic_write (a temporary file beside the
+  target, fsync, rename; a failure raises SaveError and leaves the previous file intact; Ctrl-C
+  during the save is held until the file is complete).
 - `best_or_last(run_dir)`: RUN/best.pt, else RUN/last.pt, else None.
 
-Convert an older checkpoint of this course (numpy RNG states pickled as arrays; loaded weights-only):
-    python -m stirer_lib.checkpoint convert OLD.pt NEW.pt
+The command line:
+    python -m stirer_lib.checkpoint convert OLD.pt NEW.pt   # an older checkpoint of this course (numpy RNG
+                                                            # states pickled as arrays) re-saved weights-only
+    python -m stirer_lib.checkpoint half SRC.pt DST.pt      # the weights stored as float16 (half the bytes)
+    python -m stirer_lib.checkpoint check FILE              # does it load as a safe checkpoint, and its keys
 """
 from __future__ import annotations
 
 import argparse
-import contextlib
-import errno
 import io
 import os
 import pickle
-import signal
 import sys
-import threading
 import warnings
 import zipfile
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import torch
 
-from .errors import CheckpointError, MissingCheckpointError, SaveError, run_cli
+from .atomic_write import atomic_write_bytes, hold_sigint
+from .errors import CheckpointError, MissingCheckpointError, run_cli
 
 _MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
           (b"%PDF", "a PDF document"), (b"RIFF", "a RIFF (WebP/WAV) file"), (b"II*\x00", "a TIFF image"),
@@ -131,85 +131,12 @@ def best_or_last(run_dir: str | os.PathLike) -> Path | None:
 
 # ----------------------------------------------------------------------------- writing
 
-@contextlib.contextmanager
-def _hold_sigint() -> Iterator[None]:
-    """Hold Ctrl-C until the block is done, then deliver it to the handler that was in place."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    received: list[tuple[int, Any]] = []
-    old = signal.signal(signal.SIGINT, lambda signum, frame: received.append((signum, frame)))
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGINT, old)
-        if received:
-            if callable(old):
-                old(*received[0])
-            elif old == signal.SIG_DFL:
-                raise KeyboardInterrupt
-
-
-def pid_alive(pid: int) -> bool:
-    """True when a process with this id exists (on this machine)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete temporary files of interrupted saves of `path` whose writer process is gone."""
-    gone = []
-    for tmp in path.parent.glob(f".{path.name}.tmp-*"):
-        pid = tmp.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not pid_alive(int(pid)):
-            tmp.unlink(missing_ok=True)
-            gone.append(tmp)
-    return gone
-
-
-def atomic_write_bytes(data: bytes, path: str | os.PathLike) -> Path:
-    """Write bytes to path via a fsynced temporary file and a rename; SaveError says why it failed."""
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with _hold_sigint():
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            remove_stale_temporaries(path)
-            with open(tmp, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except OSError as err:
-            with contextlib.suppress(OSError):
-                tmp.unlink(missing_ok=True)
-            why = err.strerror or str(err)
-            code = f" ({errno.errorcode.get(err.errno, err.errno)})" if err.errno else ""
-            fix = {errno.ENOSPC: "free some disk space or choose a run directory on another disk",
-                   errno.EACCES: "check the folder's permissions or choose another run directory",
-                   errno.EROFS: "the file system is read-only: choose another run directory"}.get(
-                       err.errno, "check the disk and the folder")
-            kept = f"the previous {path.name} is intact" if path.exists() else "nothing was written"
-            raise SaveError(f"could not save {path}: {why}{code}; {kept}; {fix}") from None
-    return path
-
-
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
-    """torch.save(obj) atomically (see atomic_write_bytes); Ctrl-C is held from serialising to the rename."""
-    with _hold_sigint():
+    """torch.save(obj) atomically (stirer_lib.atomic_write); Ctrl-C is held from serialising to the rename."""
+    with hold_sigint():
         buf = io.BytesIO()
         torch.save(obj, buf)
         return atomic_write_bytes(buf.getvalue(), path)
-
-
-def atomic_write_text(text: str, path: str | os.PathLike) -> Path:
-    """Write a text file (results, logs, tables) atomically."""
-    return atomic_write_bytes(text.encode("utf-8"), path)
 
 
 # ----------------------------------------------------------------------------- converting old files

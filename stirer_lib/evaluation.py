@@ -9,12 +9,20 @@ Two averaging conventions (docs/DESIGN.md section 2), both kept and labelled:
   "mean_of_splits": the mean of the three split means (what the official test.py prints: 73.91);
   "over_all":       the mean over all images of the three splits (what the paper reports: 74.8).
 The official script averages the CRNN accuracy over all images ("Avg CRNN Acc").
+
+The command line (the official test.py printout, then results JSON + .txt):
+    python -m stirer_lib.evaluation --stirer CKPT [--crnn CKPT] --data ROOT [--json OUT]
+It loads our checkpoints (RUN/finetune/best.pt) and the official release (STIRER_Final_Release.pth)
+alike, strictly. With the release, crnn.pth and real TextZoom it prints
+"Final Acc 73.91 Final PSNR 22.31 SSIM 0.7650" (README, section 'Reproducing the paper').
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -23,9 +31,10 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Subset
 
-from .checkpoint import atomic_write_text, best_or_last
+from .atomic_write import atomic_write_text
+from .checkpoint import best_or_last
 from .data import TEST_SPLITS, TextZoomDataset, collate_eval
-from .errors import DataError
+from .errors import DataError, run_cli
 from .metrics import finite_mean
 from .models import load_crnn, load_stirer
 from .scoring import BatchScores, correct, percent, score_batch, step_outputs
@@ -97,9 +106,9 @@ class _SplitRecorder:
     def result(self, path: Path | str, label_skipped: dict[str, int], details: bool) -> dict:
         labels = self._cat(lambda b: b.labels)
         n_steps = len(self.batches[0].step_preds) if self.batches else 0
-        preds = [None if self.batches[0].step_preds[k] is None else self._cat(lambda b: b.step_preds[k])
+        preds = [None if self.batches[0].step_preds[k] is None else self._cat(lambda b, k=k: b.step_preds[k])
                  for k in range(n_steps)]
-        per = {key: [self._cat(lambda b: getattr(b, key)[k]) for k in range(n_steps)]
+        per = {key: [self._cat(lambda b, key=key, k=k: getattr(b, key)[k]) for k in range(n_steps)]
                for key in ("step_psnr", "step_ssim", "step_ssim_skimage")}
         steps = []
         for k in range(n_steps):
@@ -109,7 +118,7 @@ class _SplitRecorder:
             if per["step_ssim_skimage"][k]:
                 st["ssim_skimage"] = finite_mean(per["step_ssim_skimage"][k])
             steps.append(st)
-        crnn = {src: self._cat(lambda b: b.crnn.get(src, [])) for src in ("sr", "lr_bicubic", "hr")}
+        crnn = {src: self._cat(lambda b, src=src: b.crnn.get(src, [])) for src in ("sr", "lr_bicubic", "hr")}
         bic = {"psnr": self._cat(lambda b: b.bicubic_psnr), "ssim": self._cat(lambda b: b.bicubic_ssim)}
         out = {
             "n": len(labels),
@@ -122,10 +131,10 @@ class _SplitRecorder:
             "bicubic": {k: finite_mean(v) if v else None for k, v in bic.items()},
         }
         if details:
-            final = preds[-1] if preds else None
+            final = preds[-1] if preds and preds[-1] is not None else [None] * len(labels)
             out.update({
                 "predictions": [{"label": t, "pred": p}  # pred None: the model has no STR decoder
-                                for t, p in zip(labels, final if final is not None else [None] * len(labels))],
+                                for t, p in zip(labels, final, strict=True)],
                 "step_predictions": preds, "crnn_preds": crnn["sr"], "crnn_preds_hr": crnn["hr"],
                 "crnn_preds_lr_bicubic": crnn["lr_bicubic"], "psnr_per_image": per["step_psnr"],
                 "ssim_per_image": per["step_ssim"], "bicubic_per_image": bic})
@@ -134,7 +143,7 @@ class _SplitRecorder:
 
 def _mean(vals: list[float | None], weights: list[int] | None = None) -> float | None:
     """Mean (optionally weighted by n) of the values that exist; None when none does."""
-    pairs = [(v, w) for v, w in zip(vals, weights or [1] * len(vals)) if v is not None]
+    pairs = [(v, w) for v, w in zip(vals, weights or [1] * len(vals), strict=True) if v is not None]
     if not pairs or sum(w for _, w in pairs) == 0:
         return None
     return math.fsum(v * w for v, w in pairs) / sum(w for _, w in pairs)
@@ -183,7 +192,7 @@ def evaluate_loaders(model: nn.Module | None, loaders: dict[str, DataLoader], cr
     evaluation (ssim_on=False, details=False) and notebook 02's CRNN gap (model None) all call it.
     crnn_on: which images the CRNN reads ("sr": the final SR, "lr_bicubic", "hr").
     bf16: run STIRER's forward under bfloat16 autocast (an option: it changes the numbers slightly; the SR images
-    are scored in float32 and the CRNN reads in float32; README, "Measured").
+    are scored in float32 and the CRNN reads in float32; docs/EXPERIMENTS.md, "Where a CPU step's time goes").
     Returns {"splits": {name: {...}}, "mean_of_splits": {...}, "over_all": {...}, "conventions", "meta"};
     each split has n (images scored) and skipped (records left out, by reason).
     """
@@ -242,12 +251,6 @@ def evaluate(model: nn.Module | str | os.PathLike | dict | None, data_root: str 
     res = evaluate_loaders(_as_model(model), loaders, _as_crnn(crnn), device, progress, with_skimage, bf16=bf16)
     res["meta"].update(data=str(find_test_dir(data_root)), max_images=max_images, batch_size=batch_size)
     return res
-
-
-def final_accuracy(results: dict) -> float:
-    """The mean-of-splits accuracy of the last step (nan when the model has no STR decoder)."""
-    acc = results["mean_of_splits"]["acc"]
-    return math.nan if acc is None else acc
 
 
 def is_better(new: dict, best: dict | None) -> bool:
@@ -359,7 +362,7 @@ def load_results(json_path: str | os.PathLike) -> dict:
     p = Path(json_path)
     if not p.is_file():
         raise DataError(f"no evaluation results at {p}; run notebook 06 or "
-                                "`python -m stirer_lib.evaluate --stirer CKPT --data ROOT --json OUT`")
+                        "`python -m stirer_lib.evaluation --stirer CKPT --data ROOT --json OUT`")
     return json.loads(p.read_text())
 
 
@@ -372,3 +375,63 @@ def find_checkpoints(run_dir: str | os.PathLike, ckpt_dir: str | os.PathLike) ->
     return {"ours": best_or_last(run / "finetune"),
             "release": first(ck / "STIRER_Final_Release.pth"),
             "crnn": first(ck / "crnn.pth", run / "crnn" / "crnn.pt")}
+
+
+# ----------------------------------------------------------------------------- the command line
+
+def build_parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    p = argparse.ArgumentParser(prog="python -m stirer_lib.evaluation",
+                                description="The TextZoom evaluation of a STIRER checkpoint: the official test.py "
+                                            "printout, then both averaging conventions")
+    p.add_argument("--stirer", required=True, help="STIRER checkpoint: ours ({'model','config',...}) or the release")
+    p.add_argument("--crnn", default=None, help="CRNN checkpoint (crnn.pytorch's crnn.pth or RUN/crnn/crnn.pt)")
+    p.add_argument("--data", required=True, help="the textzoom folder (holding test/) or the data ROOT")
+    p.add_argument("--json", default=None, help="write results here (and the printout beside it as .txt)")
+    p.add_argument("--device", default=None, choices=("cpu", "cuda"), help="default: cuda when available")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-images", type=int, default=None, help="only the first N images of each split")
+    p.add_argument("--splits", default=",".join(TEST_SPLITS), help="comma-separated subset of easy,medium,hard")
+    p.add_argument("--inference-only", action="store_true", help="the checkpoint has no mini decoders")
+    p.add_argument("--skimage", action="store_true", help="also compute scikit-image's SSIM")
+    p.add_argument("--bf16", action="store_true", help="STIRER's forward under bfloat16 autocast (faster on CPUs with "
+                   "AVX512-BF16 / AMX and on GPUs; changes the numbers slightly: docs/EXPERIMENTS.md)")
+    p.add_argument("--no-progress", action="store_true")
+    return p
+
+
+def _main(argv: list[str] | None = None) -> int:
+    """Parse arguments, evaluate, print and save; user errors end in one line and exit code 2 (run_cli)."""
+    args = build_parser().parse_args(argv)
+    for flag, path in (("--stirer", args.stirer), ("--crnn", args.crnn), ("--data", args.data)):
+        if path is not None and not Path(path).exists():
+            raise DataError(f"{flag} {path} does not exist")
+    if args.device == "cuda" and not torch.cuda.is_available():
+        raise DataError("--device cuda but CUDA is not available; use --device cpu")
+    if args.batch_size < 1 or (args.max_images is not None and args.max_images < 1):
+        raise DataError("--batch-size and --max-images must be at least 1")
+    splits = tuple(s.strip() for s in args.splits.split(",") if s.strip())
+    bad = [s for s in splits if s not in TEST_SPLITS]
+    if bad or not splits:
+        raise DataError(f"--splits {args.splits!r}: choose from {','.join(TEST_SPLITS)}")
+    model = load_stirer(args.stirer, inference_only=args.inference_only)
+    crnn = load_crnn(args.crnn) if args.crnn else None
+    results = evaluate(model, args.data, crnn=crnn, device=args.device, batch_size=args.batch_size,
+                       max_images=args.max_images, progress=not args.no_progress, splits=splits,
+                       with_skimage=args.skimage, bf16=args.bf16)
+    results["meta"]["stirer"] = str(args.stirer)
+    results["meta"]["crnn_path"] = args.crnn
+    print(format_official(results), end="")
+    if args.json:
+        js, txt = save_results(results, args.json)
+        print(f"wrote {js} and {txt}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """The command line: a user error ends in one line on stderr and exit code 2 (stirer_lib.errors.run_cli)."""
+    return run_cli(_main, argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -47,7 +47,7 @@ from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torch import nn
 
 from .data.transforms import lr_tensor, tensor_to_pil
-from .checkpoint import atomic_write_text
+from .atomic_write import atomic_write_text
 from .errors import CheckpointError
 from .models import load_crnn, load_stirer, predictions
 from .scoring import bicubic_upsample, crnn_read

@@ -11,11 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from stirer_lib.evaluate import main as evaluate_main
-from stirer_lib.scoring import bicubic_upsample
-from stirer_lib.evaluation import (evaluate, format_official, load_results, save_results,
-                                   summarise, find_test_dir)
+from stirer_lib.evaluation import evaluate, find_test_dir, format_official, load_results, save_results, summarise
+from stirer_lib.evaluation import main as evaluate_main
 from stirer_lib.models import StirerOutput, load_crnn, load_stirer
+from stirer_lib.scoring import bicubic_upsample
 from stirer_lib.text import CHARSET
 
 DROPPED = 5  # the official reader's duplicate of record 8 (fixtures/README.md)
@@ -120,7 +119,7 @@ def test_bf16_evaluation_is_an_option_close_to_float32(load_fixture, mini_root, 
     for split, r in res["splits"].items():
         ref = seed0_results["splits"][split]
         assert r["n"] == ref["n"] and r["bicubic"] == ref["bicubic"]
-        for step, ref_step in zip(r["steps"], ref["steps"]):
+        for step, ref_step in zip(r["steps"], ref["steps"], strict=True):
             assert step["psnr"] == pytest.approx(ref_step["psnr"], abs=BF16_PSNR_DB)
             assert step["ssim"] == pytest.approx(ref_step["ssim"], abs=BF16_SSIM)
 
@@ -219,7 +218,7 @@ Final Acc 73.91 Final PSNR 22.31 SSIM 0.7650
 
 def test_printout_reproduces_release_log_format():
     splits = {}
-    for block, n in zip(RELEASE_LOG.split("Evaluating ")[1:], (1619, 1411, 1343)):
+    for block, n in zip(RELEASE_LOG.split("Evaluating ")[1:], (1619, 1411, 1343), strict=True):
         lines = block.splitlines()
         steps = [tuple(float(x) for x in re.findall(r"[\d.]+", ln)[1:]) for ln in lines[1:5]]
         name = lines[0].rstrip("/").split("/")[-1]

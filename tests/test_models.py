@@ -304,7 +304,7 @@ def test_efficiency_matches_official_counts():
 
 
 def test_bench_prints_figures(capsys):
-    from stirer_lib.models.bench import main
+    from stirer_lib.bench.model import main
 
     assert main(["--configs", "small", "--batch-sizes", "2", "--reps", "1", "--devices", "cpu"]) == 0
     lines = capsys.readouterr().out.strip().splitlines()
@@ -313,7 +313,7 @@ def test_bench_prints_figures(capsys):
 
 
 def test_bench_writes_json(tmp_path, capsys):
-    from stirer_lib.models.bench import main
+    from stirer_lib.bench.model import main
 
     out = tmp_path / "bench.json"
     assert main(["--configs", "small", "--batch-sizes", "1", "--reps", "1", "--devices", "cpu", "--no-train",

@@ -88,7 +88,7 @@ def test_paper_profile_ddp_train_evaluate_and_notebooks(tmp_path, monkeypatch):
         assert state["profile"]["name"] == "paper" and state["config"]["embed_dim"] == 48
     assert read(run / "finetune" / "last.pt")["init_from"] == str(run / "pretrain" / "best.pt")
     out = tmp_path / "eval" / "results.json"
-    res = subprocess.run([sys.executable, "-m", "stirer_lib.evaluate", "--stirer", str(run / "finetune" / "best.pt"),
+    res = subprocess.run([sys.executable, "-m", "stirer_lib.evaluation", "--stirer", str(run / "finetune" / "best.pt"),
                           "--crnn", str(tmp_path / "ckpt" / "crnn.pth"), "--data", str(data), "--json", str(out),
                           "--device", "cpu", "--no-progress"], cwd=REPO, capture_output=True, text=True, timeout=300,
                          env={**os.environ, "OMP_NUM_THREADS": "1"})

@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import json
 import os
-import pickle
 import signal
 import subprocess
 import sys
@@ -18,7 +17,7 @@ import torch
 from stirer_lib import checkpoint as ck
 from stirer_lib.errors import CheckpointError, RunDirError, SaveError
 from stirer_lib.models import build_stirer, save_checkpoint
-from stirer_lib.runlock import RunLock
+from stirer_lib.rundir import RunLock
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"train1": 4, "train2": 4, "easy": 3, "medium": 3, "hard": 3, "pretrain": 8}
@@ -61,9 +60,9 @@ def _one_error_line(capsys) -> str:
 
 
 def test_a_malicious_checkpoint_never_runs_through_any_entry_point(evil, data_root, tmp_path, capsys):
-    from stirer_lib.evaluate import main as evaluate_main
+    from experiments import probe
+    from stirer_lib.evaluation import main as evaluate_main
     from stirer_lib.train import main as train_main
-    from stirer_lib.training import probe
     path, marker = evil
     calls = {
         "evaluate --stirer": lambda: evaluate_main(["--stirer", str(path), "--data", str(data_root)]),
@@ -95,7 +94,7 @@ def test_a_malicious_checkpoint_never_runs_through_any_entry_point(evil, data_ro
     (os.urandom(300), "checkpoint"),
 ])
 def test_a_file_that_is_not_a_checkpoint_gets_one_line(content, words, tmp_path, capsys, data_root):
-    from stirer_lib.evaluate import main as evaluate_main
+    from stirer_lib.evaluation import main as evaluate_main
     f = tmp_path / "weights.pth"
     f.write_bytes(content)
     with pytest.raises(CheckpointError, match=words):
@@ -115,7 +114,7 @@ def test_a_truncated_checkpoint_names_the_file(tmp_path):
 
 
 def test_our_checkpoints_load_weights_only_and_old_ones_convert(tmp_path, capsys):
-    from stirer_lib.training.checkpoint import rng_state, set_rng_state
+    from stirer_lib.training.rng_state import rng_state, set_rng_state
     state = rng_state()
     path = ck.atomic_save({"rng": [state], "config": {"a": 1}, "best": {"acc": float("nan")}}, tmp_path / "new.pt")
     back = torch.load(path, weights_only=True)  # plain data and tensors only
@@ -193,7 +192,7 @@ def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
 def test_a_second_process_is_refused_naming_the_holder(data_root, tmp_path, capsys):
     from stirer_lib.train import main as train_main
     run = tmp_path / "pretrain"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from stirer_lib.runlock import RunLock; "
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from stirer_lib.rundir import RunLock; "
                                f"RunLock({str(run)!r}, 'train').acquire(); print('held', flush=True); time.sleep(60)"],
                               stdout=subprocess.PIPE, text=True, cwd=REPO)
     try:
@@ -267,7 +266,7 @@ def test_a_resumed_run_takes_the_new_learning_rate(data_root, tmp_path, capsys):
 def test_user_errors_of_every_command_are_one_line_and_exit_2(tmp_path, capsys):
     from stirer_lib.course.__main__ import main as course_main
     from stirer_lib.data.synth import main as synth_main
-    from stirer_lib.evaluate import main as evaluate_main
+    from stirer_lib.evaluation import main as evaluate_main
     from stirer_lib.train import main as train_main
     empty = tmp_path / "empty"
     empty.mkdir()
@@ -294,6 +293,7 @@ def test_user_errors_of_every_command_are_one_line_and_exit_2(tmp_path, capsys):
 
 def test_evaluation_skips_and_counts_unreadable_records(tmp_path, data_root):
     import lmdb
+
     from stirer_lib.evaluation import evaluate, format_official, save_results
     root = tmp_path / "copy"
     import shutil

@@ -89,7 +89,7 @@ def test_bench_model_prints_bf16_ratio():
 
 
 def test_compare_checks_out_a_commit_as_a_worktree():
-    from stirer_lib.models.bench import BenchError, baseline_tree
+    from stirer_lib.bench.compare import BenchError, baseline_tree
 
     if subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True).returncode:
         pytest.skip("not a git checkout")

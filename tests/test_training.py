@@ -223,39 +223,6 @@ def test_best_by_last_keeps_the_latest_evaluation(data_root, straight_run, tmp_p
                     run_dir=tmp_path / "ft2", init=straight_run / "last.pt", progress=False)
 
 
-def test_str_decoder_probe(straight_run, data_root, capsys):
-    from stirer_lib.training import probe
-    last = straight_run / "last.pt"
-    before = {k: v.clone() for k, v in _weights(last).items()}
-    assert probe.main(["--ckpt", str(last), "--data", str(data_root), "--steps", "3", "--eval-every", "2",
-                       "--max-test", "2", "--t5-init", "t5"]) == 0
-    out = capsys.readouterr().out
-    assert "24 training / 6 test words; t5_init t5" in out
-    assert [line.split()[1] for line in out.splitlines() if line.startswith("step")] == ["2", "3"]
-    _assert_same(before, _weights(last))  # the checkpoint is only read
-    with pytest.raises(SystemExit):
-        probe.main(["--ckpt", str(last), "--data", str(data_root), "--t5-init", "xavier"])
-    capsys.readouterr()
-    assert probe.main(["--ckpt", str(last), "--data", str(data_root / "missing")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
-
-
-def test_yardsticks_start_at_bicubic_train_and_report(data_root, capsys):
-    """The issue-12 yardsticks: the untrained SR CNN is bicubic exactly; both jobs train, evaluate and print."""
-    from stirer_lib.scoring import bicubic_upsample
-    from stirer_lib.training import yardsticks
-    lr = torch.rand(2, 4, 16, 64)
-    assert torch.equal(yardsticks.ResidualSR(8, 1)(lr).sr, bicubic_upsample(lr))
-    for job in (["sr", "--width", "8", "--blocks", "1"], ["reader", "--source", "textzoom"]):
-        assert yardsticks.main(job + ["--data", str(data_root), "--steps", "3", "--eval-every", "2",
-                                      "--max-test", "2"]) == 0
-        out = capsys.readouterr().out
-        assert [line.split()[1] for line in out.splitlines() if line.startswith("step")] == ["2", "3"], out
-        assert ("gain" in out) if job[0] == "sr" else ("LR accuracy (%) easy" in out)
-    assert yardsticks.main(["sr", "--data", str(data_root / "missing")]) == 2
-    assert "is not a folder" in capsys.readouterr().err
-
-
 def test_cosine_schedule_warms_up_then_decays_every_group_to_zero():
     """schedule="cosine" (the cpu profile): linear warm-up, then a cosine to 0 at the last step, per group."""
     p1, p2 = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))

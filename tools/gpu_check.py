@@ -10,7 +10,7 @@ Steps, in order, each timed and time-boxed; a failing step is recorded and the o
   doctor_gpu, doctor_paper   python -m stirer_lib.doctor and its estimate per stage
   bench_fp32, bench_bf16     python -m stirer_lib.bench model: images/second, peak CUDA memory
   course        the six notebooks, gpu profile at reduced size (release model, bf16, loader workers)
-  evaluate      python -m stirer_lib.evaluate on the course's fine-tuned checkpoint
+  evaluate      python -m stirer_lib.evaluation on the course's fine-tuned checkpoint
   torchrun      torchrun --nproc_per_node 1 of the paper profile's train command on a tiny real-format layout
   ddp_probe     one process group (NCCL on CUDA, gloo on a CPU) and DistributedDataParallel steps of the model
 OUTDIR gets gpu_check.log (every command and its output) and gpu_check.json (rc, seconds and figures of each
@@ -196,7 +196,7 @@ def evaluate_cmds(ctx: Ctx) -> list[list[str]]:
     """Evaluate the course's fine-tuned model (the dry run, which runs notebook 01 only, makes a random one)."""
     ckpt, crnn = ctx.run / "finetune" / "best.pt", ctx.run / "crnn" / "crnn.pt"
     cmds = [] if ckpt.exists() or not ctx.mode.dry else [me(ctx, "tiny-checkpoint", str(ckpt))]
-    return cmds + [[ctx.py, "-m", "stirer_lib.evaluate", "--stirer", str(ckpt), "--data", str(ctx.data),
+    return cmds + [[ctx.py, "-m", "stirer_lib.evaluation", "--stirer", str(ckpt), "--data", str(ctx.data),
                     "--json", str(ctx.work / "evaluate.json"), "--no-progress", *ctx.mode.eval_args,
                     *(["--crnn", str(crnn)] if crnn.exists() or not ctx.mode.dry else [])]]
 
@@ -750,7 +750,8 @@ def helper_ddp_probe(args: list[str]) -> int:
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
     from stirer_lib.models import build_stirer
-    from stirer_lib.models.bench import proxy_loss, random_batch
+    from stirer_lib.bench.worker import make_batch
+    from stirer_lib.losses import stirer_loss
     cuda = torch.cuda.is_available()
     dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if cuda else torch.device("cpu")
     if cuda:
@@ -762,10 +763,10 @@ def helper_ddp_probe(args: list[str]) -> int:
         torch.manual_seed(0)
         model = build_stirer(a.config).to(dev).train()
         ddp = DistributedDataParallel(model, device_ids=[dev.index] if cuda else None, find_unused_parameters=True)
-        opt, batch, losses, times = torch.optim.AdamW(model.parameters(), lr=1e-4), random_batch(a.batch, dev), [], []
+        opt, batch, losses, times = torch.optim.AdamW(model.parameters(), lr=1e-4), make_batch(a.batch, dev), [], []
         for _ in range(2):
             t0 = time.perf_counter()
-            loss = proxy_loss(ddp(batch["lr"], labels=batch["decoder_labels"]), batch)
+            loss = stirer_loss(ddp(batch["lr"], labels=batch["decoder_labels"]), batch)["total"]
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

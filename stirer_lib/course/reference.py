@@ -26,10 +26,12 @@ from typing import Any
 
 import torch
 
-from ..checkpoint import atomic_save, atomic_write_text, best_or_last, read, state_dict_of
+from ..atomic_write import atomic_write_text
+from ..checkpoint import atomic_save, best_or_last, read, state_dict_of
 from ..errors import MissingCheckpointError, RunDirError
 from ..evaluation import compact, load_results
-from ..viz.training import read_metrics, save_curves
+from ..rundir import read_metrics
+from ..viz.training import save_curves
 from .session import repo_root
 
 PARTS = {"crnn": "crnn.pt", "pretrain": "pretrain.pt", "finetune": "finetune.pt"}

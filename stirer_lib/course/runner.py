@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..checkpoint import atomic_write_text
+from ..atomic_write import atomic_write_text
 from ..errors import DataError, SettingError
 from ..evaluation import load_results, results_table
-from ..runlock import RunLock
+from ..rundir import RunLock
 from . import reference
 from .profiles import parse_overrides
 from .session import ensure_heldout_data, ensure_ood_data, ensure_profile_data, prepare, repo_root

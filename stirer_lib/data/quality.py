@@ -15,14 +15,9 @@ from ..metrics import psnr, ssim
 from ..scoring import bicubic_upsample
 
 
-def bicubic_up(lr: torch.Tensor) -> torch.Tensor:
-    """[B, C, 16, 64] -> [B, C, 32, 128] bicubic (clamped to [0, 1]), the STISR baseline."""
-    return bicubic_upsample(lr)
-
-
 def bicubic_baseline(hr: torch.Tensor, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Per-image (PSNR [B], SSIM [B]) of the bicubic-upsampled LR against the HR."""
-    up = bicubic_up(lr)
+    """Per-image (PSNR [B], SSIM [B]) of the bicubic-upsampled LR (the STISR baseline) against the HR."""
+    up = bicubic_upsample(lr)
     return psnr(up, hr), ssim(up, hr)
 
 
@@ -60,5 +55,5 @@ def ceiling_quality(hr: list, params: list) -> tuple[torch.Tensor, torch.Tensor]
     from .camera import misalign_only
     from .transforms import hr_tensor
     ref = torch.stack([hr_tensor(im) for im in hr])
-    out = torch.stack([hr_tensor(misalign_only(im, p)) for im, p in zip(hr, params)])
+    out = torch.stack([hr_tensor(misalign_only(im, p)) for im, p in zip(hr, params, strict=True)])
     return psnr(out, ref), ssim(out, ref)

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..checkpoint import pid_alive
+from ..atomic_write import pid_alive
 from ..errors import DataError, run_cli
 from .camera import CAMERAS, SEVERITIES, CameraParams, degrade, sample_params
 from .lmdb_io import TEST_SPLITS, TRAIN_SPLITS, find_lmdbs, pretrain_dir, split_dir

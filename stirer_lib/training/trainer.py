@@ -33,14 +33,13 @@ from torch.utils.data import DataLoader, Dataset
 from ..checkpoint import atomic_save, best_or_last, load_strict, read, state_dict_of
 from ..data import collate_train
 from ..errors import DataError, SettingError, UserError
-from ..evaluation import compact, evaluate_loaders, final_accuracy, is_better
+from ..evaluation import compact, evaluate_loaders, is_better
 from ..losses import stirer_loss
-from ..runlock import RunLock
+from ..rundir import RunExistsError, RunLock, append_jsonl, check_run_dir, truncate_jsonl
 from ..utils import seed_everything
 from . import distributed as ddp
-from .checkpoint import rng_state, set_rng_state
 from .optim import build_optimizer, build_scheduler, group_lr
-from .rundir import RunExistsError, append_jsonl, check_run_dir, truncate_jsonl
+from .rng_state import rng_state, set_rng_state
 from .sampler import EpochBatchSampler, epoch_seed, set_epoch_seed
 from .settings import STAGES, StageSettings
 from .stop import StopFlag, TrainingInterrupted

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 
-from .training import read_metrics
+from ..rundir import read_metrics
 
 # the release's training budget: 8 epochs over MJSynth + SynthText (8.9 M + 5.5 M word crops in the
 # deep-text-recognition-benchmark LMDBs), then 500 epochs over TextZoom's 17,367 training pairs (DESIGN.md 1)

@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import io
-import json
 import os
 from pathlib import Path
 from typing import Any, Sequence
@@ -11,20 +10,10 @@ import matplotlib.pyplot as plt
 from matplotlib.ticker import PercentFormatter
 import torch
 
-from ..checkpoint import atomic_write_bytes
+from ..atomic_write import atomic_write_bytes
+from ..rundir import read_metrics
 
 LOSS_KEYS = ("total", "l_sr", "l_rec")
-
-
-def read_metrics(path: str | os.PathLike) -> list[dict]:
-    """The records of a metrics.jsonl file (one JSON object per line)."""
-    out = []
-    for ln in Path(path).read_text().splitlines():
-        try:
-            out.append(json.loads(ln))
-        except ValueError:
-            continue  # a line cut by a crash
-    return out
 
 
 def _legend_below(ax: plt.Axes, handles: list, labels: list) -> None:

@@ -6,22 +6,23 @@ Prints figures only (machines are shared and noisy; nothing here asserts a time)
 - the evaluation loader (test easy + medium + hard, collate_eval);
 - the synthetic generator (TextZoom pairs and MJ/ST words, one process).
 """
+
 from __future__ import annotations
 
 import argparse
 import time
-from collections.abc import Callable
 
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
 
-from . import TEST_SPLITS, collate_eval, collate_train, pretrain_set, textzoom_split, textzoom_train_set
+from ..data import TEST_SPLITS, collate_eval, collate_train, pretrain_set, textzoom_split, textzoom_train_set
 
 
 def loader_rate(ds, collate, batch_size: int, workers: int, min_samples: int) -> float:
     """Samples per second of a DataLoader over ds (repeating epochs until min_samples)."""
-    loader = DataLoader(ds, batch_size=batch_size, shuffle=True, num_workers=workers, collate_fn=collate,
-                        persistent_workers=workers > 0)
+    loader = DataLoader(
+        ds, batch_size=batch_size, shuffle=True, num_workers=workers, collate_fn=collate, persistent_workers=workers > 0
+    )
     seen, t0 = 0, None
     while seen < min_samples:
         for batch in loader:
@@ -36,9 +37,10 @@ def loader_rate(ds, collate, batch_size: int, workers: int, min_samples: int) ->
 
 def generator_rate(kind: str, n: int) -> float:
     """Records per second of the generator in this process."""
-    from .synth import make_pair, make_word
+    from ..data.synth import make_pair, make_word
+
     fn = make_pair if kind == "pair" else make_word
-    fn(0, "train1" if kind == "pair" else "pretrain", 10 ** 6)  # warm the caches (fonts, photos, words)
+    fn(0, "train1" if kind == "pair" else "pretrain", 10**6)  # warm the caches (fonts, photos, words)
     t0 = time.perf_counter()
     for i in range(n):
         fn(0, "train1" if kind == "pair" else "pretrain", i)
@@ -57,13 +59,17 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def run(a: argparse.Namespace, resolve_root: Callable[[str], str] | None = None) -> int:
-    """Print the loaders' and the generator's rates; resolve_root(profile) gives the ROOT when --root is
-    not set (the CLI passes the course's profile lookup: this module stays below the course)."""
+def profile_data_root(profile: str) -> str:
+    """The data ROOT of a course profile (generated if missing)."""
+    from ..course import session
+
+    return session.start(profile, data_root=None, ensure_data=True)["data"]["root"]
+
+
+def run(a: argparse.Namespace) -> int:
+    """Print the loaders' and the generator's rates (the data ROOT: --root, else the profile's)."""
     torch.set_num_threads(1)
-    if a.root is None and resolve_root is None:
-        raise ValueError("give --root, or a resolve_root(profile) callable")
-    root = a.root if a.root is not None else resolve_root(a.profile)
+    root = a.root if a.root is not None else profile_data_root(a.profile)
     print(f"data ROOT {root}; batch {a.batch_size}, {a.workers} workers, {a.samples} samples per loader")
     rows = [
         ("train: TextZoom pairs", textzoom_train_set(root), collate_train),
@@ -79,6 +85,6 @@ def run(a: argparse.Namespace, resolve_root: Callable[[str], str] | None = None)
     return 0
 
 
-def main(argv: list[str] | None = None, resolve_root: Callable[[str], str] | None = None) -> int:
-    """Parse argv and run (resolve_root as in run)."""
-    return run(build_parser().parse_args(argv), resolve_root)
+def main(argv: list[str] | None = None) -> int:
+    """Parse argv (argparse's own error handling) and run."""
+    return run(build_parser().parse_args(argv))

@@ -1,17 +1,24 @@
-"""One side of `python -m stirer_lib.bench compare`: times STIRER / CRNN steps of the stirer_lib under --root.
+"""The timed steps of the benchmarks, and one side of `python -m stirer_lib.bench compare`.
 
-    python tools/bench_worker.py --root DIR --threads 2 [--device cpu] [--bf16] [--compile]
+`Case(spec, device, bf16, compile_backend)` builds a model, its optimizer and seeded inputs, and
+`Case.timed()` times one step: eval:CONFIG:B (eval forward with greedy T5 decoding, no_grad),
+train:CONFIG:B (train-mode forward with teacher forcing, the implementation's own Eq. 9 loss
+(losses.stirer_loss) and AdamW (training.optim), backward, step), crnn_eval:B, crnn_train:B (CTC +
+AdamW). `bench model` times the cases of this tree in its own process.
 
-Started twice by the compare driver (today's tree and a `git worktree` of the baseline commit), each
-in its own process so that the two implementations never share a module. It reads one JSON request a
-line on stdin and answers one JSON line on stdout:
+`bench compare` starts this file twice as a script, once for this tree and once for the baseline's:
+
+    python stirer_lib/bench/worker.py --root DIR --threads 2 [--device cpu] [--bf16] [--compile]
+
+so that the two implementations never share a module: --root's stirer_lib is imported, whichever
+tree this file comes from. It reads one JSON request a line on stdin and answers one JSON line:
   {"cmd": "setup", "case": "train:release:32"}   build model, optimizer and inputs (seed 0), warm up
   {"cmd": "run", "threads": 2}                   one timed repetition -> {"seconds": s}
-Cases: eval:CONFIG:B (eval forward with greedy T5 decoding, no_grad), train:CONFIG:B (train-mode forward
-with teacher forcing, the implementation's own Eq. 9 loss and AdamW from training.optim, backward,
-step), crnn_eval:B, crnn_train:B (CTC + AdamW). Only public names that commit be7bf5b already had are
-used, so both sides run the same procedure with their own code.
+Only names that every baseline has are used (models.build_stirer, models.CRNN,
+training.optim.build_optimizer, losses.stirer_loss), so both sides run the same procedure with their
+own code; the imports are absolute for that reason.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -25,13 +32,18 @@ from pathlib import Path
 def make_batch(b: int, device, seed: int = 0) -> dict:
     """LR [b,4,16,64], HR [b,4,32,128], CTC targets and decoder labels of 10-character words (seeded)."""
     import torch
+
     g = torch.Generator().manual_seed(seed)
     chars = torch.randint(1, 37, (b, 10), generator=g)
     labels = torch.zeros(b, 31, dtype=torch.long)
     labels[:, :10], labels[:, 10] = chars, 37
-    batch = {"lr": torch.rand(b, 4, 16, 64, generator=g), "hr": torch.rand(b, 4, 32, 128, generator=g),
-             "ctc_targets": chars.flatten(), "ctc_lengths": torch.full((b,), 10, dtype=torch.long),
-             "decoder_labels": labels}
+    batch = {
+        "lr": torch.rand(b, 4, 16, 64, generator=g),
+        "hr": torch.rand(b, 4, 32, 128, generator=g),
+        "ctc_targets": chars.flatten(),
+        "ctc_lengths": torch.full((b,), 10, dtype=torch.long),
+        "decoder_labels": labels,
+    }
     return {k: v.to(device) for k, v in batch.items()}
 
 
@@ -40,17 +52,20 @@ class Case:
 
     def __init__(self, spec: str, device, bf16: bool, compile_backend: str | None):
         import torch
+
         self.torch, self.device = torch, device
-        self.autocast = (torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext())
+        self.autocast = torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
         kind, *rest = spec.split(":")
         self.kind, b = kind, int(rest[-1])
         torch.manual_seed(0)
         self.batch = make_batch(b, device)
         if kind in ("eval", "train"):
             from stirer_lib.models import build_stirer
+
             self.model = build_stirer(rest[0]).to(device)
         elif kind in ("crnn_eval", "crnn_train"):
             from stirer_lib.models import CRNN
+
             self.model = CRNN(32, 1, 37, 256).to(device)
         else:
             raise ValueError(f"unknown case {spec!r}")
@@ -63,6 +78,7 @@ class Case:
         """The implementation's own AdamW (training.optim) for STIRER; plain AdamW for the CRNN."""
         if self.kind == "train":
             from stirer_lib.training.optim import build_optimizer
+
             return build_optimizer(self.model, 1e-4, 5e-4)
         return self.torch.optim.AdamW(self.model.parameters(), lr=1e-4)
 
@@ -74,6 +90,7 @@ class Case:
                 self.forward(batch["lr"])
         elif self.kind == "train":
             from stirer_lib.losses import stirer_loss
+
             with self.autocast:
                 out = self.forward(batch["lr"], labels=batch["decoder_labels"])
             self.opt.zero_grad(set_to_none=True)
@@ -87,8 +104,9 @@ class Case:
                 scores = self.forward(batch["hr"][:, :3])  # [T,B,37]
             lp = scores.float().log_softmax(-1)
             frames = torch.full((lp.shape[1],), lp.shape[0], dtype=torch.long, device=lp.device)
-            loss = torch.nn.functional.ctc_loss(lp, batch["ctc_targets"], frames, batch["ctc_lengths"],
-                                                zero_infinity=True)
+            loss = torch.nn.functional.ctc_loss(
+                lp, batch["ctc_targets"], frames, batch["ctc_lengths"], zero_infinity=True
+            )
             self.opt.zero_grad(set_to_none=True)
             loss.backward()
             self.opt.step()
@@ -106,6 +124,7 @@ class Case:
 def serve(args: argparse.Namespace) -> None:
     """Answer the driver's requests until stdin closes."""
     import torch
+
     torch.set_num_threads(args.threads)
     device = torch.device(args.device)
     case = None
@@ -130,7 +149,7 @@ def serve(args: argparse.Namespace) -> None:
 
 
 def main() -> None:
-    """Put --root first on sys.path, check stirer_lib comes from there, serve."""
+    """Put --root in place of this file's folder on sys.path, check stirer_lib comes from there, serve."""
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--root", required=True)
     ap.add_argument("--threads", type=int, default=2)
@@ -140,8 +159,9 @@ def main() -> None:
     ap.add_argument("--compile-backend", default="inductor")
     args = ap.parse_args()
     root = Path(args.root).resolve()
-    sys.path.insert(0, str(root))
+    sys.path[0] = str(root)  # run as a script, sys.path[0] is this folder (its data.py would shadow names)
     import stirer_lib
+
     if Path(stirer_lib.__file__).resolve().parents[1] != root:
         raise SystemExit(f"stirer_lib imported from {stirer_lib.__file__}, not from {root}")
     print(json.dumps({"ok": True, "ready": str(root)}), flush=True)

@@ -1,11 +1,8 @@
-"""What a resumable checkpoint adds to the weights: the RNG states, stored as plain data + tensors.
+"""The random-number states of a process (python, numpy, torch, CUDA) as tensors and plain data.
 
-A checkpoint is a dict {"model": state_dict (official key layout), "config": asdict(StirerConfig),
-"step", "epoch", "batch_in_epoch", "optimizer", "scheduler", "scaler", "rng" (one entry per rank:
-python, numpy, torch, cuda), "stage", "profile", "total_steps", "finished", "best"}; every entry
-loads with torch.load(weights_only=True). Reading, strict loading and atomic writing are
-stirer_lib.checkpoint's. The data order needs no state: it is a function of (seed, epoch)
-(sampler.py).
+A resumed run continues the dropout and drop-path streams where the interrupted one stopped: the
+trainer stores one rng_state() per rank under last.pt's "rng" (stirer_lib.rundir describes the file)
+and restores it with set_rng_state. Tensors and plain data only, so the checkpoint loads weights-only.
 """
 from __future__ import annotations
 

@@ -1,8 +1,9 @@
-"""`python -m stirer_lib.bench model|compare|data [options]`: throughput benchmarks that print figures.
+"""The command line `python -m stirer_lib.bench model|compare|data [options]`: parses and dispatches.
 
 Machines are shared and noisy: `compare` reports ratios against a baseline measured in the same
 run, interleaved; nothing here asserts a time. Usage errors print one line on stderr and exit 2.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -11,7 +12,7 @@ import sys
 USAGE = """usage: python -m stirer_lib.bench {model,compare,data} [options]
 
   model    images/second of STIRER's eval forward and train step (this tree)
-  compare  this tree against another commit (default be7bf5b), interleaved in two processes:
+  compare  this tree against a baseline (--against COMMIT or DIR), interleaved in two processes:
            speed-ups of eval / train steps and of the CRNN; --scaling for images/second tables
   data     samples/second of the data loaders and of the synthetic generator
 
@@ -24,33 +25,32 @@ class UsageError(Exception):
 
 def _one_line_errors(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Make parser.error raise UsageError instead of printing the usage block and exiting."""
+
     def error(message: str):
         raise UsageError(f"{parser.prog}: error: {message}")
+
     parser.error = error
     return parser
-
-
-def _data_root(profile: str) -> str:
-    """The data ROOT of a course profile (generated if missing); the CLI layer may import the course."""
-    from .course import session
-    return session.start(profile, data_root=None, ensure_data=True)["data"]["root"]
 
 
 def _dispatch(topic: str, rest: list[str]) -> int:
     """Parse the topic's options and run it."""
     if topic == "model":
-        from .models import bench
-        return bench.run(_one_line_errors(bench.build_parser()).parse_args(rest))
+        from . import model
+
+        return model.run(_one_line_errors(model.build_parser()).parse_args(rest))
     if topic == "compare":
-        from .models import bench
-        args = _one_line_errors(bench.build_compare_parser()).parse_args(rest)
+        from . import compare
+
+        args = _one_line_errors(compare.build_parser()).parse_args(rest)
         try:
-            return bench.compare(args)
-        except bench.BenchError as e:
+            return compare.compare(args)
+        except compare.BenchError as e:
             print(f"python -m stirer_lib.bench compare: {e}", file=sys.stderr)
             return 1
-    from .data import bench
-    return bench.run(_one_line_errors(bench.build_parser()).parse_args(rest), resolve_root=_data_root)
+    from . import data
+
+    return data.run(_one_line_errors(data.build_parser()).parse_args(rest))
 
 
 def main(argv: list[str] | None = None) -> int:
