@@ -19,6 +19,7 @@ from stirer_lib.scoring import bicubic_upsample
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 SIZES = {"train1": 12, "train2": 12, "easy": 4, "medium": 4, "hard": 4, "pretrain": 24}
+SHORT = ["--steps", "3", "--eval-every", "2", "--max-test", "2"]  # evaluations after steps 2 and 3
 
 
 @pytest.fixture(scope="module")
@@ -34,32 +35,15 @@ def test_probe_trains_a_fresh_decoder_and_only_reads_the_checkpoint(data_root, t
     torch.manual_seed(0)
     ckpt = save_checkpoint(build_stirer("small"), tmp_path / "stirer.pt")
     before = read(ckpt)["model"]
-    assert (
-        probe.main(
-            [
-                "--ckpt",
-                str(ckpt),
-                "--data",
-                str(data_root),
-                "--steps",
-                "3",
-                "--eval-every",
-                "2",
-                "--max-test",
-                "2",
-                "--t5-init",
-                "t5",
-            ]
-        )
-        == 0
-    )
+    args = ["--ckpt", str(ckpt), "--data", str(data_root)]
+    assert probe.main([*args, *SHORT, "--t5-init", "t5"]) == 0
     out = capsys.readouterr().out
     assert "24 training / 6 test words; t5_init t5" in out
     assert [line.split()[1] for line in out.splitlines() if line.startswith("step")] == ["2", "3"]
     after = read(ckpt)["model"]
     assert all(torch.equal(before[k], after[k]) for k in before)
     with pytest.raises(SystemExit):
-        probe.main(["--ckpt", str(ckpt), "--data", str(data_root), "--t5-init", "xavier"])
+        probe.main([*args, "--t5-init", "xavier"])
     capsys.readouterr()
     assert probe.main(["--ckpt", str(ckpt), "--data", str(data_root / "missing")]) == 2
     assert "is not a folder" in capsys.readouterr().err
@@ -70,25 +54,8 @@ def test_yardsticks_start_at_bicubic_train_and_report(data_root, tmp_path, capsy
     lr = torch.rand(2, 4, 16, 64)
     assert torch.equal(yardsticks.ResidualSR(8, 1)(lr).sr, bicubic_upsample(lr))
     for job in (["sr", "--width", "8", "--blocks", "1"], ["reader", "--source", "textzoom"]):
-        assert (
-            yardsticks.main(
-                job
-                + [
-                    "--data",
-                    str(data_root),
-                    "--steps",
-                    "3",
-                    "--eval-every",
-                    "2",
-                    "--max-test",
-                    "2",
-                    "--run-dir",
-                    str(tmp_path),
-                    "--no-progress",
-                ]
-            )
-            == 0
-        )
+        args = ["--data", str(data_root), "--run-dir", str(tmp_path), "--no-progress"]
+        assert yardsticks.main([*job, *args, *SHORT]) == 0
         out = capsys.readouterr().out
         assert [line.split()[1] for line in out.splitlines() if line.startswith("step")] == ["2", "3"], out
         assert ("gain" in out) if job[0] == "sr" else ("LR accuracy (%) easy" in out)
