@@ -11,8 +11,12 @@ Details fixed by ../shared/fixtures/official_stirer_seed0.pt (`train_py_losses_e
 - L_CTC is torch's CTC loss with reduction 'mean' (per word divided by its length, then batch
   mean) on the 32 frames of each mini STR decoder. We set zero_infinity=True: a word with many
   repeated letters can need more than 32 frames; the fixture's values are finite either way.
-- L_CE is T5's cross entropy over all 31 label positions; pads (0) count, as in the release
-  (0 is not the ignore index -100).
+- L_CE is T5's cross entropy over all 31 label positions, computed as transformers'
+  T5ForConditionalGeneration computes its loss (CrossEntropyLoss(ignore_index=-100) over the logits);
+  pads (0) count, as in the release (0 is not the ignore index -100).
+The model computes no loss (stirer_lib.models.STIRER returns outputs only). Every loss here casts the
+outputs it reads to float32 itself, the one place they are cast: a bf16 autocast forward's outputs
+enter as they are.
 """
 from __future__ import annotations
 
@@ -71,31 +75,30 @@ def sr_loss(out: Any, hr: torch.Tensor) -> torch.Tensor:
 
 
 def ctc_loss(logits: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """CTC of one mini STR decoder; logits [B, T, 37] raw scores, targets concatenated (1-36)."""
+    """L_CTC of Eq. 8 (Graves et al. 2006; mean over words of loss / length, blank 0): raw scores
+    logits [B, T, 37] (a mini STR decoder's; a CRNN's [T, B, 37] transposed), targets concatenated (1-36)."""
     b, t, _ = logits.shape
     log_probs = logits.float().log_softmax(-1).transpose(0, 1)  # [T, B, 37]
-    frames = torch.full((b,), t, dtype=torch.long, device=logits.device)
-    return F.ctc_loss(log_probs, targets.long().to(logits.device), frames, lengths.long().to(logits.device),
-                      blank=0, reduction="mean", zero_infinity=True)
+    frames = torch.full((b,), t, dtype=torch.long)  # lengths on the CPU: torch reads them on the host
+    per_word = F.ctc_loss(log_probs, targets.long().to(logits.device, non_blocking=True), frames, lengths.long().cpu(),
+                          blank=0, reduction="none", zero_infinity=True)
+    # reduction "mean" by hand (the same arithmetic): torch's would copy the lengths to the device and wait
+    return (per_word / lengths.to(per_word.device, non_blocking=True).clamp_min(1)).mean()
+
+
+def t5_cross_entropy(logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """L_CE of Eq. 8 as T5ForConditionalGeneration computes its loss: CrossEntropyLoss(ignore_index=-100) of the
+    teacher-forced logits [B,31,38] (in float32) against the decoder labels [B,31] at every position."""
+    labels = labels.to(logits.device)
+    if logits.shape[:2] != labels.shape:
+        raise ValueError(f"ar_logits {tuple(logits.shape)} do not match decoder_labels {tuple(labels.shape)}")
+    return F.cross_entropy(logits.float().flatten(0, 1), labels.long().flatten(), ignore_index=-100)
 
 
 def decoder_ce(out: Any, decoder_labels: torch.Tensor) -> torch.Tensor | None:
-    """L_CE of the STR decoder over all 31 positions (pads included, as T5's loss in the release).
-    The model's own ar_loss is reused when it was computed with these labels (one cross entropy a step)."""
+    """L_CE of Eq. 8 from a model output: t5_cross_entropy of its ar_logits; None without them."""
     logits = getattr(out, "ar_logits", None)
-    if logits is not None:
-        labels = decoder_labels.to(logits.device).long()
-        if logits.shape[:2] != labels.shape:
-            raise ValueError(f"ar_logits {tuple(logits.shape)} do not match decoder_labels {tuple(labels.shape)}")
-        if _same_labels(getattr(out, "ar_labels", None), labels) and getattr(out, "ar_loss", None) is not None:
-            return out.ar_loss
-        return F.cross_entropy(logits.float().flatten(0, 1), labels.flatten())
-    return getattr(out, "ar_loss", None)
-
-
-def _same_labels(a: torch.Tensor | None, b: torch.Tensor) -> bool:
-    """True when a is b, or holds the same values."""
-    return a is not None and (a is b or (a.shape == b.shape and bool(torch.equal(a, b))))
+    return None if logits is None else t5_cross_entropy(logits, decoder_labels)
 
 
 def rec_terms(out: Any, batch: dict) -> tuple[list[torch.Tensor], torch.Tensor | None]:
@@ -110,6 +113,7 @@ def rec_loss(out: Any, batch: dict) -> torch.Tensor:
 
 
 def _rec_from_terms(ctc: list[torch.Tensor], ce: torch.Tensor | None, device: torch.device) -> torch.Tensor:
+    """Eq. 8 from its terms: sum_i i * ctc_i + (L+1) * ce (L = len(ctc))."""
     total = progressive_sum(ctc, device)
     return total if ce is None else total + (len(ctc) + 1) * ce
 

@@ -12,9 +12,10 @@ from torch.utils.data import DataLoader, Subset
 
 from stirer_lib.checkpoint import read
 from stirer_lib.evaluation import evaluate_loaders
+from stirer_lib.losses import ctc_loss
 from stirer_lib.models.crnn import CRNN, load_crnn
 from stirer_lib.scoring import bicubic_upsample, crnn_read
-from stirer_lib.training.crnn import accuracy_gap, ctc_loss, eval_loader, gap_readings, gap_table, save_crnn, train_crnn
+from stirer_lib.training.crnn import accuracy_gap, eval_loader, gap_readings, gap_table, save_crnn, train_crnn
 from stirer_lib.training.settings import CrnnSettings
 from stirer_lib.viz.ctc import (collapse_steps, frame_symbols, misread_indices, plot_accuracy_gap, plot_crnn_history,
                                 plot_ctc_alignment, plot_misreads)
@@ -47,7 +48,7 @@ def test_ctc_loss_matches_torch():
     scores = torch.randn(33, 2, 37)
     targets, lengths = torch.tensor([5, 6, 7, 1, 2], dtype=torch.int32), torch.tensor([3, 2], dtype=torch.int32)
     ref = torch.nn.CTCLoss(blank=0)(scores.log_softmax(2), targets.long(), torch.tensor([33, 33]), lengths.long())
-    torch.testing.assert_close(ctc_loss(scores, targets, lengths), ref)
+    torch.testing.assert_close(ctc_loss(scores.transpose(0, 1), targets, lengths), ref)  # [B,T,C]
 
 
 def test_few_steps_lower_the_ctc_loss(trained):

@@ -23,7 +23,7 @@ def fx(load_fixture, to_device):
     t = d["train_py_losses_evalmode"]
     d = to_device({k: v for k, v in d.items() if k not in ("state_dict", "train_py_losses_evalmode")})
     out = SimpleNamespace(sr=d["sr"], srs=list(d["srs_intermediate"]), ctc_logits=list(d["logits_intermediate"]),
-                          ar_logits=d["t5_logits_teacher_forced"], ar_loss=None)
+                          ar_logits=d["t5_logits_teacher_forced"])
     targets, lengths = to_device(ctc_encode(d["labels"]))
     # the fixture's T5 loss used the official training labels (EOS overwritten below 15 chars)
     batch = {"hr": d["hr"], "lr": d["lr"], "labels": d["labels"], "ctc_targets": targets, "ctc_lengths": lengths,
@@ -88,14 +88,14 @@ def test_losses_backpropagate_and_handle_ablations():
     targets, lengths = ctc_encode(["ab", "aaaaaaaaaaaaaaaaaaaa"])  # the second needs 39 frames: infinite
     batch = {"hr": hr, "ctc_targets": targets, "ctc_lengths": lengths,
              "decoder_labels": encode_decoder_labels(["ab", "aaaaaaaaaaaaaaaaaaaa"])}
-    out = SimpleNamespace(sr=sr, srs=[], ctc_logits=[logits], ar_logits=None, ar_loss=None)
+    out = SimpleNamespace(sr=sr, srs=[], ctc_logits=[logits], ar_logits=None)
     parts = losses.stirer_loss(out, batch)
     assert torch.isfinite(parts["total"])
     parts["total"].backward()
     assert sr.grad.abs().sum() > 0 and logits.grad.abs().sum() > 0
     # no STISR decoder and no mini decoders: L_SR is zero, L_Rec is the CE alone with weight 1
     ar = torch.randn(2, 31, 38, generator=g)
-    out = SimpleNamespace(sr=None, srs=[], ctc_logits=[], ar_logits=ar, ar_loss=None)
+    out = SimpleNamespace(sr=None, srs=[], ctc_logits=[], ar_logits=ar)
     parts = losses.stirer_loss(out, batch, alpha=0.25)
     assert parts["l_sr"].item() == 0.0
     assert torch.allclose(parts["total"], 0.75 * parts["ce"])
@@ -103,3 +103,36 @@ def test_losses_backpropagate_and_handle_ablations():
         losses.gradient_profile_loss(sr[:, :3], hr)
     with pytest.raises(ValueError, match="alpha"):
         losses.stirer_loss(out, batch, alpha=2.0)
+
+
+def test_the_model_computes_no_loss_and_decoder_ce_is_t5s_own():
+    """STIRER's output holds logits, no loss; decoder_ce of its ar_logits is the loss transformers'
+    T5ForConditionalGeneration computes from the same labels, -100 (ignored) positions included."""
+    import dataclasses
+
+    from stirer_lib.models import build_stirer
+    from stirer_lib.models.decoders import str_encode
+
+    torch.manual_seed(0)
+    model = build_stirer("small").eval()
+    lr = torch.rand(2, 4, 16, 64)
+    labels = encode_decoder_labels(["abc", "hello"])
+    for y in (labels, labels.masked_fill(labels == 0, -100)):
+        with torch.no_grad():
+            out = model(lr, labels=y, generate=False)
+            t5 = model.decoder(inputs_embeds=str_encode(model, lr, out.features), labels=y)
+        assert not any("loss" in f.name or "labels" in f.name for f in dataclasses.fields(out))
+        torch.testing.assert_close(out.ar_logits, t5.logits)
+        torch.testing.assert_close(losses.decoder_ce(out, y), t5.loss)
+    with pytest.raises(ValueError, match="do not match"):
+        losses.decoder_ce(out, labels[:, :30])
+
+
+def test_ctc_loss_is_torchs_mean_reduction():
+    """The hand-made mean (per word / its length, then the batch mean) equals torch's reduction="mean"."""
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(3, 32, 37, generator=g)
+    targets, lengths = ctc_encode(["ab", "hello", "aaaaaaaaaaaaaaaaaaaa"])  # the last: infinite, zeroed
+    ref = torch.nn.functional.ctc_loss(logits.log_softmax(-1).transpose(0, 1), targets.long(),
+                                       torch.full((3,), 32), lengths.long(), reduction="mean", zero_infinity=True)
+    assert torch.equal(losses.ctc_loss(logits, targets, lengths), ref)

@@ -2,15 +2,21 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
+from stirer_lib.losses import decoder_ce
 from stirer_lib.models import (StirerConfig, build_stirer, config_from_name, count_parameters,
                                is_mini_decoder_key, load_stirer, predictions, save_checkpoint)
 from stirer_lib.text import ctc_greedy_decode, decode_ids, encode_decoder_labels
 
+REPO = Path(__file__).resolve().parents[1]
 TOL = 1e-5
 BF16_ATOL = 0.03  # bf16 autocast vs the float32 fixture, SR pixels and CTC scores (measured on a CPU: 0.0033, 0.0078)
 
@@ -90,7 +96,7 @@ def test_fixture_teacher_forcing(model, ref, keep_eos, to_device):
         o = model(to_device(ref["lr"]), labels=to_device(labels), generate=False)
     assert o.text_ids is None
     assert _maxdiff(o.ar_logits, ref["t5_logits_teacher_forced" + suffix]) < TOL
-    assert abs(o.ar_loss.item() - ref["t5_loss_teacher_forced" + suffix].item()) < TOL
+    assert abs(decoder_ce(o, to_device(labels)).item() - ref["t5_loss_teacher_forced" + suffix].item()) < TOL
 
 
 def test_fixture_under_bf16_autocast(model, ref, device, to_device):
@@ -210,8 +216,8 @@ def test_ablation_forward_backward(name):
         loss = loss + o.sr.square().mean()
     for t in o.srs + o.ctc_logits:
         loss = loss + t.square().mean()
-    if o.ar_loss is not None:
-        loss = loss + o.ar_loss
+    if o.ar_logits is not None:
+        loss = loss + decoder_ce(o, labels)
     loss.backward()
     assert model.conv_first.weight.grad is not None and model.conv_first.weight.grad.abs().sum() > 0
     assert o.text_ids is None  # train mode: no generation
@@ -219,7 +225,7 @@ def test_ablation_forward_backward(name):
     assert len(model.layers) == n_blocks
     assert len(o.srs) == len(o.ctc_logits) == (n_blocks if kw.get("mini_decoders", True) else 0)
     assert (o.sr is None) == (kw.get("stisr_decoder") is False)
-    assert (o.ar_loss is None) == (kw.get("str_decoder") is False)
+    assert (o.ar_logits is None) == (kw.get("str_decoder") is False)
     if kw.get("use_stl") is False:
         assert all(len(layer.residual_group.blocks) == 0 for layer in model.layers)
     if kw.get("use_bigru") is False:
@@ -277,16 +283,14 @@ def test_swin_buffers_and_attention_match(ref):
     m1 = layer.mask_for((16, 32), torch.device("cpu"))
     assert m1.shape == (16, 32, 32) and layer.mask_for((16, 32), torch.device("cpu")) is m1  # cached
     assert layer(torch.rand(1, 16 * 32, 48), (16, 32)).shape == (1, 512, 48)
+    with pytest.raises(ValueError, match="full height"):  # [H, W/32] windows only
+        SwinTransformerLayer(48, (16, 64), (8, 2), 6, shifted=True)
+    with pytest.raises(ValueError, match="16 rows high"):
+        layer(torch.rand(1, 8 * 64, 48), (8, 64))
     q, k, v = torch.randn(3, 2, 6, 32, 8).unbind(0)
     bias = torch.randn(6, 32, 32)
     fused = torch.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=bias)
     assert _maxdiff(window_softmax_attention(q, k, v, bias), fused) < TOL
-
-
-def test_sr_learning_rate_names():
-    names = build_stirer("small").sr_parameter_names()
-    assert "upsample.0.weight" in names and "layers.0.conv_after_body.weight" in names
-    assert "conv_after_body.4.weight" in names and not any("vit" in n for n in names)
 
 
 def test_efficiency_matches_official_counts():
@@ -301,6 +305,20 @@ def test_efficiency_matches_official_counts():
     assert rows["encoder"].macs_all > rows["encoder"].macs  # the window attention products
     table = efficiency_table(StirerConfig.small(mini_decoders=False))
     assert "stisr_decoder" in table and "0.52M" in table and "mini_decoders" not in table
+
+
+def test_flop_counting_leaves_torch_registry_alone():
+    """Importing the models registers nothing with torch's FLOP counter; efficiency counts the CPU attention
+    kernel through its own counters only (a fresh interpreter: this one imported the models already)."""
+    code = ("import torch.utils.flop_counter as f; before = dict(f.flop_registry)\n"
+            "from stirer_lib.models import build_stirer, efficiency, swin\n"
+            "assert dict(f.flop_registry) == before, 'import'\n"
+            "enc = efficiency.component_costs(build_stirer('small'))[0]\n"
+            "assert dict(f.flop_registry) == before, 'counting'\n"
+            "assert enc.name == 'encoder' and enc.macs_all > enc.macs, enc\n")
+    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
+                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    assert r.returncode == 0, r.stderr[-2000:]
 
 
 def test_bench_prints_figures(capsys):

@@ -162,7 +162,8 @@ def test_ctrl_c_saves_last_and_resume_matches(data_root, straight_run, tmp_path)
     _assert_same(_weights(tmp_path / "pretrain" / "last.pt"), _weights(straight_run / "last.pt"))
 
 
-def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data_root, tmp_path, monkeypatch):
+@pytest.mark.parametrize("log_every", [1, 5])  # 5: found at the checkpoint of step 4, before it is written
+def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data_root, tmp_path, monkeypatch, log_every):
     real = trainer_mod.stirer_loss
     calls = {"n": 0}
 
@@ -174,11 +175,45 @@ def test_non_finite_loss_stops_and_keeps_the_last_good_checkpoint(data_root, tmp
         return parts
 
     monkeypatch.setattr(trainer_mod, "stirer_loss", poisoned)
+    prof = _prof(data_root, tmp_path, **{"pretrain.log_every": log_every})
     with pytest.raises(NonFiniteLossError, match=r"step 3 .*last good checkpoint .* is kept.*--resume \(a resumed"):
-        train_stage(_prof(data_root, tmp_path), "pretrain", progress=False)
+        train_stage(prof, "pretrain", progress=False)
     assert read(tmp_path / "pretrain" / "last.pt")["step"] == 2
     with pytest.raises(RunExistsError, match="--resume"):
-        train_stage(_prof(data_root, tmp_path), "pretrain", progress=False)
+        train_stage(prof, "pretrain", progress=False)
+
+
+def test_a_train_step_reads_no_value_on_the_host(data_root, tmp_path, monkeypatch):
+    """No .item() / .tolist() / bool() / float() / int() / torch.equal in a train step (each waits for a GPU):
+    the step returns the loss terms on the device, and the trainer reads them every log_every steps."""
+    from stirer_lib.course.build import make_trainer
+    trainer = make_trainer(_prof(data_root, tmp_path), "pretrain", progress=False)
+    try:
+        batch = next(iter(trainer_mod.epoch_loader(trainer.dataset, trainer.s, 0, 0, 0, trainer.info)))
+        trainer.model.train()
+        reads: list[str] = []
+
+        def recording(name: str):
+            real = getattr(torch.Tensor, name)
+
+            def read_on_host(self, *args, **kwargs):
+                reads.append(name)
+                return real(self, *args, **kwargs)
+            return read_on_host
+
+        for name in ("item", "tolist", "__bool__", "__float__", "__int__"):
+            monkeypatch.setattr(torch.Tensor, name, recording(name))
+        real_equal = torch.equal
+        monkeypatch.setattr(torch, "equal", lambda *a: reads.append("equal") or real_equal(*a))
+        parts = trainer.train_step(batch)
+        monkeypatch.undo()
+        assert reads == []
+        assert parts["total"].dtype == torch.float32 and not parts["total"].requires_grad
+        assert trainer.step == 1 and len(trainer._unchecked) == 1
+        trainer.check_finite()
+        assert trainer._unchecked == []
+    finally:
+        trainer.close()
 
 
 def test_finetune_starts_from_pretraining_and_evaluates(data_root, straight_run, tmp_path):

@@ -75,18 +75,16 @@ def shift_right(labels: torch.Tensor) -> torch.Tensor:
     return shifted.masked_fill_(shifted == -100, 0)
 
 
-def teacher_forced(m: nn.Module, z: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Eq. (6) with teacher forcing: labels [B,31] (0 pad, 1-36, 37 EOS) -> logits [B,31,38], CE loss.
+def teacher_forced(m: nn.Module, z: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Eq. (6) with teacher forcing: labels [B,31] (0 pad, 1-36, 37 EOS) -> logits [B,31,38].
 
-    T5 reads the labels shifted right behind the start token 0. As in the release, pad positions (0)
-    are scored too: only -100 would be ignored. The cross entropy is computed here, once, in float32
-    (T5 is called without labels); stirer_lib.losses reuses it.
+    T5 reads the labels shifted right behind the start token 0 and is called without labels: its
+    cross entropy (L_CE of Eq. 8) is stirer_lib.losses.decoder_ce.
     """
     if labels.dim() != 2 or labels.dtype != torch.long:
         raise ValueError(f"decoder labels must be a [B, 31] long tensor, got {tuple(labels.shape)} {labels.dtype}; "
                          "build them with stirer_lib.text.encode_decoder_labels")
-    logits = m.decoder(inputs_embeds=z, decoder_input_ids=shift_right(labels)).logits
-    return logits, F.cross_entropy(logits.float().flatten(0, 1), labels.flatten(), ignore_index=-100)
+    return m.decoder(inputs_embeds=z, decoder_input_ids=shift_right(labels)).logits
 
 
 def hf_greedy_generate(m: nn.Module, z: torch.Tensor, max_new_tokens: int = 20) -> tuple[torch.Tensor, torch.Tensor]:

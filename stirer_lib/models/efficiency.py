@@ -8,7 +8,8 @@ paper's "FLOPs" are multiply-adds counted per Conv / Linear / GRU module (thop /
   as mm / addmm per time step on CPU, so the counter sees its input and hidden products
   (3 gates x (input + hidden) x hidden per step and direction), what thop counts for a GRU.
 - `macs_all`: every op the counter sees, attention products included (the fused CPU attention kernel
-  of the Swin windows, the ViTs and T5 is registered with the counter in swin.py). Greedy decoding
+  of the Swin windows, the ViTs and T5 is handed to each counter here: torch counts only the CUDA
+  kernels, and its global registry stays untouched). Greedy decoding
   stops once every row has emitted EOS, so the STR decoder's count depends on the weights.
 One 4 x 16 x 64 image; the STR decoder generates 20 tokens greedily (T5 encoder once, decoder
 20 steps with a cache). Counts run on CPU, where they are defined; biases and norms are not MACs.
@@ -43,9 +44,22 @@ class ComponentCost:
     macs_all: int  # + attention products the counter sees
 
 
+def cpu_attention_formulas() -> dict:
+    """FLOP formulas for the CPU flash-attention kernel (forward, backward), which FlopCounterMode does not
+    count as it counts the CUDA ones: the same formulas (the attention products), for one counter's
+    custom_mapping. Empty on a torch without these names."""
+    try:
+        from torch.utils import flop_counter as fcm
+        aten = torch.ops.aten
+        return {aten._scaled_dot_product_flash_attention_for_cpu: fcm.sdpa_flop.__wrapped__,
+                aten._scaled_dot_product_flash_attention_for_cpu_backward: fcm.sdpa_backward_flop.__wrapped__}
+    except (ImportError, AttributeError):
+        return {}
+
+
 def _count(fn) -> tuple[object, int, int]:
     """Run fn under FlopCounterMode -> (result, MACs without attention products, all MACs)."""
-    with FlopCounterMode(display=False) as fc:
+    with FlopCounterMode(display=False, custom_mapping=cpu_attention_formulas()) as fc:
         result = fn()
     ops = fc.get_flop_counts()["Global"]
     total = sum(ops.values())

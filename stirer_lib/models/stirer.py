@@ -38,9 +38,8 @@ class StirerOutput:
 
     sr [B,4,32,128] final SR; srs: intermediate SRs (one per PSTST block, mini decoders only);
     ctc_logits: [B,32,37] raw CTC scores per block; text_ids [B,21] greedy ids (start token first);
-    text_scores [B,20,38] the logits of each greedy step; ar_logits [B,31,38] / ar_loss teacher
-    forced (only with labels), ar_labels the labels they were computed with (stirer_lib.losses reuses
-    ar_loss for the same labels instead of computing the cross entropy again); features: h_L [B,C',16,64].
+    text_scores [B,20,38] the logits of each greedy step; ar_logits [B,31,38] the teacher-forced logits
+    (only with labels; stirer_lib.losses.decoder_ce turns them into L_CE of Eq. 8); features: h_L [B,C',16,64].
     """
 
     sr: torch.Tensor | None = None
@@ -49,8 +48,6 @@ class StirerOutput:
     text_ids: torch.Tensor | None = None
     text_scores: torch.Tensor | None = None
     ar_logits: torch.Tensor | None = None
-    ar_loss: torch.Tensor | None = None
-    ar_labels: torch.Tensor | None = None
     features: torch.Tensor | None = None
 
 
@@ -101,8 +98,8 @@ class STIRER(nn.Module):
 
     def forward(self, lr: torch.Tensor, labels: torch.Tensor | None = None,
                 generate: bool | None = None) -> StirerOutput:
-        """lr [B,4,16,64] in [0,1] (RGB + mask). labels: decoder labels [B,31] for teacher forcing.
-        generate: greedy text ids (default: in eval mode only)."""
+        """Eqs. (1), (4)-(6): lr [B,4,16,64] in [0,1] (RGB + mask) -> outputs, no loss. labels: decoder labels
+        [B,31] for teacher forcing (ar_logits); generate: greedy text ids (default: in eval mode only)."""
         _check_input(lr, self.config)
         h, h0, srs, logits = self.encode(lr)
         base = bicubic_upsample(lr, self.config.upscale) if self.config.sr_residual else None  # [B,4,2H,2W]
@@ -116,15 +113,10 @@ class STIRER(nn.Module):
         if self.config.str_decoder:
             z = str_encode(self, lr, h)
             if labels is not None:
-                out.ar_labels = labels.to(lr.device)
-                out.ar_logits, out.ar_loss = teacher_forced(self, z, out.ar_labels)
+                out.ar_logits = teacher_forced(self, z, labels.to(lr.device))
             if (not self.training) if generate is None else generate:
                 out.text_ids, out.text_scores = greedy_generate(self, z, self.config.max_new_tokens)
         return out
-
-    def sr_parameter_names(self) -> list[str]:
-        """Names that get the SR learning rate: those containing 'upsample' or 'conv_after_body'."""
-        return [n for n, _ in self.named_parameters() if "upsample" in n or "conv_after_body" in n]
 
 
 def _init_weights(m: nn.Module) -> None:

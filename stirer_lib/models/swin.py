@@ -1,20 +1,22 @@
-"""Swin transformer layers (STL) with 16 x 2 windows, as in the PSTST blocks (Liu et al. 2021; SwinIR).
+"""Swin transformer layers (STL) with full-height windows, as in the PSTST blocks (Liu et al. 2021; SwinIR).
 
 A word image's 16 x 64 feature map is cut into 32 windows of 16 x 2 pixels (a full-height column
-pair). Attention runs inside each window with a learned relative-position bias; every odd layer
-rolls the map by half a window (8 x 1) first, so information crosses window borders, and masks
-(value -100) the pairs that the roll made neighbours although they are not. Parameter names follow
-timm / SwinIR (`norm1`, `attn.qkv`, `attn.relative_position_bias_table`, `mlp.fc1`, ...). The
-relative-position index and the shift mask depend only on shapes: they are buffers computed once
-(and cached per input size when a different size comes in), never per forward.
+pair: STIRER's window is [H, W/32] in every configuration, and these layers take no other). Attention
+runs inside each window with a learned relative-position bias; every odd layer rolls the map by half
+a window (8 x 1) first, so information crosses window borders, and masks (value -100) the pairs that
+the roll made neighbours although they are not. Parameter names and the state_dict's buffers follow
+timm / SwinIR and the release (`norm1`, `attn.qkv`, `attn.relative_position_bias_table`,
+`attn.relative_position_index`, `attn_mask`, `mlp.fc1`, ...), so the released checkpoint loads strictly.
 
-Speed without other numbers: when a window spans the full height (16 x 2 on a 16-row map), a stage
-keeps its tokens column-major, so every window is a contiguous run of tokens (a view, no partition
-copy), the shift along the width is one flat roll, and the shift along the height, a cyclic roll
-inside each full-height window, becomes a fixed permutation of the window's slots that is folded into
-the gathered bias and mask (attention is equivariant to permuting a window's tokens together with
-its bias and mask). Attention runs in F.scaled_dot_product_attention with bias + mask as one additive
-float mask (-100 where masked, as released).
+Layout: a stage keeps its tokens column-major (rows_to_cols), so every window is a contiguous run of
+tokens (a view, no partition copy), the shift along the width is one flat roll, and the shift along
+the height, a cyclic roll inside each full-height window, becomes a fixed permutation of the window's
+slots (cols_slot_order) folded into the gathered bias and mask: attention is equivariant to permuting
+a window's tokens together with its bias and mask, so the outputs are the release's row-major
+partition-roll-attend computation (tests/test_speed.py). Attention runs in
+F.scaled_dot_product_attention with bias + mask as one additive float mask (-100 where masked, as
+released). The relative-position index and the masks depend only on shapes: buffers computed once
+(cached per width when another width comes in), never per forward.
 """
 from __future__ import annotations
 
@@ -28,13 +30,6 @@ def window_partition(x: torch.Tensor, ws: tuple[int, int]) -> torch.Tensor:
     b, h, w, c = x.shape
     x = x.view(b, h // ws[0], ws[0], w // ws[1], ws[1], c)
     return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, ws[0] * ws[1], c)
-
-
-def window_reverse(win: torch.Tensor, ws: tuple[int, int], h: int, w: int) -> torch.Tensor:
-    """[B*nW, wh*ww, C] -> [B,H,W,C] (inverse of window_partition)."""
-    c = win.shape[-1]
-    x = win.view(-1, h // ws[0], w // ws[1], ws[0], ws[1], c)
-    return x.permute(0, 1, 3, 2, 4, 5).reshape(-1, h, w, c)
 
 
 def relative_position_index(ws: tuple[int, int]) -> torch.Tensor:
@@ -93,23 +88,6 @@ class Mlp(nn.Module):
         return self.fc2(self.act(self.fc1(x)))
 
 
-def _count_cpu_flash_attention() -> None:
-    """Let torch's FlopCounterMode count the CPU flash-attention kernel (as it counts the CUDA one), so
-    the window attention products stay visible in models.efficiency's `macs_all`."""
-    try:
-        from torch.utils import flop_counter as fcm
-        aten = torch.ops.aten
-        for op, formula in ((aten._scaled_dot_product_flash_attention_for_cpu, fcm.sdpa_flop),
-                            (aten._scaled_dot_product_flash_attention_for_cpu_backward, fcm.sdpa_backward_flop)):
-            if op not in fcm.flop_registry:
-                fcm.register_flop_formula(op, get_raw=True)(formula)  # formula: already shape-wrapped
-    except (ImportError, AttributeError):  # an older torch without these names: nothing to count
-        pass
-
-
-_count_cpu_flash_attention()
-
-
 def window_softmax_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor) -> torch.Tensor:
     """softmax(q k^T / sqrt(d) + bias) v with PyTorch's fused kernel; bias [..., N, N] broadcasts over the
     leading dims of q. It is expanded to q's 4-D batch shape (a stride-0 view): the CPU flash kernel takes
@@ -138,16 +116,15 @@ class WindowAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
 
-    def position_bias(self, index: torch.Tensor | None = None) -> torch.Tensor:
-        """[heads,N,N] bias gathered from the table (index: an [N,N] slot-permuted relative_position_index)."""
+    def position_bias(self, index: torch.Tensor) -> torch.Tensor:
+        """[heads,N,N] bias gathered from the table; index: relative_position_index [N,N] in the window's slot
+        order (the layer's column-major cols_index)."""
         n = self.ws[0] * self.ws[1]
-        index = self.relative_position_index if index is None else index
         bias = self.relative_position_bias_table[index.reshape(-1)]
         return bias.view(n, n, -1).permute(2, 0, 1)
 
-    def forward(self, x: torch.Tensor, mask: torch.Tensor | None = None,
-                index: torch.Tensor | None = None) -> torch.Tensor:
-        """x [B*nW,N,C], mask [nW,N,N] or None, index as in position_bias -> [B*nW,N,C]."""
+    def forward(self, x: torch.Tensor, index: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+        """x [B*nW,N,C], index as in position_bias, mask [nW,N,N] in the same slot order or None -> [B*nW,N,C]."""
         bw, n, c = x.shape
         qkv = self.qkv(x).view(bw, n, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)  # [B*nW,heads,N,hd]
@@ -162,11 +139,14 @@ class WindowAttention(nn.Module):
 
 
 class SwinTransformerLayer(nn.Module):
-    """One STL: x + DropPath(W-MSA or SW-MSA(LN(x))), then x + DropPath(MLP(LN(x)))."""
+    """One STL on column-major tokens: x + DropPath(W-MSA or SW-MSA(LN(x))), then x + DropPath(MLP(LN(x)))."""
 
     def __init__(self, dim: int, img_size: tuple[int, int], ws: tuple[int, int], num_heads: int,
                  shifted: bool, mlp_ratio: float = 2.0, drop_path: float = 0.0, mask_value: float = -100.0):
         super().__init__()
+        if ws[0] != img_size[0]:
+            raise ValueError(f"STIRER's Swin windows span the full height of the feature map ([H, W/32]); got "
+                             f"window {tuple(ws)} on a {tuple(img_size)} map")
         self.ws, self.img_size, self.mask_value = ws, tuple(img_size), mask_value
         self.shift = (ws[0] // 2, ws[1] // 2) if shifted else (0, 0)
         self.norm1 = nn.LayerNorm(dim)
@@ -175,63 +155,40 @@ class SwinTransformerLayer(nn.Module):
         self.norm2 = nn.LayerNorm(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         mask = shift_attention_mask(self.img_size, ws, self.shift, mask_value) if shifted else None
-        self.register_buffer("attn_mask", mask)  # None for unshifted layers: not in the state_dict
-        # the column-major path's slot-permuted index and mask (not in the state_dict; follow .to())
+        self.register_buffer("attn_mask", mask)  # the release's row-major mask, kept for its state_dict key
+        # the index and mask in column-major slot order, which the forward reads (not in the state_dict)
         order = cols_slot_order(ws, self.shift[0])
         self.register_buffer("cols_index", self.attn.relative_position_index[order][:, order], persistent=False)
-        cols_mask = None if mask is None or img_size[0] != ws[0] else mask[:, order][:, :, order]
-        self.register_buffer("cols_mask", cols_mask, persistent=False)
+        self.register_buffer("cols_mask", None if mask is None else mask[:, order][:, :, order], persistent=False)
         self._masks: dict[tuple, torch.Tensor] = {}
 
     def mask_for(self, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
-        """The shift mask for this input size: the buffer, or one computed once per other size."""
+        """The shift mask [nW,N,N] in column-major slot order for this input size: the buffer, or one
+        computed once per other width; None for an unshifted layer."""
         if self.shift == (0, 0):
             return None
         if tuple(size) == self.img_size:
-            return self.attn_mask
+            return self.cols_mask
         key = (size[0], size[1], device)
         if key not in self._masks:
-            self._masks[key] = shift_attention_mask(size, self.ws, self.shift, self.mask_value).to(device)
-        return self._masks[key]
-
-    def cols_mask_for(self, size: tuple[int, int], device: torch.device) -> torch.Tensor | None:
-        """mask_for in the column-major slot order (full-height windows), cached per size."""
-        if self.shift == (0, 0):
-            return None
-        if tuple(size) == self.img_size and self.cols_mask is not None:
-            return self.cols_mask
-        key = ("cols", size[0], size[1], device)
-        if key not in self._masks:
-            order = cols_slot_order(self.ws, self.shift[0]).to(device)
-            self._masks[key] = self.mask_for(size, device)[:, order][:, :, order]
+            order = cols_slot_order(self.ws, self.shift[0])
+            mask = shift_attention_mask(size, self.ws, self.shift, self.mask_value)
+            self._masks[key] = mask[:, order][:, :, order].to(device)
         return self._masks[key]
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """x [B,H*W,C] (row-major tokens) -> [B,H*W,C]."""
-        if size[0] == self.ws[0]:
-            return cols_to_rows(self.forward_cols(rows_to_cols(x, size), size), size)
-        h, w = size
-        b, _, c = x.shape
-        y = self.norm1(x).view(b, h, w, c)
-        if self.shift != (0, 0):
-            y = torch.roll(y, shifts=(-self.shift[0], -self.shift[1]), dims=(1, 2))
-        y = self.attn(window_partition(y, self.ws), self.mask_for(size, x.device))
-        y = window_reverse(y, self.ws, h, w)
-        if self.shift != (0, 0):
-            y = torch.roll(y, shifts=self.shift, dims=(1, 2))
-        x = x + self.drop_path(y.reshape(b, h * w, c))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
-
-    def forward_cols(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """Same layer on column-major tokens x [B,W*H,C] with full-height windows (H = wh): windows are
-        views, the width shift one flat roll, the height shift folded into cols_index / the mask."""
+        """x [B,W*H,C] column-major tokens (rows_to_cols) of an H x W map, H the window height -> [B,W*H,C]:
+        windows are views, the width shift one flat roll, the height shift folded into cols_index / the mask."""
         h = size[0]
+        if h != self.ws[0]:
+            raise ValueError(f"an STL with {tuple(self.ws)} windows takes maps {self.ws[0]} rows high, "
+                             f"got {tuple(size)}")
         b, n_tok, c = x.shape
         roll = self.shift[1] * h
         y = self.norm1(x)
         if roll:
             y = torch.roll(y, -roll, dims=1)
-        y = self.attn(y.view(-1, self.ws[0] * self.ws[1], c), self.cols_mask_for(size, x.device), self.cols_index)
+        y = self.attn(y.view(-1, self.ws[0] * self.ws[1], c), self.cols_index, self.mask_for(size, x.device))
         y = y.view(b, n_tok, c)
         if roll:
             y = torch.roll(y, roll, dims=1)
@@ -263,14 +220,10 @@ class SwinStage(nn.Module):
                                  drop_path=drop_path[i], mask_value=mask_value) for i in range(depth))
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        """[B,H*W,C] -> [B,H*W,C]; full-height windows run column-major from the first layer to the last."""
+        """Row-major tokens [B,H*W,C] -> [B,H*W,C]; column-major from the first layer to the last."""
         if not len(self.blocks):
-            return x
-        if size[0] != self.ws[0]:
-            for blk in self.blocks:
-                x = blk(x, size)
             return x
         x = rows_to_cols(x, size)
         for blk in self.blocks:
-            x = blk.forward_cols(x, size)
+            x = blk(x, size)
         return cols_to_rows(x, size)

@@ -14,29 +14,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from ..checkpoint import atomic_save, load_strict, read, state_dict_of
 from ..constants import HR_HEIGHT
 from ..data import collate_train, pretrain_set
 from ..evaluation import evaluate_loaders, test_loaders
+from ..losses import ctc_loss
 from ..models.crnn import CRNN, crnn_config
 from ..scoring import crnn_read
 from ..text import NUM_CTC_CLASSES
 from .settings import CrnnSettings
 
-__all__ = ["ctc_loss", "crnn_read", "gap_readings", "accuracy_gap", "gap_table", "save_crnn", "train_crnn",
+__all__ = ["crnn_read", "gap_readings", "accuracy_gap", "gap_table", "save_crnn", "train_crnn",
            "train_loader", "eval_loader"]
-
-
-def ctc_loss(scores: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """Mean CTC loss (Graves et al. 2006) of raw CRNN scores [T,B,37] vs concatenated targets; blank = 0."""
-    log_probs = scores.log_softmax(2)  # [T, B, 37]
-    t, b = log_probs.shape[:2]
-    input_lengths = torch.full((b,), t, dtype=torch.long)
-    return F.ctc_loss(log_probs, targets.long(), input_lengths, lengths.long(), blank=0,
-                      reduction="mean", zero_infinity=True)
 
 
 def eval_loader(root: str | os.PathLike, split: str, batch_size: int, max_images: int | None = None) -> DataLoader:
@@ -145,7 +136,7 @@ def train_crnn(settings: CrnnSettings, run_dir: str | os.PathLike, data_root: st
     run_loss, run_n, t0 = 0.0, 0, time.time()
     for batch in _batches(loader):
         scores = crnn(batch["hr"].to(device))  # [T, B, 37]
-        loss = ctc_loss(scores, batch["ctc_targets"].to(device), batch["ctc_lengths"].to(device))
+        loss = ctc_loss(scores.transpose(0, 1), batch["ctc_targets"].to(device), batch["ctc_lengths"])
         if not torch.isfinite(loss):
             raise FloatingPointError(f"CTC loss became {loss.item()} at step {step}; lower crnn.lr")
         opt.zero_grad(set_to_none=True)

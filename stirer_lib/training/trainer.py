@@ -2,8 +2,10 @@
 
 Stage "pretrain" reads every MJ/ST-format LMDB under ROOT/pretrain (LR synthesised on the fly);
 stage "finetune" reads TextZoom-format ROOT/textzoom/train1 + train2 and starts from the
-pretraining checkpoint. Both minimise Eq. 9 (stirer_lib.losses.stirer_loss) with AdamW, the
-SR head at its own learning rate, the learning rate halved after half of the planned steps.
+pretraining checkpoint. Both minimise Eq. 9 (stirer_lib.losses.stirer_loss: the model returns
+outputs, the losses are computed here, in float32) with AdamW, the SR head at its own learning rate,
+on the stage's schedule (training/optim.py: "step" halves the rates after half of the planned steps,
+as released; "cosine" and "constant" warm up first).
 
 Run directory (one per stage): last.pt (resumable), best.pt (the evaluated model `best_by` picks:
 "acc_final", the best mean final-step word accuracy on the test splits as the release keeps it, or
@@ -11,19 +13,20 @@ Run directory (one per stage): last.pt (resumable), best.pt (the evaluated model
 metrics.jsonl (one JSON object per line: kind "start", "train" or "eval"; an "eval" record is the
 results of stirer_lib.evaluation without per-image lists), and curves.png (drawn by the course's
 callback). One run at a time holds the directory's lock. Checkpoints are atomic and read
-weights-only; Ctrl-C (SIGINT) or SIGTERM finish the current step, save
-last.pt and raise KeyboardInterrupt; a non-finite loss stops the run without touching the last
-good checkpoint. The same code runs alone or under torchrun with DistributedDataParallel.
+weights-only; Ctrl-C (SIGINT) or SIGTERM finish the current step (under torchrun: the steps up to the
+next logged one), save last.pt and raise KeyboardInterrupt; a non-finite loss stops the run without touching the last
+good checkpoint (a step does not wait for the device: the losses are read every log_every steps and
+before every checkpoint or evaluation, which is when a non-finite one is found). The same code runs
+alone or under torchrun with DistributedDataParallel.
 """
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import math
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
 
 import torch
 from torch import nn
@@ -90,15 +93,6 @@ def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
     return torch.float16
 
 
-def float32_outputs(out: Any) -> Any:
-    """A StirerOutput with every floating tensor in float32 (the losses of Eqs. 7-9 are computed in float32)."""
-    def f(v: Any) -> Any:
-        if isinstance(v, list):
-            return [f(x) for x in v]
-        return v.float() if torch.is_tensor(v) and v.is_floating_point() else v
-    return dataclasses.replace(out, **{k.name: f(getattr(out, k.name)) for k in dataclasses.fields(out)})
-
-
 def default_init(run_dir: Path) -> Path | None:
     """Fine-tuning starts from RUN/pretrain/best.pt, else RUN/pretrain/last.pt (RUN = run_dir's parent)."""
     return best_or_last(Path(run_dir).parent / "pretrain")
@@ -107,7 +101,8 @@ def default_init(run_dir: Path) -> Path | None:
 # ----------------------------------------------------------------------------- the loop
 
 class Trainer:
-    """Holds the state of one stage's run; `fit()` trains until the planned or requested step.
+    """Holds the state of one stage's run; `fit()` trains until the planned step (settings.max_steps or
+    epochs) or, earlier, until `stop_at` (an interruption at that step: the schedule stays the planned one).
 
     Takes built things: the model (built with the same seed on every rank), the training set, the
     test loaders of the periodic evaluation, the stage's settings and its run directory. Wiring a
@@ -117,7 +112,7 @@ class Trainer:
 
     def __init__(self, model: nn.Module, train_set: Dataset, settings: StageSettings, run_dir: str | Path,
                  stage: str, eval_loaders: dict[str, DataLoader] | None = None, seed: int = 0, num_workers: int = 0,
-                 resume: bool = False, overwrite: bool = False, max_steps: int | None = None,
+                 resume: bool = False, overwrite: bool = False, stop_at: int | None = None,
                  init: str | Path | None = None, callbacks: Callbacks | None = None, progress: bool = True,
                  record: dict | None = None, device: str | torch.device | None = None):
         if stage not in STAGES:
@@ -130,12 +125,14 @@ class Trainer:
         self.progress, self.record, self.seed, self.num_workers = progress, record or {}, int(seed), num_workers
         self.lock = RunLock(self.run_dir, f"{stage} training") if self.info.main else None
         try:
-            self._setup(model, train_set, eval_loaders, resume, overwrite, max_steps, init)
+            self._setup(model, train_set, eval_loaders, resume, overwrite, stop_at, init)
         except BaseException:
             self.close()
             raise
 
-    def _setup(self, model, train_set, eval_loaders, resume, overwrite, max_steps, init) -> None:
+    def _setup(self, model: nn.Module, train_set: Dataset, eval_loaders: dict[str, DataLoader] | None, resume: bool,
+               overwrite: bool, stop_at: int | None, init: str | Path | None) -> None:
+        """Lock and check the run directory, build optimizer and schedule, restore or initialise the weights."""
         resume_state, err = None, None
         if self.info.main:
             try:
@@ -160,17 +157,18 @@ class Trainer:
         self.total_steps = self.s.max_steps if self.s.max_steps is not None else self.s.epochs * self.steps_per_epoch
         if self.total_steps <= 0:
             raise DataError(f"{self.stage}: the profile plans {self.total_steps} steps; set {self.stage}.max_steps > 0")
-        self.stop_at = self.total_steps if max_steps is None else min(max_steps, self.total_steps)
-        if max_steps is not None and max_steps > self.total_steps and self.info.main:
-            print(f"--max-steps {max_steps} is past the profile's plan of {self.total_steps} steps; stopping at "
-                  f"{self.total_steps} (train longer with --set {self.stage}.max_steps={max_steps})", flush=True)
+        self.stop_at = self.total_steps if stop_at is None else min(stop_at, self.total_steps)
+        if stop_at is not None and stop_at > self.total_steps and self.info.main:
+            print(f"--max-steps {stop_at} is past the profile's plan of {self.total_steps} steps; stopping at "
+                  f"{self.total_steps} (train longer with --set {self.stage}.max_steps={stop_at})", flush=True)
         self.optimizer = build_optimizer(self.model, self.s.lr, self.s.lr_sr, self.s.weight_decay,
                                          betas=(self.s.beta1, 0.999), lr_str=self.s.lr_str)
         self.scheduler = build_scheduler(self.optimizer, self.total_steps, kind=self.s.schedule,
                                          warmup_steps=self.s.warmup_steps)
-        self.amp_dtype = self._amp_dtype()
+        self.amp_dtype = amp_dtype(self.s.amp, self.device)  # autocast dtype of the forward; None: float32
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.step, self.best = 0, None
+        self._unchecked: list[dict[str, torch.Tensor]] = []  # loss terms of the steps not yet checked finite
         self.resumed_finished = False
         self.init_from: str | None = None
         if resume_state is not None:
@@ -182,15 +180,12 @@ class Trainer:
                           if self.info.world > 1 else self.model)
 
     def close(self) -> None:
-        """Release the run directory (and the process group if this trainer started it)."""
+        """Release the run directory's lock. The process group stays: ddp.teardown(trainer.info) leaves it
+        (stirer_lib.course.build.train_stage calls both)."""
         if self.lock is not None:
             self.lock.release()
 
     # -- setup helpers
-    def _amp_dtype(self) -> torch.dtype | None:
-        """The autocast dtype of the forward pass (settings.amp); None: float32."""
-        return amp_dtype(self.s.amp, self.device)
-
     def _init_weights(self, init: str | Path | None) -> None:
         if init is None and self.stage == "finetune":
             init = default_init(self.run_dir)
@@ -266,7 +261,9 @@ class Trainer:
                 "init_from": self.init_from}
 
     def save_last(self, rng: dict | None = None, finished: bool = False) -> Path | None:
-        """All ranks call this together; rank 0 writes last.pt with every rank's RNG state."""
+        """All ranks call this together; rank 0 writes last.pt with every rank's RNG state (after checking
+        the losses since the last check: a non-finite one raises and leaves last.pt as it was)."""
+        self.check_finite()
         rngs = ddp.gather_objects(rng if rng is not None else rng_state(), self.info)
         path = None
         if self.info.main:
@@ -289,6 +286,7 @@ class Trainer:
     def evaluate(self) -> dict | None:
         """Rank 0 evaluates on the test splits (stirer_lib.evaluation, without SSIM and per-image lists),
         logs it and keeps best.pt; returns the results."""
+        self.check_finite()
         results = None
         if self.info.main and self._eval_loaders:
             results = compact(evaluate_loaders(self.model, self._eval_loaders, device=self.device, ssim_on=False,
@@ -301,18 +299,17 @@ class Trainer:
         return results
 
     # -- one step
-    def train_step(self, batch: dict) -> dict[str, float]:
-        """Forward, Eq. 9, backward, AdamW step; returns the loss terms as floats (non-finite: raise)."""
-        lr, labels = batch["lr"].to(self.device, non_blocking=True), batch["decoder_labels"].to(self.device)
-        batch = {**batch, "hr": batch["hr"].to(self.device, non_blocking=True), "decoder_labels": labels}
-        autocast = (torch.autocast(self.device.type, dtype=self.amp_dtype) if self.amp_dtype is not None
+    def train_step(self, batch: dict) -> dict[str, torch.Tensor]:
+        """Forward, Eq. 9, backward, AdamW step -> the loss terms, detached, on the device. Nothing here waits
+        for the device (no host sync): check_finite reads the terms later, every log_every steps."""
+        dev = self.device  # the CTC lengths stay on the CPU, where torch reads them
+        batch = {**batch, **{k: batch[k].to(dev, non_blocking=True) for k in ("lr", "hr", "decoder_labels",
+                                                                            "ctc_targets")}}
+        autocast = (torch.autocast(dev.type, dtype=self.amp_dtype) if self.amp_dtype is not None
                     else contextlib.nullcontext())
         with autocast:
-            out = self.ddp_model(lr, labels=labels)
-        parts = stirer_loss(float32_outputs(out), batch, alpha=self.s.alpha)  # the losses in float32
-        finite = bool(torch.isfinite(parts["total"]).item())
-        if ddp.any_true([not finite], self.info)[0]:
-            raise NonFiniteLossError(self._nonfinite_message(parts))
+            out = self.ddp_model(batch["lr"], labels=batch["decoder_labels"])
+        parts = stirer_loss(out, batch, alpha=self.s.alpha)  # float32: the losses cast the outputs they read
         self.optimizer.zero_grad(set_to_none=True)
         self.scaler.scale(parts["total"]).backward()
         if self.s.grad_clip:
@@ -322,14 +319,29 @@ class Trainer:
         self.scaler.update()
         self.scheduler.step()
         self.step += 1
-        return {k: float(v.detach()) for k, v in parts.items()}
+        parts = {k: v.detach() for k, v in parts.items()}
+        self._unchecked.append(parts)
+        return parts
 
-    def _nonfinite_message(self, parts: dict) -> str:
-        terms = ", ".join(f"{k}={float(v.detach()):.4g}" for k, v in parts.items())
+    def check_finite(self) -> None:
+        """Raise NonFiniteLossError when a total loss since the last check is NaN or infinite (on any rank;
+        all ranks call this together). One host sync for all the steps since the last check."""
+        pending, self._unchecked = self._unchecked, []
+        if not pending:
+            return
+        finite = torch.isfinite(torch.stack([p["total"] for p in pending])).tolist()
+        if ddp.any_true([not all(finite)], self.info)[0]:
+            first = finite.index(False) if not all(finite) else len(pending) - 1
+            raise NonFiniteLossError(self._nonfinite_message(self.step - len(pending) + first + 1, pending[first]))
+
+    def _nonfinite_message(self, step: int, parts: dict[str, torch.Tensor]) -> str:
+        """What went wrong at `step` (its loss terms), what was kept, and what to try."""
+        values = torch.stack(list(parts.values())).tolist()
+        terms = ", ".join(f"{k}={v:.4g}" for k, v in zip(parts, values, strict=True))
         last = self.run_dir / "last.pt"
         kept = f"the last good checkpoint {last} is kept" if last.exists() else "no checkpoint was written yet"
         how = "--resume (a resumed run takes the new learning rates)" if last.exists() else "--overwrite"
-        return (f"non-finite loss at step {self.step + 1} of the {self.stage} stage ({terms}); {kept}. "
+        return (f"non-finite loss at step {step} of the {self.stage} stage ({terms}); {kept}. "
                 f"Lower the learning rate (--set {self.stage}.lr=... / {self.stage}.lr_sr=...), set "
                 f"{self.stage}.grad_clip, or turn off mixed precision ({self.stage}.amp=off), then run again "
                 f"with {how}.")
@@ -350,7 +362,7 @@ class Trainer:
             truncate_jsonl(self.run_dir / "metrics.jsonl", self.step)
         bar = tqdm(total=self.stop_at, initial=self.step, desc=self.stage, disable=not (self.progress and self.info.main),
                    dynamic_ncols=True)
-        window: list[dict[str, float]] = []
+        window: list[dict[str, torch.Tensor]] = []
         t0 = time.perf_counter()
         self.model.train()
         with StopFlag() as stop:
@@ -360,17 +372,19 @@ class Trainer:
                     for batch in epoch_loader(self.dataset, self.s, self.seed, epoch, start, self.info,
                                               self.num_workers):
                         self._step_start = (self.step, rng_state())  # kept for a hard interrupt
-                        parts = self.train_step(batch)
-                        window.append(parts)
+                        window.append(self.train_step(batch))
                         bar.update(1)
-                        bar.set_postfix(loss=f"{parts['total']:.3f}", l_sr=f"{parts['l_sr']:.3f}",
-                                        l_rec=f"{parts['l_rec']:.3f}")
                         for cb in self.callbacks.on_step:
                             cb(self.step)
-                        if self.step % self.s.log_every == 0 or self.step == self.stop_at:
-                            self._log_train(window, time.perf_counter() - t0)
+                        due = self.step % self.s.log_every == 0 or self.step == self.stop_at
+                        if due:  # the host reads the losses here only
+                            self.check_finite()
+                            mean = self._log_train(window, time.perf_counter() - t0)
+                            bar.set_postfix(loss=f"{mean['total']:.3f}", l_sr=f"{mean['l_sr']:.3f}",
+                                            l_rec=f"{mean['l_rec']:.3f}")
                             window = []
-                        if ddp.any_true([stop.requested], self.info)[0]:
+                        # alone: a flag; under torchrun an all_reduce that waits, so at the logged steps only
+                        if (due or self.info.world == 1) and ddp.any_true([stop.requested], self.info)[0]:
                             self.save_last()
                             raise TrainingInterrupted(f"stopped at step {self.step}; {self.run_dir / 'last.pt'} "
                                                       f"saved, continue with --resume")
@@ -391,13 +405,15 @@ class Trainer:
         self.save_last(finished=finished)
         return {"step": self.step, "finished": finished, "best": self.best, "run_dir": str(self.run_dir)}
 
-    def _log_train(self, window: list[dict[str, float]], elapsed: float) -> None:
-        if not window:
-            return
-        mean = {k: sum(w[k] for w in window) / len(window) for k in window[-1]}
+    def _log_train(self, window: list[dict[str, torch.Tensor]], elapsed: float) -> dict[str, float]:
+        """Log the mean of each loss term over the window's steps (one device read); returns the means."""
+        keys = list(window[-1])
+        rows = torch.stack([torch.stack([w[k] for k in keys]) for w in window]).tolist()  # [steps][terms]
+        mean = {k: sum(r[i] for r in rows) / len(rows) for i, k in enumerate(keys)}
         self._log({"kind": "train", "step": self.step, "epoch": (self.step - 1) // self.steps_per_epoch,
                    **self._group_lrs(),
                    "time_s": round(elapsed, 3), **mean})
+        return mean
 
     def _group_lrs(self) -> dict[str, float]:
         """The current learning rate of each parameter group, by its log key (lr, lr_sr, lr_str)."""
