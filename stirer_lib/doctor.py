@@ -40,10 +40,10 @@ from .data import synth
 from .data.lmdb_io import find_lmdbs, pretrain_dir, split_dir
 from .errors import DataError, run_cli
 from .evaluation import evaluate_loaders
+from .losses import ctc_loss
 from .models import CRNN, build_stirer, config_from_name, count_parameters
 from .text import NUM_CTC_CLASSES
 from .training import cost
-from .training.crnn import ctc_loss
 from .training.sampler import EpochBatchSampler
 from .training.trainer import Trainer
 
@@ -327,7 +327,8 @@ def crnn_step_fn(crnn: CRNN, device: torch.device, grad_clip: float | None, lr: 
 
     def step(batch: dict) -> float:
         """Forward, CTC loss, backward, Adam step; returns the loss."""
-        loss = ctc_loss(crnn(batch["hr"].to(device)), batch["ctc_targets"].to(device), batch["ctc_lengths"].to(device))
+        scores = crnn(batch["hr"].to(device))  # [T, B, 37]
+        loss = ctc_loss(scores.transpose(0, 1), batch["ctc_targets"].to(device), batch["ctc_lengths"])
         opt.zero_grad(set_to_none=True)
         loss.backward()
         if grad_clip:

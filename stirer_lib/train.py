@@ -61,7 +61,7 @@ def _main(argv: list[str] | None = None) -> int:
     a = parse_args(argv)
     prof = prepare_profile(a)
     summary = train_stage(prof, a.stage, run_dir=Path(a.run_dir).expanduser().resolve(), resume=a.resume,
-                          overwrite=a.overwrite, max_steps=a.max_steps, init=a.init, progress=not a.no_progress)
+                          overwrite=a.overwrite, stop_at=a.max_steps, init=a.init, progress=not a.no_progress)
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     best = summary["best"]

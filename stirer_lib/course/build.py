@@ -50,7 +50,7 @@ def curves_callback(run_dir: Path):
 
 def make_trainer(prof: Profile, stage: str, run_dir: str | Path | None = None, callbacks: Callbacks | None = None,
                  **kw: Any) -> Trainer:
-    """A Trainer for `stage` built from the profile (kw: resume, overwrite, max_steps, init, progress)."""
+    """A Trainer for `stage` built from the profile (kw: resume, overwrite, stop_at, init, progress)."""
     run_dir = Path(run_dir) if run_dir is not None else Path(prof.run_dir) / stage
     s = prof.stage(stage)
     callbacks = callbacks or Callbacks()
