@@ -189,8 +189,8 @@ def test_small_config_is_documented_and_smaller():
 
     small, small_lean = build_stirer("small"), build_stirer(StirerConfig.small(mini_decoders=False))
     doc = config_module.__doc__.replace(",", "")
-    assert f"{count_parameters(small)} parameters (training build)" in doc
-    assert f"{count_parameters(small_lean)} inference build" in doc
+    assert f"{count_parameters(small)} (training build)" in doc
+    assert f"{count_parameters(small_lean)} (inference build)" in doc
     assert count_parameters(small) < count_parameters(build_stirer()) / 10
 
 
