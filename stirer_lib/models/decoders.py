@@ -14,22 +14,16 @@ The modules are returned as ModuleDicts whose names (`last_sr`, `down_conv`, `co
 """
 from __future__ import annotations
 
-import inspect
 from contextlib import contextmanager
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 from transformers import T5Config, T5ForConditionalGeneration
-from transformers.cache_utils import DynamicCache, EncoderDecoderCache
 
 from .config import StirerConfig
 from .pstst import RecurrentResidualBlock, one_thread_loop, pixel_shuffle_head, three_conv
 from .vit import ViTEncoder
-
-# transformers >= 5.24 names the generation cache `cache` (`past_key_values` before)
-_CACHE_KWARG = "cache" if "cache" in inspect.signature(T5ForConditionalGeneration.forward).parameters \
-    else "past_key_values"
 
 
 def build_stisr_decoder(cfg: StirerConfig) -> nn.ModuleDict:
@@ -85,19 +79,6 @@ def teacher_forced(m: nn.Module, z: torch.Tensor, labels: torch.Tensor) -> torch
         raise ValueError(f"decoder labels must be a [B, 31] long tensor, got {tuple(labels.shape)} {labels.dtype}; "
                          "build them with stirer_lib.text.encode_decoder_labels")
     return m.decoder(inputs_embeds=z, decoder_input_ids=shift_right(labels)).logits
-
-
-def hf_greedy_generate(m: nn.Module, z: torch.Tensor, max_new_tokens: int = 20) -> tuple[torch.Tensor, torch.Tensor]:
-    """greedy_generate through transformers' generate() (the pre-speed-up path; kept for comparison).
-
-    transformers 5 sizes T5's decoder cache from the encoder depth; an EncoderDecoderCache of two
-    DynamicCaches grows with the real decoder depth instead.
-    """
-    cache = {_CACHE_KWARG: EncoderDecoderCache(DynamicCache(), DynamicCache())}
-    with _eval_mode(m.decoder), torch.no_grad():
-        gen = m.decoder.generate(inputs_embeds=z, max_new_tokens=max_new_tokens, min_new_tokens=0, num_beams=1,
-                                 do_sample=False, output_scores=True, return_dict_in_generate=True, **cache)
-    return _pad_generation(gen.sequences, torch.stack(gen.scores, 1), max_new_tokens)
 
 
 @contextmanager
@@ -178,7 +159,7 @@ def greedy_generate(m: nn.Module, z: torch.Tensor, max_new_tokens: int = 20) -> 
     """Eq. (6) at inference: greedy decoding -> ids [B,1+max_new_tokens] (start token 0 first) and the
     per-step logits [B,max_new_tokens,38]. A row that emitted EOS continues with pad 0 (its scores are
     still recorded); when every row has, decoding stops and the rest is padded with 0 / NaN scores,
-    as transformers' generate() does (same ids, logits within float rounding: tests/test_models.py)."""
+    as transformers' generate() does (same ids, logits within float rounding: tests/test_speed.py)."""
     t5 = m.decoder
     eos, pad = t5.config.eos_token_id, t5.config.pad_token_id
     with _eval_mode(t5), one_thread_loop(z):
