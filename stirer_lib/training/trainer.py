@@ -38,6 +38,7 @@ from ..data import collate_train
 from ..errors import DataError, SettingError, UserError
 from ..evaluation import compact, evaluate_loaders, is_better
 from ..losses import stirer_loss
+from ..models.loading import checkpoint_dict
 from ..rundir import RunExistsError, RunLock, append_jsonl, check_run_dir, truncate_jsonl
 from ..utils import seed_everything
 from . import distributed as ddp
@@ -252,13 +253,12 @@ class Trainer:
 
     # -- checkpoints
     def _state(self, rngs: list[dict], finished: bool) -> dict:
-        return {"model": self.model.state_dict(), "config": self.cfg.to_dict() if self.cfg is not None else None,
-                "step": self.step, "epoch": self.step // self.steps_per_epoch,
-                "batch_in_epoch": self.step % self.steps_per_epoch,
-                "optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
-                "scaler": self.scaler.state_dict(), "rng": rngs, "stage": self.stage, "profile": self.record,
-                "total_steps": self.total_steps, "world": self.info.world, "finished": finished, "best": self.best,
-                "init_from": self.init_from}
+        return checkpoint_dict(self.model, step=self.step, epoch=self.step // self.steps_per_epoch,
+                               batch_in_epoch=self.step % self.steps_per_epoch,
+                               optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
+                               scaler=self.scaler.state_dict(), rng=rngs, stage=self.stage, profile=self.record,
+                               total_steps=self.total_steps, world=self.info.world, finished=finished, best=self.best,
+                               init_from=self.init_from)
 
     def save_last(self, rng: dict | None = None, finished: bool = False) -> Path | None:
         """All ranks call this together; rank 0 writes last.pt with every rank's RNG state (after checking
@@ -272,8 +272,8 @@ class Trainer:
         return path
 
     def _save_best(self, results: dict) -> None:
-        atomic_save({"model": self.model.state_dict(), "config": self.cfg.to_dict() if self.cfg is not None else None,
-                     "step": self.step, "stage": self.stage, "metrics": results}, self.run_dir / "best.pt")
+        atomic_save(checkpoint_dict(self.model, step=self.step, stage=self.stage, metrics=results),
+                    self.run_dir / "best.pt")
 
     # -- logging and evaluation
     def _log(self, record: dict) -> None:

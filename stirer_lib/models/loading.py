@@ -1,13 +1,14 @@
-"""Loading STIRER weights strictly: our checkpoints and the official state_dict alike.
+"""STIRER checkpoints: our checkpoint dict, and loading weights strictly (ours and the official ones alike).
 
-Accepted inputs: a path to a file; our checkpoint dict {"model": state_dict, "config": dict, ...};
-or a plain state_dict in the official layout (the release `STIRER_Final_Release.pth`). Files are
-read weights-only (stirer_lib.checkpoint.read: a file never runs code). Floating tensors are cast
-to float32 (the fixtures store float16). Loading is strict: every tensor of the file must be used
-and every parameter / buffer of the model set, else a CheckpointError lists the missing and
-unexpected keys. `inference_only=True` builds the model without the mini decoders (the paper's
-4.03 M model) and drops exactly their keys (layers.i.{vit,fc,conv_after_body,upsample}.*), by
-name, before the strict load.
+Our checkpoint dict is {"model": state_dict in the official key layout, "config": StirerConfig.to_dict(), ...}
+(`checkpoint_dict`: save_checkpoint and the trainer's last.pt / best.pt write it, with their own extra entries).
+Accepted inputs to load: a path to a file; our checkpoint dict; or a plain state_dict in the official layout
+(the release `STIRER_Final_Release.pth`). Files are read weights-only (stirer_lib.checkpoint.read: a file
+never runs code). Floating tensors are cast to float32 (the fixtures store float16). Loading is strict: every
+tensor of the file must be used and every parameter / buffer of the model set, else a CheckpointError lists
+the missing and unexpected keys. `inference_only=True` builds the model without the mini decoders (the
+paper's 4.03 M model) and drops exactly their keys (layers.i.{vit,fc,conv_after_body,upsample}.*), by name,
+before the strict load.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from torch import nn
 
 from ..checkpoint import atomic_save, load_strict, read, state_dict_of
 from ..errors import CheckpointError, MissingCheckpointError
@@ -59,6 +61,13 @@ def load_stirer(path_or_state_dict: str | os.PathLike | dict, inference_only: bo
     return model.to(map_location).eval()
 
 
+def checkpoint_dict(model: nn.Module, **extra: Any) -> dict[str, Any]:
+    """Our checkpoint dict {"model": state_dict, "config": the model's StirerConfig as a dict, **extra}, which
+    read_checkpoint / load_stirer read back ("config" None for a model without a config)."""
+    cfg = getattr(model, "config", None)
+    return {"model": model.state_dict(), "config": cfg.to_dict() if cfg is not None else None, **extra}
+
+
 def save_checkpoint(model: STIRER, path: str | os.PathLike, **extra: Any) -> Path:
-    """Write our checkpoint dict {"model", "config", **extra} (official key layout), atomically."""
-    return atomic_save({"model": model.state_dict(), "config": model.config.to_dict(), **extra}, path)
+    """Write checkpoint_dict(model, **extra) atomically."""
+    return atomic_save(checkpoint_dict(model, **extra), path)
