@@ -14,7 +14,7 @@ The command line (the official test.py printout, then results JSON + .txt):
     python -m stirer_lib.evaluation --stirer CKPT [--crnn CKPT] --data ROOT [--json OUT]
 It loads our checkpoints (RUN/finetune/best.pt) and the official release (STIRER_Final_Release.pth)
 alike, strictly. With the release, crnn.pth and real TextZoom it prints
-"Final Acc 73.91 Final PSNR 22.31 SSIM 0.7650" (README, section 'Reproducing the paper').
+"Final Acc 73.91 Final PSNR 22.31 SSIM 0.7650", as in the release's log (docs/DESIGN.md section 2).
 """
 from __future__ import annotations
 

@@ -341,8 +341,8 @@ def publish(run_dir: str | os.PathLike, profile: str, overwrite: bool = False) -
 
 
 def readers_table(ref: dict) -> str:
-    """A Markdown table of a reference run (README, "What the cpu profile shows"): who reads how many test words
-    per split, and SR against bicubic."""
+    """A Markdown table of a reference run (docs/EXPERIMENTS.md, "What the cpu profile shows"): who reads how many
+    test words per split, and SR against bicubic."""
     ev, gap = ref.get("eval") or {}, ref.get("crnn") or {}
     splits = [s for s in ("easy", "medium", "hard") if s in ev.get("splits", {})]
     fmt = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"  # noqa: E731

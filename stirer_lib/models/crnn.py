@@ -5,7 +5,8 @@ into a 512 x 1 x 33 feature row, two bidirectional LSTMs read the 33 columns lef
 right to left, and a linear layer scores 37 classes per column (0 = CTC blank, 1-36 = 0-9a-z).
 The parameter names are crnn.pytorch's (`cnn.conv0` ... `rnn.1.embedding`), so its `crnn.pth`
 loads strictly. `width` scales every convolution's channels (not in crnn.pytorch: the cpu profile's
-CRNN is half as wide, about 4 x cheaper, and learns as fast per image; README, "Measured"). As in the STIRER evaluation, RGB input is turned into gray inside the forward
+CRNN is half as wide, about 4 x cheaper, and learns as fast per image; docs/EXPERIMENTS.md, "The CRNN in a
+short run"). As in the STIRER evaluation, RGB input is turned into gray inside the forward
 (0.299 R + 0.587 G + 0.114 B) and fed in [0, 1] without any mean shift (docs/DESIGN.md section 4).
 """
 from __future__ import annotations

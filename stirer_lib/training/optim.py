@@ -1,14 +1,16 @@
-"""AdamW with the SR head in its own parameter group, and the released step schedule.
+"""AdamW with the SR head in its own parameter group, and the learning-rate schedules.
 
 Parameters whose names contain "upsample" or "conv_after_body" (the STISR decoder's head and
 every mini STISR decoder's head) learn at lr_sr, all others at lr (docs/DESIGN.md section 2):
 pretraining 1e-4 / 5e-4, fine-tuning 5e-5 / 1e-3.
 Optionally (not in the release) the STR decoder (its ViT and T5: `vit.*`, `decoder.*`) gets its
 own rate lr_str: the cpu profile trains the feature encoder fast and the T5 slower, which a
-short run needs (measured: README, "Measured").
-Schedule: the released pretraining halves the learning rate after epoch 4 of 8, i.e. after half
-of the run. We apply that rule to both stages in steps: x0.5 from step total_steps // 2 on
-(`schedule="step"`). `schedule="cosine"` (not in the release) warms up and decays to 0.
+short run needs (docs/EXPERIMENTS.md, "The T5 in a short run").
+Schedules (build_scheduler), stepped once per training step:
+  "step" (the release): the released pretraining halves the rates after epoch 4 of 8, i.e. after half
+         of the run; both stages apply that rule in steps, x0.5 from step total_steps // 2 on.
+  "cosine" (not in the release): a linear warm-up, then a cosine decay to 0 at the last step.
+  "constant" (not in the release): the same warm-up, then the rates held.
 """
 from __future__ import annotations
 

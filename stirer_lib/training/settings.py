@@ -28,7 +28,7 @@ class StageSettings:
     ckpt_every: int = 4
     schedule: str = "step"  # "step": halve after half of the steps (the release); "cosine": warm-up, then cosine
     # to 0; "constant": warm-up, then the rate
-    warmup_steps: int = 0  # linear warm-up of the cosine schedule
+    warmup_steps: int = 0  # linear warm-up of the cosine and constant schedules
     alpha: float = 0.5  # Eq. 9 as released: alpha * L_SR + (1 - alpha) * L_Rec
     weight_decay: float = 0.01
     beta1: float = 0.9  # AdamW's first beta (the release: 0.9)
@@ -62,7 +62,8 @@ class CrnnSettings:
     max_steps: int = 4
     batch_size: int = 8
     lr: float = 1e-3
-    beta1: float = 0.9  # Adam's first beta (crnn.pytorch trains with 0.5; the cpu profile too: README, "Measured")
+    beta1: float = 0.9  # Adam's first beta; crnn.pytorch trains with 0.5, and so does the cpu profile
+    # (docs/EXPERIMENTS.md, "The CRNN in a short run")
     width: float = 1.0  # channel multiplier of the CNN (1.0: crnn.pytorch's CRNN, which ckpt/crnn.pth fits)
     hidden: int = 256  # LSTM hidden size (crnn.pytorch: 256)
     eval_every: int = 0  # 0: only at the end
