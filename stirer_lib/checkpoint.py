@@ -18,6 +18,7 @@ The command line:
     python -m stirer_lib.checkpoint half SRC.pt DST.pt      # the weights stored as float16 (half the bytes)
     python -m stirer_lib.checkpoint check FILE              # does it load as a safe checkpoint, and its keys
 """
+
 from __future__ import annotations
 
 import argparse
@@ -36,13 +37,21 @@ import torch
 from .atomic_write import atomic_write_bytes, hold_sigint
 from .errors import CheckpointError, MissingCheckpointError, run_cli
 
-_MAGIC = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
-          (b"%PDF", "a PDF document"), (b"RIFF", "a RIFF (WebP/WAV) file"), (b"II*\x00", "a TIFF image"),
-          (b"MM\x00*", "a TIFF image"), (b"\x1f\x8b", "a gzip archive"))
+_MAGIC = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"%PDF", "a PDF document"),
+    (b"RIFF", "a RIFF (WebP/WAV) file"),
+    (b"II*\x00", "a TIFF image"),
+    (b"MM\x00*", "a TIFF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+)
 CONVERT_HINT = "python -m stirer_lib.checkpoint convert {path} NEW.pt"
 
 
 # ----------------------------------------------------------------------------- reading
+
 
 def _what_it_is(head: bytes) -> str | None:
     """'a PNG image' etc. for a file that starts like a known non-checkpoint format."""
@@ -72,13 +81,26 @@ def read(path: str | os.PathLike, what: str = "checkpoint") -> Any:
             raise CheckpointError(
                 f"{what} {path} holds Python objects beyond tensors and plain data, and loading it could run "
                 f"code, so it is refused. If it is an older checkpoint of this course, convert "
-                f"it: {CONVERT_HINT.format(path=path)}") from None
-        raise CheckpointError(f"{what} {path} is not a PyTorch checkpoint (its bytes are not a pickle that "
-                              f"torch.save writes)") from None
-    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError, OSError, KeyError, IndexError, TypeError,
-            AttributeError, UnicodeDecodeError) as err:
-        raise CheckpointError(f"{what} {path} is truncated or damaged, not a readable PyTorch checkpoint "
-                              f"({_first_line(err)})") from None
+                f"it: {CONVERT_HINT.format(path=path)}"
+            ) from None
+        raise CheckpointError(
+            f"{what} {path} is not a PyTorch checkpoint (its bytes are not a pickle that torch.save writes)"
+        ) from None
+    except (
+        RuntimeError,
+        EOFError,
+        zipfile.BadZipFile,
+        ValueError,
+        OSError,
+        KeyError,
+        IndexError,
+        TypeError,
+        AttributeError,
+        UnicodeDecodeError,
+    ) as err:
+        raise CheckpointError(
+            f"{what} {path} is truncated or damaged, not a readable PyTorch checkpoint ({_first_line(err)})"
+        ) from None
 
 
 def _first_line(err: BaseException) -> str:
@@ -96,10 +118,12 @@ def state_dict_of(obj: Any, source: str = "checkpoint") -> dict[str, torch.Tenso
         obj = obj["state_dict"]
     bad = [k for k, v in obj.items() if not isinstance(k, str) or not torch.is_tensor(v)]
     if bad or not obj:
-        raise CheckpointError(f"{source} is not a state_dict (name -> tensor) nor a checkpoint with a 'model' "
-                              f"state_dict; its entries include {sorted(map(str, obj))[:6]}")
+        raise CheckpointError(
+            f"{source} is not a state_dict (name -> tensor) nor a checkpoint with a 'model' "
+            f"state_dict; its entries include {sorted(map(str, obj))[:6]}"
+        )
     if all(k.startswith("module.") for k in obj):  # saved from DataParallel / DDP
-        obj = {k[len("module."):]: v for k, v in obj.items()}
+        obj = {k[len("module.") :]: v for k, v in obj.items()}
     return {k: v.float() if v.is_floating_point() else v for k, v in obj.items()}
 
 
@@ -108,19 +132,24 @@ def _listed(keys: list[str], limit: int = 12) -> str:
     return ", ".join(keys[:limit]) + more if keys else "none"
 
 
-def load_strict(model: torch.nn.Module, sd: dict[str, torch.Tensor], source: str = "checkpoint",
-                hint: str = "") -> None:
+def load_strict(
+    model: torch.nn.Module, sd: dict[str, torch.Tensor], source: str = "checkpoint", hint: str = ""
+) -> None:
     """model.load_state_dict(sd, strict=True); on any mismatch a CheckpointError listing the keys."""
     own = model.state_dict()
     missing = sorted(set(own) - set(sd))
     unexpected = sorted(set(sd) - set(own))
-    shapes = sorted(f"{k} (file {tuple(sd[k].shape)}, model {tuple(own[k].shape)})"
-                    for k in set(own) & set(sd) if own[k].shape != sd[k].shape)
+    shapes = sorted(
+        f"{k} (file {tuple(sd[k].shape)}, model {tuple(own[k].shape)})"
+        for k in set(own) & set(sd)
+        if own[k].shape != sd[k].shape
+    )
     if missing or unexpected or shapes:
         raise CheckpointError(
             f"{source} does not fit this {type(model).__name__}: missing keys ({len(missing)}): {_listed(missing)}; "
             f"unexpected keys ({len(unexpected)}): {_listed(unexpected)}; other shapes ({len(shapes)}): "
-            f"{_listed(shapes)}" + (f". {hint}" if hint else ""))
+            f"{_listed(shapes)}" + (f". {hint}" if hint else "")
+        )
     model.load_state_dict(sd, strict=True)
 
 
@@ -131,6 +160,7 @@ def best_or_last(run_dir: str | os.PathLike) -> Path | None:
 
 # ----------------------------------------------------------------------------- writing
 
+
 def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
     """torch.save(obj) atomically (stirer_lib.atomic_write); Ctrl-C is held from serialising to the rename."""
     with hold_sigint():
@@ -140,6 +170,7 @@ def atomic_save(obj: Any, path: str | os.PathLike) -> Path:
 
 
 # ----------------------------------------------------------------------------- converting old files
+
 
 def to_safe(obj: Any) -> Any:
     """Plain data + tensors only: numpy arrays -> tensors, numpy scalars -> Python, paths -> str."""
@@ -179,8 +210,10 @@ def convert(src: str | os.PathLike, dst: str | os.PathLike) -> Path:
     allowed = _numpy_globals()
     unsafe = sorted(set(torch.serialization.get_unsafe_globals_in_checkpoint(src)) - {_qualname(g) for g in allowed})
     if unsafe:
-        raise CheckpointError(f"{src} holds Python objects beyond tensors, plain data and numpy arrays ({unsafe[:5]}); "
-                              "it is not a checkpoint of this course and is not converted")
+        raise CheckpointError(
+            f"{src} holds Python objects beyond tensors, plain data and numpy arrays ({unsafe[:5]}); "
+            "it is not a checkpoint of this course and is not converted"
+        )
     with torch.serialization.safe_globals(allowed):  # still weights-only: numpy arrays are data, never code
         obj = torch.load(src, map_location="cpu", weights_only=True)
     atomic_save(to_safe(obj), dst)

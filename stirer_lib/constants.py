@@ -3,6 +3,7 @@
 Names say the order: *_HW is (height, width) as torch wants it, *_WH is (width, height) as PIL
 wants it. Class counts live with the charset in stirer_lib.text.
 """
+
 from __future__ import annotations
 
 HR_HEIGHT, HR_WIDTH = 32, 128  # the super-resolved / HR image, and what the CRNN reads

@@ -9,6 +9,7 @@ a few timed generator records, CRNN and STIRER training steps and evaluation bat
 device. The timing data is generated into a temporary folder: nothing is written under data/ or runs/.
 A batch too slow to time here (the gpu profile's 256 on a CPU) is timed at 8 and scaled linearly.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,9 +24,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import lmdb
 import torch
@@ -35,8 +37,7 @@ from .constants import HR_HEIGHT
 from .course.build import build_model
 from .course.profiles import PROFILE_NAMES, Profile, default_profile
 from .course.session import prepare
-from .data import TEST_SPLITS, TRAIN_SPLITS, collate_eval, collate_train, pretrain_set, textzoom_split
-from .data import synth
+from .data import TEST_SPLITS, TRAIN_SPLITS, collate_eval, collate_train, pretrain_set, synth, textzoom_split
 from .data.lmdb_io import find_lmdbs, pretrain_dir, split_dir
 from .errors import DataError, run_cli
 from .evaluation import evaluate_loaders
@@ -56,6 +57,7 @@ MB = 1e6
 
 # ----------------------------------------------------------------------------- tables
 
+
 def table(headers: list[str], rows: list[list[Any]]) -> str:
     """Rows as aligned text columns under a header line (numbers right-aligned)."""
     cells = [[str(c) for c in r] for r in [headers, *rows]]
@@ -65,6 +67,7 @@ def table(headers: list[str], rows: list[list[Any]]) -> str:
     def line(r: list[str]) -> str:
         """One aligned row."""
         return "  ".join(c.rjust(w) if al else c.ljust(w) for c, w, al in zip(r, widths, right)).rstrip()
+
     return "\n".join([line(cells[0]), line(["-" * w for w in widths]), *map(line, cells[1:])])
 
 
@@ -79,6 +82,7 @@ def section(title: str, body: str) -> str:
 
 
 # ----------------------------------------------------------------------------- device
+
 
 def cpu_name() -> str:
     """The CPU's model name (from /proc/cpuinfo on Linux)."""
@@ -109,16 +113,25 @@ def bf16_support(device: torch.device) -> str:
 def device_rows(device: torch.device) -> list[list[str]]:
     """Device, core counts and library versions."""
     import transformers
+
     usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cuda = (f"{torch.version.cuda}, {torch.cuda.device_count()} device(s)" if torch.cuda.is_available()
-            else "not available (torch built " + (f"with CUDA {torch.version.cuda})" if torch.version.cuda
-                                                  else "for CPU only)"))
-    dev = (f"cuda: {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "cpu")
-    return [["device", dev], ["CPU", f"{cpu_name()}, {os.cpu_count()} cores ({usable} usable), torch threads "
-                                     f"{torch.get_num_threads()}"],
-            ["python", platform.python_version()], ["torch", torch.__version__], ["CUDA", cuda],
-            ["transformers", transformers.__version__], ["bf16 autocast", bf16_support(device)],
-            ["load", load_note(usable or 1)]]
+    cuda = (
+        f"{torch.version.cuda}, {torch.cuda.device_count()} device(s)"
+        if torch.cuda.is_available()
+        else "not available (torch built "
+        + (f"with CUDA {torch.version.cuda})" if torch.version.cuda else "for CPU only)")
+    )
+    dev = f"cuda: {torch.cuda.get_device_name(device)}" if device.type == "cuda" else "cpu"
+    return [
+        ["device", dev],
+        ["CPU", f"{cpu_name()}, {os.cpu_count()} cores ({usable} usable), torch threads {torch.get_num_threads()}"],
+        ["python", platform.python_version()],
+        ["torch", torch.__version__],
+        ["CUDA", cuda],
+        ["transformers", transformers.__version__],
+        ["bf16 autocast", bf16_support(device)],
+        ["load", load_note(usable or 1)],
+    ]
 
 
 def load_note(cores: int) -> str:
@@ -127,11 +140,15 @@ def load_note(cores: int) -> str:
         return "unknown"
     load = os.getloadavg()[0]
     busy = load > 0.75 * cores
-    return (f"{load:.1f} on {cores} cores" + (": BUSY, other processes compete and the timings below include "
-                                               "that; rerun the doctor on an idle machine" if busy else ""))
+    return f"{load:.1f} on {cores} cores" + (
+        ": BUSY, other processes compete and the timings below include that; rerun the doctor on an idle machine"
+        if busy
+        else ""
+    )
 
 
 # ----------------------------------------------------------------------------- data
+
 
 def lmdb_records(path: Path) -> int | None:
     """num-samples of an LMDB folder, or None when it is not readable."""
@@ -155,8 +172,9 @@ def data_sizes(prof: Profile) -> dict[str, int]:
         return {k: int(v) for k, v in prof.data.sizes.items()}
     root, expected = Path(prof.data.root), dict(synth.SYNTH_SIZES["gpu"])
     half = cost.TEXTZOOM_TRAIN_PAIRS // 2
-    expected.update(train1=half, train2=cost.TEXTZOOM_TRAIN_PAIRS - half,
-                    pretrain=cost.MJSYNTH_WORDS + cost.SYNTHTEXT_WORDS)
+    expected.update(
+        train1=half, train2=cost.TEXTZOOM_TRAIN_PAIRS - half, pretrain=cost.MJSYNTH_WORDS + cost.SYNTHTEXT_WORDS
+    )
     found = {s: lmdb_records(split_dir(root, s)) for s in (*TRAIN_SPLITS, *TEST_SPLITS)}
     words = [lmdb_records(p) for p in find_lmdbs(pretrain_dir(root))] if pretrain_dir(root).is_dir() else []
     found["pretrain"] = sum(w for w in words if w) or None
@@ -174,19 +192,24 @@ def will_generate(prof: Profile, user_root: bool) -> bool:
 def data_report(prof: Profile, user_root: bool) -> tuple[list[list[str]], str]:
     """(rows: part, path, status; a note) for the profile's data, in synth.ensure_data's words."""
     root, d = Path(prof.data.root), prof.data
-    parts = [(f"textzoom/{s}" if s in TRAIN_SPLITS else f"textzoom/test/{s}", split_dir(root, s))
-             for s in (*TRAIN_SPLITS, *TEST_SPLITS)] + [("pretrain", pretrain_dir(root))]
+    parts = [
+        (f"textzoom/{s}" if s in TRAIN_SPLITS else f"textzoom/test/{s}", split_dir(root, s))
+        for s in (*TRAIN_SPLITS, *TEST_SPLITS)
+    ] + [("pretrain", pretrain_dir(root))]
     if will_generate(prof, user_root):
-        note = (f"synthetic ({d.style} style, seed {d.seed}): generated on first use by the notebooks or the course; "
-                f"to make it now: {synth.make_command(root, d.sizes, d.seed, synth.get_style(d.style))}")
+        note = (
+            f"synthetic ({d.style} style, seed {d.seed}): generated on first use by the notebooks or the course; "
+            f"to make it now: {synth.make_command(root, d.sizes, d.seed, synth.get_style(d.style))}"
+        )
         return [[name, str(path), "will be generated"] for name, path in parts], note
     missing = set(synth.missing_parts(root))
     rows = [[name, str(path), "MISSING" if path in missing else _found(path)] for name, path in parts]
     out = io.StringIO()
     try:
         with contextlib.redirect_stdout(out):
-            synth.ensure_data(root, synthetic=d.synthetic, sizes=d.sizes, seed=d.seed, style=d.style,
-                              replace_outdated=not user_root)
+            synth.ensure_data(
+                root, synthetic=d.synthetic, sizes=d.sizes, seed=d.seed, style=d.style, replace_outdated=not user_root
+            )
     except DataError as err:
         return rows, str(err)
     return rows, out.getvalue().strip() or "all found"
@@ -200,6 +223,7 @@ def _found(path: Path) -> str:
 
 
 # ----------------------------------------------------------------------------- measurements
+
 
 @dataclass
 class Measured:
@@ -239,13 +263,22 @@ def seconds(fn: Callable[[], Any], device: torch.device) -> float:
     return time.perf_counter() - t0
 
 
-def sample_loader(ds: Dataset, batch: int, batches: int, workers: int, collate: Callable, device: torch.device,
-                  seed: int = 0) -> DataLoader:
+def sample_loader(
+    ds: Dataset, batch: int, batches: int, workers: int, collate: Callable, device: torch.device, seed: int = 0
+) -> DataLoader:
     """`batches` batches of `batch` items drawn with replacement (a small timing set gives any batch size)."""
-    sampler = RandomSampler(ds, replacement=True, num_samples=batch * batches,
-                            generator=torch.Generator().manual_seed(seed))
-    return DataLoader(ds, batch_size=batch, sampler=sampler, collate_fn=collate, num_workers=workers, drop_last=True,
-                      pin_memory=device.type == "cuda")
+    sampler = RandomSampler(
+        ds, replacement=True, num_samples=batch * batches, generator=torch.Generator().manual_seed(seed)
+    )
+    return DataLoader(
+        ds,
+        batch_size=batch,
+        sampler=sampler,
+        collate_fn=collate,
+        num_workers=workers,
+        drop_last=True,
+        pin_memory=device.type == "cuda",
+    )
 
 
 def timing_batch(full: int, warm_s: float) -> int:
@@ -254,8 +287,9 @@ def timing_batch(full: int, warm_s: float) -> int:
     return full if warm_s * full / small <= STEP_BUDGET_S else small
 
 
-def time_steps(step: Callable[[dict], Any], ds: Dataset, full: int, workers: int, n: int, collate: Callable,
-               device: torch.device) -> tuple[float, int]:
+def time_steps(
+    step: Callable[[dict], Any], ds: Dataset, full: int, workers: int, n: int, collate: Callable, device: torch.device
+) -> tuple[float, int]:
     """(median seconds per step at batch `full`, batch timed at): a warm-up step, then n steps through a DataLoader."""
     small = min(full, PROBE_BATCH)
     warm = seconds(lambda: step(next(iter(sample_loader(ds, small, 1, 0, collate, device)))), device)
@@ -273,12 +307,14 @@ def time_steps(step: Callable[[dict], Any], ds: Dataset, full: int, workers: int
 
 def eval_batch(run: Callable[[DataLoader], Any], ds: Dataset, full: int, device: torch.device) -> int:
     """The batch to time evaluations at, from a warm-up evaluation of one batch of PROBE_BATCH."""
-    return timing_batch(full, seconds(lambda: run(sample_loader(ds, min(full, PROBE_BATCH), 1, 0, collate_eval,
-                                                                    device)), device))
+    return timing_batch(
+        full, seconds(lambda: run(sample_loader(ds, min(full, PROBE_BATCH), 1, 0, collate_eval, device)), device)
+    )
 
 
-def time_eval(run: Callable[[DataLoader], Any], ds: Dataset, batch: int, workers: int, n: int,
-              device: torch.device) -> float:
+def time_eval(
+    run: Callable[[DataLoader], Any], ds: Dataset, batch: int, workers: int, n: int, device: torch.device
+) -> float:
     """Seconds per image of an evaluation over n batches (its loader's start included, as in every evaluation)."""
     loader = sample_loader(ds, batch, n, workers, collate_eval, device, seed=1)
     return seconds(lambda: run(loader), device) / (n * batch)
@@ -297,9 +333,13 @@ def generate_timing_set(root: Path, style: str, seed: int) -> dict[str, float]:
     t_quality = time.perf_counter()
     synth.split_quality(keep)
     t_end = time.perf_counter()
-    return {"pair_s": (t_word - t_pair) / (2 * n_pair), "word_s": (t_quality - t_word) / n_word,
-            "quality_s": (t_end - t_quality) / n_pair, "pair_bytes": lmdb_bytes(split_dir(root, "train1")) / n_pair,
-            "word_bytes": lmdb_bytes(pretrain_dir(root) / "synth") / n_word}
+    return {
+        "pair_s": (t_word - t_pair) / (2 * n_pair),
+        "word_s": (t_quality - t_word) / n_word,
+        "quality_s": (t_end - t_quality) / n_pair,
+        "pair_bytes": lmdb_bytes(split_dir(root, "train1")) / n_pair,
+        "word_bytes": lmdb_bytes(pretrain_dir(root) / "synth") / n_word,
+    }
 
 
 def lmdb_bytes(path: Path) -> float:
@@ -313,15 +353,18 @@ def lmdb_bytes(path: Path) -> float:
 
 def start_seconds() -> float:
     """Seconds a fresh Python takes to import what a notebook imports (its kernel's start, mostly)."""
-    code = ("import matplotlib.pyplot, stirer_lib.course.session, stirer_lib.course.build, stirer_lib.evaluation, "
-            "stirer_lib.viz.training")
+    code = (
+        "import matplotlib.pyplot, stirer_lib.course.session, stirer_lib.course.build, stirer_lib.evaluation, "
+        "stirer_lib.viz.training"
+    )
     t0 = time.perf_counter()
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, cwd=Path(__file__).parents[1])
     return time.perf_counter() - t0
 
 
-def crnn_step_fn(crnn: CRNN, device: torch.device, grad_clip: float | None, lr: float,
-                 beta1: float = 0.9) -> Callable[[dict], float]:
+def crnn_step_fn(
+    crnn: CRNN, device: torch.device, grad_clip: float | None, lr: float, beta1: float = 0.9
+) -> Callable[[dict], float]:
     """One CRNN training step as stirer_lib.training.crnn.train_crnn takes it (CTC, Adam, clipping)."""
     opt = torch.optim.Adam(crnn.parameters(), lr=lr, betas=(beta1, 0.999))
 
@@ -335,21 +378,40 @@ def crnn_step_fn(crnn: CRNN, device: torch.device, grad_clip: float | None, lr: 
             torch.nn.utils.clip_grad_norm_(crnn.parameters(), float(grad_clip))
         opt.step()
         return loss.item()
+
     return step
 
 
-def stirer_steps(prof: Profile, model: torch.nn.Module, sets: dict[str, Dataset], tmp: Path, device: torch.device,
-                 n: int, scaled: dict[str, int]) -> tuple[dict[str, float], float]:
+def stirer_steps(
+    prof: Profile,
+    model: torch.nn.Module,
+    sets: dict[str, Dataset],
+    tmp: Path,
+    device: torch.device,
+    n: int,
+    scaled: dict[str, int],
+) -> tuple[dict[str, float], float]:
     """Seconds per training step of each stage (the Trainer's own train_step) and of one last.pt save."""
     out, save_s = {}, 0.0
     for stage in ("pretrain", "finetune"):
         s = dataclasses.replace(prof.stage(stage), eval_every=-1)
-        trainer = Trainer(model, sets[stage], s, tmp / stage, stage, seed=prof.seed,
-                          num_workers=prof.data.num_workers, init="none", progress=False, device=device)
+        trainer = Trainer(
+            model,
+            sets[stage],
+            s,
+            tmp / stage,
+            stage,
+            seed=prof.seed,
+            num_workers=prof.data.num_workers,
+            init="none",
+            progress=False,
+            device=device,
+        )
         try:
             model.train()
-            out[stage], batch = time_steps(trainer.train_step, sets[stage], s.batch_size, prof.data.num_workers, n,
-                                           collate_train, device)
+            out[stage], batch = time_steps(
+                trainer.train_step, sets[stage], s.batch_size, prof.data.num_workers, n, collate_train, device
+            )
             save_s = max(save_s, seconds(trainer.save_last, device))
         finally:
             trainer.close()
@@ -358,12 +420,21 @@ def stirer_steps(prof: Profile, model: torch.nn.Module, sets: dict[str, Dataset]
     return out, save_s
 
 
-def eval_costs(prof: Profile, model: torch.nn.Module, crnn: CRNN, test: Dataset, device: torch.device, n: int,
-               scaled: dict[str, int]) -> dict[str, float]:
+def eval_costs(
+    prof: Profile,
+    model: torch.nn.Module,
+    crnn: CRNN,
+    test: Dataset,
+    device: torch.device,
+    n: int,
+    scaled: dict[str, int],
+) -> dict[str, float]:
     """Seconds per image of the three evaluations the notebooks run (periodic, CRNN gap, full)."""
-    runs = {"eval_s": lambda dl: evaluate_loaders(model, {"t": dl}, None, device, ssim_on=False, details=False),
-            "crnn_eval_s": lambda dl: evaluate_loaders(None, {"t": dl}, crnn, device, crnn_on=("lr_bicubic", "hr")),
-            "full_eval_s": lambda dl: evaluate_loaders(model, {"t": dl}, crnn, device, with_skimage=True)}
+    runs = {
+        "eval_s": lambda dl: evaluate_loaders(model, {"t": dl}, None, device, ssim_on=False, details=False),
+        "crnn_eval_s": lambda dl: evaluate_loaders(None, {"t": dl}, crnn, device, crnn_on=("lr_bicubic", "hr")),
+        "full_eval_s": lambda dl: evaluate_loaders(model, {"t": dl}, crnn, device, with_skimage=True),
+    }
     batch = eval_batch(runs["eval_s"], test, prof.eval.batch_size, device)
     if batch < prof.eval.batch_size:
         scaled.update({f"evaluation ({key})": batch for key in runs})
@@ -385,34 +456,76 @@ def measure(prof: Profile, device: torch.device, n: int) -> Measured:
         build_s = time.perf_counter() - t0 + seconds(lambda: build_stirer(config_from_name(other)), device)
         scaled: dict[str, int] = {}
         crnn = CRNN(HR_HEIGHT, 1, NUM_CTC_CLASSES, prof.crnn.hidden, prof.crnn.width).to(device).train()
-        crnn_step, batch = time_steps(crnn_step_fn(crnn, device, prof.crnn.grad_clip, prof.crnn.lr, prof.crnn.beta1), sets["pretrain"],
-                                      prof.crnn.batch_size, prof.data.num_workers, n, collate_train, device)
+        crnn_step, batch = time_steps(
+            crnn_step_fn(crnn, device, prof.crnn.grad_clip, prof.crnn.lr, prof.crnn.beta1),
+            sets["pretrain"],
+            prof.crnn.batch_size,
+            prof.data.num_workers,
+            n,
+            collate_train,
+            device,
+        )
         if batch < prof.crnn.batch_size:
             scaled["CRNN step"] = batch
         steps, save_s = stirer_steps(prof, model, sets, tmp / "runs", device, n, scaled)
         evals = eval_costs(prof, model, crnn.eval(), test, device, max(1, n // 2), scaled)
-        return Measured(**gen, start_s=start_s, build_s=build_s, item_s=item_s, crnn_step_s=crnn_step,
-                        crnn_params=count_parameters(crnn), params=count_parameters(model), step_s=steps,
-                        save_s=save_s, **evals, scaled=scaled)
+        return Measured(
+            **gen,
+            start_s=start_s,
+            build_s=build_s,
+            item_s=item_s,
+            crnn_step_s=crnn_step,
+            crnn_params=count_parameters(crnn),
+            params=count_parameters(model),
+            step_s=steps,
+            save_s=save_s,
+            **evals,
+            scaled=scaled,
+        )
 
 
 def measured_rows(m: Measured, prof: Profile, workers: int) -> list[list[str]]:
     """The timed units as table rows."""
-    rows = [["generator: TextZoom pair", "", f"{m.pair_s * 1e3:.1f} ms", f"{1 / m.pair_s:.0f} records/s per process "
-             f"({workers} processes), {m.pair_bytes / 1e3:.1f} kB in the LMDB"],
-            ["generator: pre-training word", "", f"{m.word_s * 1e3:.1f} ms", f"{1 / m.word_s:.0f} records/s per process"
-             f", {m.word_bytes / 1e3:.1f} kB"],
-            ["generator: test-split quality", "", f"{m.quality_s * 1e3:.1f} ms", "per test record"],
-            ["notebook start", "", f"{m.start_s:.2f} s", "a fresh Python importing the notebooks' modules"],
-            ["CRNN train step", prof.crnn.batch_size, f"{m.crnn_step_s:.3f} s", _scaled(m, "CRNN step")]]
+    rows = [
+        [
+            "generator: TextZoom pair",
+            "",
+            f"{m.pair_s * 1e3:.1f} ms",
+            f"{1 / m.pair_s:.0f} records/s per process ({workers} processes), {m.pair_bytes / 1e3:.1f} kB in the LMDB",
+        ],
+        [
+            "generator: pre-training word",
+            "",
+            f"{m.word_s * 1e3:.1f} ms",
+            f"{1 / m.word_s:.0f} records/s per process, {m.word_bytes / 1e3:.1f} kB",
+        ],
+        ["generator: test-split quality", "", f"{m.quality_s * 1e3:.1f} ms", "per test record"],
+        ["notebook start", "", f"{m.start_s:.2f} s", "a fresh Python importing the notebooks' modules"],
+        ["CRNN train step", prof.crnn.batch_size, f"{m.crnn_step_s:.3f} s", _scaled(m, "CRNN step")],
+    ]
     for stage in ("pretrain", "finetune"):
-        rows.append([f"STIRER {stage} step ({prof.model.config})", prof.stage(stage).batch_size,
-                     f"{m.step_s[stage]:.3f} s", _scaled(m, f"STIRER {stage} step")
-                     or f"amp {prof.stage(stage).amp}, {prof.data.num_workers} loader workers"])
-    for key, what in (("eval_s", "evaluation: STIRER, generation"), ("crnn_eval_s", "evaluation: CRNN HR + bicubic"),
-                      ("full_eval_s", "evaluation: full (notebook 06)")):
-        rows.append([what, prof.eval.batch_size, f"{getattr(m, key) * 1e3:.1f} ms", "per image; "
-                     + (_scaled(m, f"evaluation ({key})") or f"{1 / getattr(m, key):.0f} images/s")])
+        rows.append(
+            [
+                f"STIRER {stage} step ({prof.model.config})",
+                prof.stage(stage).batch_size,
+                f"{m.step_s[stage]:.3f} s",
+                _scaled(m, f"STIRER {stage} step")
+                or f"amp {prof.stage(stage).amp}, {prof.data.num_workers} loader workers",
+            ]
+        )
+    for key, what in (
+        ("eval_s", "evaluation: STIRER, generation"),
+        ("crnn_eval_s", "evaluation: CRNN HR + bicubic"),
+        ("full_eval_s", "evaluation: full (notebook 06)"),
+    ):
+        rows.append(
+            [
+                what,
+                prof.eval.batch_size,
+                f"{getattr(m, key) * 1e3:.1f} ms",
+                "per image; " + (_scaled(m, f"evaluation ({key})") or f"{1 / getattr(m, key):.0f} images/s"),
+            ]
+        )
     rows.append(["checkpoint save (last.pt)", "", f"{m.save_s:.2f} s", f"{m.params:,} parameters + AdamW state"])
     return rows
 
@@ -423,6 +536,7 @@ def _scaled(m: Measured, key: str) -> str:
 
 
 # ----------------------------------------------------------------------------- the estimate
+
 
 def evaluations(steps: int, eval_every: int) -> int:
     """How many periodic evaluations the Trainer runs in `steps` steps (at each multiple, and at the end)."""
@@ -462,7 +576,7 @@ def stirer_stage_row(prof: Profile, stage: str, name: str, m: Measured, sizes: d
     n_eval, images = evaluations(steps, s.eval_every), test_images(sizes, s.eval_max_images)
     saves = (steps - 1) // s.ckpt_every + 1 if s.ckpt_every else 1
     secs = steps * m.step_s[stage] + n_eval * images * m.eval_s + (saves + n_eval / 3) * m.save_s + m.start_s
-    work = (f"{steps:,} steps x {m.step_s[stage]:.3f} s + {n_eval} evals x {images:,} images + {saves} saves")
+    work = f"{steps:,} steps x {m.step_s[stage]:.3f} s + {n_eval} evals x {images:,} images + {saves} saves"
     if stage == "finetune":  # notebook 05 evaluates the model before and after, with the CRNN
         secs += 2 * images * (m.eval_s + m.crnn_eval_s)
         work += f" + before/after 2 x {images:,}"
@@ -503,6 +617,7 @@ def estimate_table(rows: list[Row]) -> str:
 
 # ----------------------------------------------------------------------------- disk
 
+
 def free_bytes(path: Path) -> int:
     """Free bytes on the file system that holds path (or its nearest existing parent)."""
     p = path.resolve()
@@ -515,23 +630,39 @@ def disk_rows(prof: Profile, m: Measured, sizes: dict[str, int], generate: bool)
     """Free space at the data and run folders vs what the profile writes there."""
     pairs = sum(sizes[s] for s in (*TRAIN_SPLITS, *TEST_SPLITS))
     data = (pairs * m.pair_bytes + sizes["pretrain"] * m.word_bytes) if generate else 0.0
-    data_what = (f"{pairs:,} pairs x {m.pair_bytes / 1e3:.1f} kB + {sizes['pretrain']:,} words x "
-                 f"{m.word_bytes / 1e3:.1f} kB" if generate else "nothing (the data is read only)")
+    data_what = (
+        f"{pairs:,} pairs x {m.pair_bytes / 1e3:.1f} kB + {sizes['pretrain']:,} words x {m.word_bytes / 1e3:.1f} kB"
+        if generate
+        else "nothing (the data is read only)"
+    )
     model, crnn = 4 * m.params, 4 * m.crnn_params  # float32
     crnn_file = crnn * (3 if prof.crnn.max_steps > 0 else 1)  # with Adam's two moments when trained
     run = 2 * (3 * model + model) + crnn_file + 3 * model  # per stage last.pt (+AdamW) and best.pt; a save's temp
-    run_what = (f"2 stages x (last.pt {3 * model / MB:.0f} MB + best.pt {model / MB:.0f} MB) + crnn.pt "
-                f"{crnn_file / MB:.0f} MB + one temporary save (notebook copies not counted)")
+    run_what = (
+        f"2 stages x (last.pt {3 * model / MB:.0f} MB + best.pt {model / MB:.0f} MB) + crnn.pt "
+        f"{crnn_file / MB:.0f} MB + one temporary save (notebook copies not counted)"
+    )
     rows = []
-    for name, path, need, what in (("data", Path(prof.data.root), data, data_what),
-                                   ("run", Path(prof.run_dir), run, run_what)):
+    for name, path, need, what in (
+        ("data", Path(prof.data.root), data, data_what),
+        ("run", Path(prof.run_dir), run, run_what),
+    ):
         free = free_bytes(path)
-        rows.append([name, str(path), f"{free / 1e9:.1f} GB", f"{need / MB:,.0f} MB",
-                     "ok" if free > need else "TOO LITTLE", what])
+        rows.append(
+            [
+                name,
+                str(path),
+                f"{free / 1e9:.1f} GB",
+                f"{need / MB:,.0f} MB",
+                "ok" if free > need else "TOO LITTLE",
+                what,
+            ]
+        )
     return rows
 
 
 # ----------------------------------------------------------------------------- the command
+
 
 def report(prof: Profile, user_root: bool, device: torch.device, n: int) -> str:
     """The whole report (measures on the device; takes seconds to a minute)."""
@@ -541,15 +672,23 @@ def report(prof: Profile, user_root: bool, device: torch.device, n: int) -> str:
     dev_rows = device_rows(device)  # before the measurements load the machine
     m = measure(prof, device, n)
     sizes = data_sizes(prof)
-    parts = [f"stirer doctor: profile {prof.name}, data {prof.data.root}, run dir {prof.run_dir}",
-             section("device", table(["what", "value"], dev_rows)),
-             section("disk", table(["folder", "path", "free", "will write", "status", "what"],
-                                   disk_rows(prof, m, sizes, generate))),
-             section("data", table(["part", "path", "status"], data_rows) + f"\n{note}"),
-             section(f"measured on this device ({n} timed steps after a warm-up)",
-                     table(["measurement", "batch", "time", "note"], measured_rows(m, prof, workers))),
-             section(f"estimated time of the {prof.name} course on this device (one process)",
-                     estimate_table(estimate(prof, m, sizes, generate, workers)))]
+    parts = [
+        f"stirer doctor: profile {prof.name}, data {prof.data.root}, run dir {prof.run_dir}",
+        section("device", table(["what", "value"], dev_rows)),
+        section(
+            "disk",
+            table(["folder", "path", "free", "will write", "status", "what"], disk_rows(prof, m, sizes, generate)),
+        ),
+        section("data", table(["part", "path", "status"], data_rows) + f"\n{note}"),
+        section(
+            f"measured on this device ({n} timed steps after a warm-up)",
+            table(["measurement", "batch", "time", "note"], measured_rows(m, prof, workers)),
+        ),
+        section(
+            f"estimated time of the {prof.name} course on this device (one process)",
+            estimate_table(estimate(prof, m, sizes, generate, workers)),
+        ),
+    ]
     return "\n".join(parts)
 
 
@@ -559,8 +698,14 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--profile", choices=PROFILE_NAMES, default=None, help="default: gpu with CUDA, else cpu")
     ap.add_argument("--data", default=None, help="data ROOT (default: the profile's)")
     ap.add_argument("--run-dir", default=None, help="the run directory (default: the profile's)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="profile override, as the course and train take it (repeatable)")
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="profile override, as the course and train take it (repeatable)",
+    )
     ap.add_argument("--steps", type=int, default=3, help="timed steps per measurement (after one warm-up)")
     a = ap.parse_args(argv)
     if a.steps < 1:

@@ -4,10 +4,11 @@ Every command-line tool catches `UserError` and prints `error: <message>` with e
 traceback (`run_cli`); anything else is a bug and keeps its traceback. The subclasses also derive
 from the built-in exception a caller would expect (FileNotFoundError, ValueError, ...).
 """
+
 from __future__ import annotations
 
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 
 class UserError(Exception):

@@ -16,6 +16,7 @@ It loads our checkpoints (RUN/finetune/best.pt) and the official release (STIRER
 alike, strictly. With the release, crnn.pth and real TextZoom it prints
 "Final Acc 73.91 Final PSNR 22.31 SSIM 0.7650", as in the release's log (docs/DESIGN.md section 2).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,7 +44,7 @@ from .utils import default_device
 
 CONVENTIONS = {
     "mean_of_splits": "mean of the per-split means (official test.py printout: Final Acc 73.91 / PSNR 22.31 / "
-                      "SSIM 0.7650 for the release)",
+    "SSIM 0.7650 for the release)",
     "over_all": "mean over all images of the splits (the paper's Table 1: 74.8 / 22.46 / 0.7706 for the release)",
 }
 
@@ -54,9 +55,11 @@ def find_test_dir(data_root: str | os.PathLike) -> Path:
     for cand in (root / "test", root / "textzoom" / "test"):
         if cand.is_dir():
             return cand
-    raise DataError(f"no TextZoom test folder under {root}: expected {root}/test/{{easy,medium,hard}} or "
-                    f"{root}/textzoom/test/{{easy,medium,hard}}. Generate synthetic data with "
-                    "`python -m stirer_lib.data.synth --out DIR --profile smoke` or see data/README.md")
+    raise DataError(
+        f"no TextZoom test folder under {root}: expected {root}/test/{{easy,medium,hard}} or "
+        f"{root}/textzoom/test/{{easy,medium,hard}}. Generate synthetic data with "
+        "`python -m stirer_lib.data.synth --out DIR --profile smoke` or see data/README.md"
+    )
 
 
 def split_loader(path: Path, batch_size: int, max_images: int | None = None, num_workers: int = 0) -> DataLoader:
@@ -69,16 +72,23 @@ def split_loader(path: Path, batch_size: int, max_images: int | None = None, num
     return DataLoader(ds, batch_size=batch_size, shuffle=False, num_workers=num_workers, collate_fn=collate_eval)
 
 
-def test_loaders(data_root: str | os.PathLike, batch_size: int, max_images: int | None = None,
-                 splits: tuple[str, ...] = TEST_SPLITS, num_workers: int = 0) -> dict[str, DataLoader]:
+def test_loaders(
+    data_root: str | os.PathLike,
+    batch_size: int,
+    max_images: int | None = None,
+    splits: tuple[str, ...] = TEST_SPLITS,
+    num_workers: int = 0,
+) -> dict[str, DataLoader]:
     """One split_loader per TextZoom test split of a data ROOT (or of the textzoom folder)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     root = find_test_dir(data_root)
     missing = [str(root / s) for s in splits if not (root / s / "data.mdb").is_file()]
     if missing:
-        raise DataError(f"test split LMDBs not found: {missing} (each needs a data.mdb); "
-                        "check --data or pass splits=... for a subset")
+        raise DataError(
+            f"test split LMDBs not found: {missing} (each needs a data.mdb); "
+            "check --data or pass splits=... for a subset"
+        )
     return {s: split_loader(root / s, batch_size, max_images, num_workers) for s in splits}
 
 
@@ -106,15 +116,21 @@ class _SplitRecorder:
     def result(self, path: Path | str, label_skipped: dict[str, int], details: bool) -> dict:
         labels = self._cat(lambda b: b.labels)
         n_steps = len(self.batches[0].step_preds) if self.batches else 0
-        preds = [None if self.batches[0].step_preds[k] is None else self._cat(lambda b, k=k: b.step_preds[k])
-                 for k in range(n_steps)]
-        per = {key: [self._cat(lambda b, key=key, k=k: getattr(b, key)[k]) for k in range(n_steps)]
-               for key in ("step_psnr", "step_ssim", "step_ssim_skimage")}
+        preds = [
+            None if self.batches[0].step_preds[k] is None else self._cat(lambda b, k=k: b.step_preds[k])
+            for k in range(n_steps)
+        ]
+        per = {
+            key: [self._cat(lambda b, key=key, k=k: getattr(b, key)[k]) for k in range(n_steps)]
+            for key in ("step_psnr", "step_ssim", "step_ssim_skimage")
+        }
         steps = []
         for k in range(n_steps):
-            st = {"acc": percent(correct(preds[k], labels)),
-                  "psnr": finite_mean(per["step_psnr"][k]) if per["step_psnr"][k] else None,
-                  "ssim": finite_mean(per["step_ssim"][k]) if per["step_ssim"][k] else None}
+            st = {
+                "acc": percent(correct(preds[k], labels)),
+                "psnr": finite_mean(per["step_psnr"][k]) if per["step_psnr"][k] else None,
+                "ssim": finite_mean(per["step_ssim"][k]) if per["step_ssim"][k] else None,
+            }
             if per["step_ssim_skimage"][k]:
                 st["ssim_skimage"] = finite_mean(per["step_ssim_skimage"][k])
             steps.append(st)
@@ -132,12 +148,21 @@ class _SplitRecorder:
         }
         if details:
             final = preds[-1] if preds and preds[-1] is not None else [None] * len(labels)
-            out.update({
-                "predictions": [{"label": t, "pred": p}  # pred None: the model has no STR decoder
-                                for t, p in zip(labels, final, strict=True)],
-                "step_predictions": preds, "crnn_preds": crnn["sr"], "crnn_preds_hr": crnn["hr"],
-                "crnn_preds_lr_bicubic": crnn["lr_bicubic"], "psnr_per_image": per["step_psnr"],
-                "ssim_per_image": per["step_ssim"], "bicubic_per_image": bic})
+            out.update(
+                {
+                    "predictions": [
+                        {"label": t, "pred": p}  # pred None: the model has no STR decoder
+                        for t, p in zip(labels, final, strict=True)
+                    ],
+                    "step_predictions": preds,
+                    "crnn_preds": crnn["sr"],
+                    "crnn_preds_hr": crnn["hr"],
+                    "crnn_preds_lr_bicubic": crnn["lr_bicubic"],
+                    "psnr_per_image": per["step_psnr"],
+                    "ssim_per_image": per["step_ssim"],
+                    "bicubic_per_image": bic,
+                }
+            )
         return out
 
 
@@ -156,10 +181,13 @@ def summarise(splits: dict[str, dict], weighted: bool) -> dict:
     n_steps = len(res[0]["steps"]) if res else 0
     keys = sorted({k for r in res for s in r["steps"] for k in s})
     steps = [{k: _mean([r["steps"][i].get(k) for r in res], w) for k in keys} for i in range(n_steps)]
-    out = {"n": sum(r["n"] for r in res), "steps": steps,
-           "acc": steps[-1]["acc"] if steps else None,
-           "psnr": steps[-1]["psnr"] if steps else None,
-           "ssim": steps[-1]["ssim"] if steps else None}
+    out = {
+        "n": sum(r["n"] for r in res),
+        "steps": steps,
+        "acc": steps[-1]["acc"] if steps else None,
+        "psnr": steps[-1]["psnr"] if steps else None,
+        "ssim": steps[-1]["ssim"] if steps else None,
+    }
     for k in ("crnn_acc", "crnn_acc_lr_bicubic", "crnn_acc_hr"):
         out[k] = _mean([r[k] for r in res], w)
     out["bicubic"] = {k: _mean([r["bicubic"][k] for r in res], w) for k in ("psnr", "ssim")}
@@ -182,10 +210,18 @@ def _model_steps(model: nn.Module, lr: torch.Tensor, bf16: bool) -> list:
 
 
 @torch.no_grad()
-def evaluate_loaders(model: nn.Module | None, loaders: dict[str, DataLoader], crnn: nn.Module | None = None,
-                     device: str | torch.device | None = None, progress: bool = False, with_skimage: bool = False,
-                     ssim_on: bool = True, details: bool = True,
-                     crnn_on: tuple[str, ...] = ("sr", "lr_bicubic", "hr"), bf16: bool = False) -> dict:
+def evaluate_loaders(
+    model: nn.Module | None,
+    loaders: dict[str, DataLoader],
+    crnn: nn.Module | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = False,
+    with_skimage: bool = False,
+    ssim_on: bool = True,
+    details: bool = True,
+    crnn_on: tuple[str, ...] = ("sr", "lr_bicubic", "hr"),
+    bf16: bool = False,
+) -> dict:
     """Evaluate STIRER (model may be None: only the CRNN and bicubic) on named loaders -> results dict.
 
     The one evaluation of the library: evaluate() (notebook 06, the CLI), the trainer's periodic
@@ -198,8 +234,11 @@ def evaluate_loaders(model: nn.Module | None, loaders: dict[str, DataLoader], cr
     """
     from tqdm.auto import tqdm
 
-    device = torch.device(device) if device is not None else (
-        next(model.parameters()).device if model is not None else torch.device("cpu"))
+    device = (
+        torch.device(device)
+        if device is not None
+        else (next(model.parameters()).device if model is not None else torch.device("cpu"))
+    )
     was_training = {m: m.training for m in (model, crnn) if m is not None}
     model = model.to(device).eval() if model is not None else None
     crnn = crnn.to(device).eval() if crnn is not None else None
@@ -214,11 +253,22 @@ def evaluate_loaders(model: nn.Module | None, loaders: dict[str, DataLoader], cr
                     continue
                 hr, lr = batch["hr"].to(device), batch["lr"].to(device)
                 steps = _model_steps(model, lr, bf16) if model is not None else []
-                rec.add(score_batch(list(batch["labels"]), hr, lr, steps, crnn, ssim_on=ssim_on,
-                                    with_skimage=with_skimage, crnn_on=crnn_on))
+                rec.add(
+                    score_batch(
+                        list(batch["labels"]),
+                        hr,
+                        lr,
+                        steps,
+                        crnn,
+                        ssim_on=ssim_on,
+                        with_skimage=with_skimage,
+                        crnn_on=crnn_on,
+                    )
+                )
             if not rec.batches:
-                raise DataError(f"evaluation split {name!r} has no readable record "
-                                f"({getattr(loader.dataset, 'root', name)})")
+                raise DataError(
+                    f"evaluation split {name!r} has no readable record ({getattr(loader.dataset, 'root', name)})"
+                )
             path = getattr(getattr(loader.dataset, "dataset", loader.dataset), "root", name)
             results[name] = rec.result(path, label_skips(loader), details)
     finally:
@@ -230,16 +280,29 @@ def evaluate_loaders(model: nn.Module | None, loaders: dict[str, DataLoader], cr
         "mean_of_splits": summarise(results, weighted=False),
         "over_all": summarise(results, weighted=True),
         "conventions": CONVENTIONS,
-        "meta": {"splits": list(loaders), "device": str(device), "seconds": round(time.time() - t0, 2),
-                 "crnn": crnn is not None, "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None,
-                 "bf16": bool(bf16)},
+        "meta": {
+            "splits": list(loaders),
+            "device": str(device),
+            "seconds": round(time.time() - t0, 2),
+            "crnn": crnn is not None,
+            "config": cfg.to_dict() if hasattr(cfg, "to_dict") else None,
+            "bf16": bool(bf16),
+        },
     }
 
 
-def evaluate(model: nn.Module | str | os.PathLike | dict | None, data_root: str | os.PathLike,
-             crnn: nn.Module | str | os.PathLike | dict | None = None, device: str | torch.device | None = None,
-             batch_size: int = 64, max_images: int | None = None, progress: bool = True,
-             splits: tuple[str, ...] = TEST_SPLITS, with_skimage: bool = False, bf16: bool = False) -> dict:
+def evaluate(
+    model: nn.Module | str | os.PathLike | dict | None,
+    data_root: str | os.PathLike,
+    crnn: nn.Module | str | os.PathLike | dict | None = None,
+    device: str | torch.device | None = None,
+    batch_size: int = 64,
+    max_images: int | None = None,
+    progress: bool = True,
+    splits: tuple[str, ...] = TEST_SPLITS,
+    with_skimage: bool = False,
+    bf16: bool = False,
+) -> dict:
     """Evaluate STIRER (and a CRNN on its SR images) on ROOT's TextZoom test splits -> results dict.
 
     data_root: the textzoom folder (holding test/) or the data ROOT (holding textzoom/test).
@@ -257,17 +320,29 @@ def is_better(new: dict, best: dict | None) -> bool:
     """Higher mean-of-splits final-step accuracy wins; PSNR breaks ties (for the trainer's best.pt)."""
     if best is None:
         return True
-    key = lambda r: tuple(-1.0 if v is None or math.isnan(v) else v  # noqa: E731
-                          for v in (r["mean_of_splits"]["acc"], r["mean_of_splits"]["psnr"]))
+    key = lambda r: tuple(
+        -1.0 if v is None or math.isnan(v) else v  # noqa: E731
+        for v in (r["mean_of_splits"]["acc"], r["mean_of_splits"]["psnr"])
+    )
     return key(new) > key(best)
 
 
 def compact(results: dict) -> dict:
     """The results without per-image lists (what the trainer logs to metrics.jsonl)."""
-    per_image = ("predictions", "step_predictions", "crnn_preds", "crnn_preds_hr", "crnn_preds_lr_bicubic",
-                 "psnr_per_image", "ssim_per_image", "bicubic_per_image")
-    return {**results, "splits": {k: {kk: vv for kk, vv in v.items() if kk not in per_image}
-                                  for k, v in results["splits"].items()}}
+    per_image = (
+        "predictions",
+        "step_predictions",
+        "crnn_preds",
+        "crnn_preds_hr",
+        "crnn_preds_lr_bicubic",
+        "psnr_per_image",
+        "ssim_per_image",
+        "bicubic_per_image",
+    )
+    return {
+        **results,
+        "splits": {k: {kk: vv for kk, vv in v.items() if kk not in per_image} for k, v in results["splits"].items()},
+    }
 
 
 def _cell(v: float | None, width: int, digits: int = 2) -> str:
@@ -280,22 +355,35 @@ def results_table(runs: dict[str, dict]) -> str:
     (PSNR, SSIM, the CRNN on bicubic LR) and each evaluation's mean accuracy per step."""
     first = next(iter(runs.values()))
     splits = list(first["splits"])
-    lines = [f"{'model':<22}" + "".join(f"{s:>9}" for s in splits) + f"{'mean':>9}{'PSNR':>8}{'SSIM':>8}"
-             f"{'CRNN(SR)':>10}"]
+    lines = [
+        f"{'model':<22}" + "".join(f"{s:>9}" for s in splits) + f"{'mean':>9}{'PSNR':>8}{'SSIM':>8}{'CRNN(SR)':>10}"
+    ]
     for name, r in runs.items():
         m = r["mean_of_splits"]
-        lines.append(f"{name:<22}" + "".join(_cell(r["splits"][s]["steps"][-1]["acc"] if r["splits"][s]["steps"]
-                                                   else None, 9) for s in splits)
-                     + _cell(m["acc"], 9) + _cell(m["psnr"], 8) + _cell(m["ssim"], 8, 4) + _cell(m["crnn_acc"], 10))
+        lines.append(
+            f"{name:<22}"
+            + "".join(_cell(r["splits"][s]["steps"][-1]["acc"] if r["splits"][s]["steps"] else None, 9) for s in splits)
+            + _cell(m["acc"], 9)
+            + _cell(m["psnr"], 8)
+            + _cell(m["ssim"], 8, 4)
+            + _cell(m["crnn_acc"], 10)
+        )
     m = first["mean_of_splits"]
-    lines.append(f"{'bicubic LR':<22}" + " " * (9 * len(splits) + 9) + _cell(m["bicubic"]["psnr"], 8)
-                 + _cell(m["bicubic"]["ssim"], 8, 4) + _cell(m["crnn_acc_lr_bicubic"], 10))
+    lines.append(
+        f"{'bicubic LR':<22}"
+        + " " * (9 * len(splits) + 9)
+        + _cell(m["bicubic"]["psnr"], 8)
+        + _cell(m["bicubic"]["ssim"], 8, 4)
+        + _cell(m["crnn_acc_lr_bicubic"], 10)
+    )
     n_steps = len(m["steps"])
     if n_steps:
         names = [f"mini decoder {k + 1}" for k in range(n_steps - 1)] + ["final decoder"]
         lines += ["", "mean-of-splits accuracy (%) per step (" + ", ".join(names) + "):"]
-        lines += [f"  {name:<20}" + "  ".join(_cell(s["acc"], 6) for s in r["mean_of_splits"]["steps"])
-                  for name, r in runs.items()]
+        lines += [
+            f"  {name:<20}" + "  ".join(_cell(s["acc"], 6) for s in r["mean_of_splits"]["steps"])
+            for name, r in runs.items()
+        ]
     return "\n".join(lines)
 
 
@@ -325,15 +413,23 @@ def format_official(results: dict) -> str:
     lines.append(f"Final Acc {_fmt(m['acc'])} Final PSNR {_fmt(m['psnr'])} SSIM {_fmt(m['ssim'], digits=4)}")
     lines += ["", "# both averaging conventions (docs/DESIGN.md section 2)"]
     for key, r in (("mean_of_splits", m), ("over_all", a)):
-        lines.append(f"# {key:<15} n={r['n']:<5} Acc {_fmt(r['acc'])} PSNR {_fmt(r['psnr'])} "
-                     f"SSIM {_fmt(r['ssim'], digits=4)} | CRNN on SR {_fmt(r['crnn_acc'])} "
-                     f"on bicubic LR {_fmt(r['crnn_acc_lr_bicubic'])} on HR {_fmt(r['crnn_acc_hr'])} | "
-                     f"bicubic PSNR {_fmt(r['bicubic']['psnr'])} SSIM {_fmt(r['bicubic']['ssim'], digits=4)}")
+        lines.append(
+            f"# {key:<15} n={r['n']:<5} Acc {_fmt(r['acc'])} PSNR {_fmt(r['psnr'])} "
+            f"SSIM {_fmt(r['ssim'], digits=4)} | CRNN on SR {_fmt(r['crnn_acc'])} "
+            f"on bicubic LR {_fmt(r['crnn_acc_lr_bicubic'])} on HR {_fmt(r['crnn_acc_hr'])} | "
+            f"bicubic PSNR {_fmt(r['bicubic']['psnr'])} SSIM {_fmt(r['bicubic']['ssim'], digits=4)}"
+        )
     for key, text in results.get("conventions", CONVENTIONS).items():
         lines.append(f"# {key}: {text}")
-    lines.append("# scored: " + ", ".join(f"{name} {r['n']}" for name, r in results["splits"].items())
-                 + "; skipped (not scored): " + ("; ".join(f"{name}: " + ", ".join(f"{v} {k}" for k, v in d.items())
-                                                          for name, d in skipped.items()) or "none"))
+    lines.append(
+        "# scored: "
+        + ", ".join(f"{name} {r['n']}" for name, r in results["splits"].items())
+        + "; skipped (not scored): "
+        + (
+            "; ".join(f"{name}: " + ", ".join(f"{v} {k}" for k, v in d.items()) for name, d in skipped.items())
+            or "none"
+        )
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -361,8 +457,10 @@ def load_results(json_path: str | os.PathLike) -> dict:
     """Read a results.json written by save_results (FileNotFoundError says how to make one)."""
     p = Path(json_path)
     if not p.is_file():
-        raise DataError(f"no evaluation results at {p}; run notebook 06 or "
-                        "`python -m stirer_lib.evaluation --stirer CKPT --data ROOT --json OUT`")
+        raise DataError(
+            f"no evaluation results at {p}; run notebook 06 or "
+            "`python -m stirer_lib.evaluation --stirer CKPT --data ROOT --json OUT`"
+        )
     return json.loads(p.read_text())
 
 
@@ -372,18 +470,23 @@ def find_checkpoints(run_dir: str | os.PathLike, ckpt_dir: str | os.PathLike) ->
     else RUN/crnn/crnn.pt, or None}."""
     run, ck = Path(run_dir), Path(ckpt_dir)
     first = lambda *ps: next((p for p in ps if p.is_file()), None)  # noqa: E731
-    return {"ours": best_or_last(run / "finetune"),
-            "release": first(ck / "STIRER_Final_Release.pth"),
-            "crnn": first(ck / "crnn.pth", run / "crnn" / "crnn.pt")}
+    return {
+        "ours": best_or_last(run / "finetune"),
+        "release": first(ck / "STIRER_Final_Release.pth"),
+        "crnn": first(ck / "crnn.pth", run / "crnn" / "crnn.pt"),
+    }
 
 
 # ----------------------------------------------------------------------------- the command line
 
+
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
-    p = argparse.ArgumentParser(prog="python -m stirer_lib.evaluation",
-                                description="The TextZoom evaluation of a STIRER checkpoint: the official test.py "
-                                            "printout, then both averaging conventions")
+    p = argparse.ArgumentParser(
+        prog="python -m stirer_lib.evaluation",
+        description="The TextZoom evaluation of a STIRER checkpoint: the official test.py "
+        "printout, then both averaging conventions",
+    )
     p.add_argument("--stirer", required=True, help="STIRER checkpoint: ours ({'model','config',...}) or the release")
     p.add_argument("--crnn", default=None, help="CRNN checkpoint (crnn.pytorch's crnn.pth or RUN/crnn/crnn.pt)")
     p.add_argument("--data", required=True, help="the textzoom folder (holding test/) or the data ROOT")
@@ -394,8 +497,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--splits", default=",".join(TEST_SPLITS), help="comma-separated subset of easy,medium,hard")
     p.add_argument("--inference-only", action="store_true", help="the checkpoint has no mini decoders")
     p.add_argument("--skimage", action="store_true", help="also compute scikit-image's SSIM")
-    p.add_argument("--bf16", action="store_true", help="STIRER's forward under bfloat16 autocast (faster on CPUs with "
-                   "AVX512-BF16 / AMX and on GPUs; changes the numbers slightly: docs/EXPERIMENTS.md)")
+    p.add_argument(
+        "--bf16",
+        action="store_true",
+        help="STIRER's forward under bfloat16 autocast (faster on CPUs with "
+        "AVX512-BF16 / AMX and on GPUs; changes the numbers slightly: docs/EXPERIMENTS.md)",
+    )
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -416,9 +523,18 @@ def _main(argv: list[str] | None = None) -> int:
         raise DataError(f"--splits {args.splits!r}: choose from {','.join(TEST_SPLITS)}")
     model = load_stirer(args.stirer, inference_only=args.inference_only)
     crnn = load_crnn(args.crnn) if args.crnn else None
-    results = evaluate(model, args.data, crnn=crnn, device=args.device, batch_size=args.batch_size,
-                       max_images=args.max_images, progress=not args.no_progress, splits=splits,
-                       with_skimage=args.skimage, bf16=args.bf16)
+    results = evaluate(
+        model,
+        args.data,
+        crnn=crnn,
+        device=args.device,
+        batch_size=args.batch_size,
+        max_images=args.max_images,
+        progress=not args.no_progress,
+        splits=splits,
+        with_skimage=args.skimage,
+        bf16=args.bf16,
+    )
     results["meta"]["stirer"] = str(args.stirer)
     results["meta"]["crnn_path"] = args.crnn
     print(format_official(results), end="")

@@ -18,6 +18,7 @@ The model computes no loss (stirer_lib.models.STIRER returns outputs only). Ever
 outputs it reads to float32 itself, the one place they are cast: a bf16 autocast forward's outputs
 enter as they are.
 """
+
 from __future__ import annotations
 
 from typing import Any
@@ -43,8 +44,10 @@ def gradient_map(x: torch.Tensor) -> torch.Tensor:
 def gradient_profile_loss(sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
     """TSRN's L_GP per image: 20 x MSE(sr, hr) + 1e-2 x L1(grad(sr), grad(hr)) -> [B]."""
     if sr.shape != hr.shape or sr.dim() != 4:
-        raise ValueError(f"gradient_profile_loss needs two [B, C, H, W] tensors of one shape, got "
-                         f"{tuple(sr.shape)} and {tuple(hr.shape)}")
+        raise ValueError(
+            f"gradient_profile_loss needs two [B, C, H, W] tensors of one shape, got "
+            f"{tuple(sr.shape)} and {tuple(hr.shape)}"
+        )
     sr, hr = sr.float(), hr.float()
     mse = (sr - hr).pow(2).flatten(1).mean(1)  # [B]
     gp = (gradient_map(sr[:, :GP_CHANNELS]) - gradient_map(hr[:, :GP_CHANNELS])).abs().flatten(1).mean(1)
@@ -80,8 +83,15 @@ def ctc_loss(logits: torch.Tensor, targets: torch.Tensor, lengths: torch.Tensor)
     b, t, _ = logits.shape
     log_probs = logits.float().log_softmax(-1).transpose(0, 1)  # [T, B, 37]
     frames = torch.full((b,), t, dtype=torch.long)  # lengths on the CPU: torch reads them on the host
-    per_word = F.ctc_loss(log_probs, targets.long().to(logits.device, non_blocking=True), frames, lengths.long().cpu(),
-                          blank=0, reduction="none", zero_infinity=True)
+    per_word = F.ctc_loss(
+        log_probs,
+        targets.long().to(logits.device, non_blocking=True),
+        frames,
+        lengths.long().cpu(),
+        blank=0,
+        reduction="none",
+        zero_infinity=True,
+    )
     # reduction "mean" by hand (the same arithmetic): torch's would copy the lengths to the device and wait
     return (per_word / lengths.to(per_word.device, non_blocking=True).clamp_min(1)).mean()
 

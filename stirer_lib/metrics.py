@@ -11,6 +11,7 @@ with local statistics from an 11 x 11 Gaussian window (sigma 1.5), zero-padded, 
 C1 = 0.01^2, C2 = 0.03^2 (Wang et al. 2004, as implemented by TextZoom). scikit-image reflects
 and crops the borders instead; `ssim_skimage` gives its value for comparison.
 """
+
 from __future__ import annotations
 
 import math
@@ -20,8 +21,8 @@ import torch.nn.functional as F
 
 SSIM_WINDOW = 11
 SSIM_SIGMA = 1.5
-SSIM_C1 = 0.01 ** 2
-SSIM_C2 = 0.03 ** 2
+SSIM_C1 = 0.01**2
+SSIM_C2 = 0.03**2
 
 
 def _rgb_pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,8 +30,10 @@ def _rgb_pair(a: torch.Tensor, b: torch.Tensor) -> tuple[torch.Tensor, torch.Ten
     if a.shape != b.shape:
         raise ValueError(f"images to compare must have the same shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     if a.dim() != 4 or a.shape[1] < 3:
-        raise ValueError(f"expected images [B, C, H, W] with C >= 3 (RGB first) in [0, 1], got {tuple(a.shape)}; "
-                         "add a batch dimension with x[None] for a single image")
+        raise ValueError(
+            f"expected images [B, C, H, W] with C >= 3 (RGB first) in [0, 1], got {tuple(a.shape)}; "
+            "add a batch dimension with x[None] for a single image"
+        )
     return a[:, :3].float(), b[:, :3].to(a.device).float()
 
 
@@ -44,7 +47,7 @@ def psnr(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def gaussian_1d(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch.Tensor:
     """Normalised 1-D Gaussian window [size]."""
     x = torch.arange(size, dtype=torch.float64) - size // 2
-    g = torch.exp(-x.pow(2) / (2 * sigma ** 2))
+    g = torch.exp(-x.pow(2) / (2 * sigma**2))
     return (g / g.sum()).float()
 
 
@@ -88,8 +91,12 @@ def ssim_skimage(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 
     a, b = _rgb_pair(a, b)
     an, bn = a.detach().cpu().double().numpy(), b.detach().cpu().double().numpy()
-    vals = [structural_similarity(x, y, gaussian_weights=True, sigma=SSIM_SIGMA, use_sample_covariance=False,
-                                  data_range=1.0, channel_axis=0) for x, y in zip(an, bn)]
+    vals = [
+        structural_similarity(
+            x, y, gaussian_weights=True, sigma=SSIM_SIGMA, use_sample_covariance=False, data_range=1.0, channel_axis=0
+        )
+        for x, y in zip(an, bn)
+    ]
     return torch.tensor(vals, dtype=torch.float64)
 
 

@@ -29,6 +29,7 @@ Library:
     for r in read_images(model, ["word.png", pil_image], batch_size=64):
         print(r.source, r.text, r.steps, r.error)   # r.sr [4,32,128], r.lr [4,16,64]; r.sr_image() -> PIL
 """
+
 from __future__ import annotations
 
 import argparse
@@ -46,8 +47,8 @@ import torch
 from PIL import Image, ImageDraw, ImageFont, ImageOps
 from torch import nn
 
-from .data.transforms import lr_tensor, tensor_to_pil
 from .atomic_write import atomic_write_text
+from .data.transforms import lr_tensor, tensor_to_pil
 from .errors import CheckpointError
 from .models import load_crnn, load_stirer, predictions
 from .scoring import bicubic_upsample, crnn_read
@@ -94,9 +95,16 @@ class ReadResult:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields (no tensors)."""
-        return {"source": self.source, "text": self.text, "steps": self.steps, "crnn_text": self.crnn_text,
-                "error": self.error, "size": list(self.size) if self.size else None, "mode": self.mode,
-                "out": self.out}
+        return {
+            "source": self.source,
+            "text": self.text,
+            "steps": self.steps,
+            "crnn_text": self.crnn_text,
+            "error": self.error,
+            "size": list(self.size) if self.size else None,
+            "mode": self.mode,
+            "out": self.out,
+        }
 
 
 @dataclass
@@ -109,6 +117,7 @@ class _Item:
 
 
 # ---------------------------------------------------------------- inputs
+
 
 def _image_files(folder: Path, recursive: bool) -> list[Path]:
     """Image files of a folder by extension, sorted; hidden files left out."""
@@ -216,6 +225,7 @@ def _load_lr(item: _Item) -> tuple[torch.Tensor | None, ReadResult]:
 
 # ---------------------------------------------------------------- model
 
+
 def _model_device(model: nn.Module) -> torch.device:
     """The device of the model's first parameter (CPU for a model without any)."""
     return next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -232,18 +242,29 @@ def _run_model(model: nn.Module, lr: torch.Tensor, crnn: nn.Module | None) -> di
             crnn_text = crnn_read(crnn, out.sr.to(_model_device(crnn)))
     n = lr.shape[0]
     per_image = [[s[i] for s in steps] for i in range(n)]
-    return {"steps": per_image, "text": [p[-1] if out.text_ids is not None else None for p in per_image],
-            "sr": None if out.sr is None else out.sr.float().cpu(), "crnn": crnn_text}
+    return {
+        "steps": per_image,
+        "text": [p[-1] if out.text_ids is not None else None for p in per_image],
+        "sr": None if out.sr is None else out.sr.float().cpu(),
+        "crnn": crnn_text,
+    }
 
 
-def iter_read(model: nn.Module, sources: Iterable[Any], crnn: nn.Module | None = None, batch_size: int = 64,
-              recursive: bool = False, keep_images: bool = True) -> Iterator[list[ReadResult]]:
+def iter_read(
+    model: nn.Module,
+    sources: Iterable[Any],
+    crnn: nn.Module | None = None,
+    batch_size: int = 64,
+    recursive: bool = False,
+    keep_images: bool = True,
+) -> Iterator[list[ReadResult]]:
     """Like read_images, one list of results per batch of (at most batch_size) inputs, in input order."""
     yield from _iter_items(model, expand_sources(sources, recursive), crnn, batch_size, keep_images)
 
 
-def _iter_items(model: nn.Module, items: Sequence[_Item], crnn: nn.Module | None, batch_size: int,
-                keep_images: bool) -> Iterator[list[ReadResult]]:
+def _iter_items(
+    model: nn.Module, items: Sequence[_Item], crnn: nn.Module | None, batch_size: int, keep_images: bool
+) -> Iterator[list[ReadResult]]:
     """Batches of results for expanded items, the models in eval mode meanwhile (STIRER's mode restored)."""
     if batch_size < 1:
         raise ValueError(f"batch_size must be at least 1, got {batch_size}")
@@ -253,13 +274,14 @@ def _iter_items(model: nn.Module, items: Sequence[_Item], crnn: nn.Module | None
         crnn.eval()
     try:
         for start in range(0, len(items), batch_size):
-            yield _read_batch(model, items[start:start + batch_size], crnn, keep_images)
+            yield _read_batch(model, items[start : start + batch_size], crnn, keep_images)
     finally:
         model.train(was_training)
 
 
-def _read_batch(model: nn.Module, items: Sequence[_Item], crnn: nn.Module | None,
-                keep_images: bool) -> list[ReadResult]:
+def _read_batch(
+    model: nn.Module, items: Sequence[_Item], crnn: nn.Module | None, keep_images: bool
+) -> list[ReadResult]:
     """Decode a batch of items, run the readable ones through the model, fill in their results."""
     loaded = [_load_lr(it) for it in items]
     good = [(lr, res) for lr, res in loaded if lr is not None]
@@ -274,8 +296,14 @@ def _read_batch(model: nn.Module, items: Sequence[_Item], crnn: nn.Module | None
     return [res for _, res in loaded]
 
 
-def read_images(model: nn.Module | str | os.PathLike, paths_or_pil: Any, crnn: nn.Module | None = None,
-                batch_size: int = 64, recursive: bool = False, keep_images: bool = True) -> list[ReadResult]:
+def read_images(
+    model: nn.Module | str | os.PathLike,
+    paths_or_pil: Any,
+    crnn: nn.Module | None = None,
+    batch_size: int = 64,
+    recursive: bool = False,
+    keep_images: bool = True,
+) -> list[ReadResult]:
     """Read word images (paths, folders, PIL images or bytes; one or a list) -> one ReadResult each, in order.
 
     model: a STIRER (on its device) or a checkpoint path (loaded inference-only on the CPU). Bad
@@ -289,6 +317,7 @@ def read_images(model: nn.Module | str | os.PathLike, paths_or_pil: Any, crnn: n
 
 
 # ---------------------------------------------------------------- outputs
+
 
 def _caption_font(size: int) -> ImageFont.ImageFont:
     """PIL's default font at a size (older Pillow: its fixed bitmap font)."""
@@ -350,6 +379,7 @@ def format_result(res: ReadResult, verbose: bool = False) -> str:
 
 
 # ---------------------------------------------------------------- command line
+
 
 def build_parser() -> argparse.ArgumentParser:
     """The command-line interface."""
@@ -479,8 +509,15 @@ def _read_all(args: argparse.Namespace, model: nn.Module, crnn: nn.Module | None
         bar.update(len(batch))
     bar.close()
     if args.json:
-        meta = {"stirer": str(args.stirer), "crnn": args.crnn, "device": device, "full_model": args.full_model,
-                "config": model.config.to_dict(), "read": n_read, "skipped": len(results) - n_read}
+        meta = {
+            "stirer": str(args.stirer),
+            "crnn": args.crnn,
+            "device": device,
+            "full_model": args.full_model,
+            "config": model.config.to_dict(),
+            "read": n_read,
+            "skipped": len(results) - n_read,
+        }
         write_json_atomic(Path(args.json), {"meta": meta, "results": results})
     if n_read == 0:
         print("error: no image could be read", file=sys.stderr)

@@ -10,6 +10,7 @@ CRNN gap and the figures all call these functions, so a number means the same ev
 - PSNR / SSIM are stirer_lib.metrics's, per image; a mean keeps inf (identical images), as the
   official mean of per-image PSNRs does (metrics.finite_mean).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -72,10 +73,16 @@ class BatchScores:
 
 
 @torch.no_grad()
-def score_batch(labels: list[str], hr: torch.Tensor, lr: torch.Tensor,
-                steps: list[tuple[list[str] | None, torch.Tensor | None]] = (), crnn: nn.Module | None = None,
-                ssim_on: bool = True, with_skimage: bool = False,
-                crnn_on: tuple[str, ...] = ("sr", "lr_bicubic", "hr")) -> BatchScores:
+def score_batch(
+    labels: list[str],
+    hr: torch.Tensor,
+    lr: torch.Tensor,
+    steps: list[tuple[list[str] | None, torch.Tensor | None]] = (),
+    crnn: nn.Module | None = None,
+    ssim_on: bool = True,
+    with_skimage: bool = False,
+    crnn_on: tuple[str, ...] = ("sr", "lr_bicubic", "hr"),
+) -> BatchScores:
     """Score one batch: the model's steps (may be empty: a CRNN-only evaluation), bicubic, the CRNN."""
     labels = [filter_label(t) for t in labels]
     s = BatchScores(labels=labels)

@@ -5,6 +5,7 @@ STIRER reads words over a 36-character alphabet (0-9, a-z):
 - the STR decoder (T5) generates ids over 38 classes (0 = pad / start, 1-36 = characters,
   37 = EOS), with decoder labels of fixed length 31 (docs/DESIGN.md sections 1 and 3).
 """
+
 from __future__ import annotations
 
 import unicodedata
@@ -46,8 +47,7 @@ def ctc_encode(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         if bad:
             raise ValueError(f"label {s!r} has characters outside 0-9a-z: {sorted(bad)}; run filter_label first")
     targets = [_CHAR_TO_ID[c] for s in labels for c in s]
-    return (torch.tensor(targets, dtype=torch.int32),
-            torch.tensor([len(s) for s in labels], dtype=torch.int32))
+    return (torch.tensor(targets, dtype=torch.int32), torch.tensor([len(s) for s in labels], dtype=torch.int32))
 
 
 def ctc_greedy_decode(logits: torch.Tensor, time_major: bool = False) -> list[str]:
@@ -69,8 +69,7 @@ def ctc_greedy_decode(logits: torch.Tensor, time_major: bool = False) -> list[st
     return out
 
 
-def encode_decoder_labels(labels: list[str], length: int = DECODER_LABEL_LEN,
-                          keep_eos: bool = True) -> torch.Tensor:
+def encode_decoder_labels(labels: list[str], length: int = DECODER_LABEL_LEN, keep_eos: bool = True) -> torch.Tensor:
     """Decoder labels [B, length] (int64): characters 1-36, EOS 37 right after the word, pad 0.
 
     Words longer than length - 1 are cut. keep_eos=False reproduces the official training

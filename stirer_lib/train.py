@@ -8,6 +8,7 @@ Continue a run:   add --resume (same profile and --set values); start over: --ov
 (`pretrain.max_steps` or `pretrain.epochs`): a run cut at 4 and resumed to 8 equals one run to 8.
 Fine-tuning starts from DIR/../pretrain/best.pt (else last.pt) unless --init CKPT (or --init none).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -24,20 +25,34 @@ from .training.distributed import launched_by_torchrun
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """The command line (argparse errors exit 2 with one usage line)."""
-    ap = argparse.ArgumentParser(prog="python -m stirer_lib.train", description=__doc__.split("\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    ap = argparse.ArgumentParser(
+        prog="python -m stirer_lib.train",
+        description=__doc__.split("\n")[0],
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=__doc__,
+    )
     ap.add_argument("--stage", required=True, choices=("pretrain", "finetune"))
     ap.add_argument("--profile", default="smoke", choices=PROFILE_NAMES)
     ap.add_argument("--run-dir", required=True, help="this stage's directory (last.pt, best.pt, metrics.jsonl)")
     ap.add_argument("--resume", action="store_true", help="continue from DIR/last.pt")
     ap.add_argument("--overwrite", action="store_true", help="delete the run in DIR and start over")
     ap.add_argument("--max-steps", type=int, default=None, help="stop after this global step (schedule unchanged)")
-    ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                    help="profile override, e.g. --set pretrain.lr=2e-4 (repeatable)")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="profile override, e.g. --set pretrain.lr=2e-4 (repeatable)",
+    )
     ap.add_argument("--data", default=None, help="data ROOT (default: the profile's)")
     ap.add_argument("--init", default=None, help="initial weights (a checkpoint or state_dict), or 'none'")
-    ap.add_argument("--seed", type=int, default=None, help="the run's seed (model init, data order; default: the "
-                    "profile's seed). The data's seed is data.seed (--set data.seed=N)")
+    ap.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="the run's seed (model init, data order; default: the "
+        "profile's seed). The data's seed is data.seed (--set data.seed=N)",
+    )
     ap.add_argument("--no-progress", action="store_true", help="no tqdm bar")
     a = ap.parse_args(argv)
     if a.max_steps is not None and a.max_steps <= 0:
@@ -60,12 +75,21 @@ def _main(argv: list[str] | None = None) -> int:
     """Train one stage; user errors end in one line and exit code 2 (run_cli)."""
     a = parse_args(argv)
     prof = prepare_profile(a)
-    summary = train_stage(prof, a.stage, run_dir=Path(a.run_dir).expanduser().resolve(), resume=a.resume,
-                          overwrite=a.overwrite, stop_at=a.max_steps, init=a.init, progress=not a.no_progress)
+    summary = train_stage(
+        prof,
+        a.stage,
+        run_dir=Path(a.run_dir).expanduser().resolve(),
+        resume=a.resume,
+        overwrite=a.overwrite,
+        stop_at=a.max_steps,
+        init=a.init,
+        progress=not a.no_progress,
+    )
     if int(os.environ.get("RANK", "0")) != 0:
         return 0
     best = summary["best"]
-    msg = f"{a.stage}: step {summary['step']} ({'finished' if summary['finished'] else 'stopped'}) in {summary['run_dir']}"
+    state = "finished" if summary["finished"] else "stopped"
+    msg = f"{a.stage}: step {summary['step']} ({state}) in {summary['run_dir']}"
     if best:
         m = best["mean_of_splits"]
         acc = "n/a" if m["acc"] is None else f"{m['acc']:.2f}%"

@@ -1,4 +1,5 @@
 """Small helpers shared by the library: device choice and seeding."""
+
 from __future__ import annotations
 
 import random

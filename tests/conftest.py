@@ -1,4 +1,5 @@
 """Shared test helpers: where the reference fixtures of the official code live."""
+
 from __future__ import annotations
 
 import os
@@ -25,6 +26,7 @@ def load_fixture(fixtures_dir):
 
     def _load(name: str):
         return torch.load(fixtures_dir / name, weights_only=False, map_location="cpu")
+
     return _load
 
 
@@ -33,6 +35,7 @@ def one_thread():
     """One intra-op torch thread for a test module (`pytestmark = pytest.mark.usefixtures("one_thread")`):
     on a shared 2-core machine more threads only contend."""
     import torch
+
     old = torch.get_num_threads()
     torch.set_num_threads(1)
     yield
@@ -47,6 +50,7 @@ def device():
     """The device of the fixture-equivalence tests: $STIRER_TEST_DEVICE, cpu unless set. On cuda TF32 is
     switched off, so float32 is float32 and the CPU tolerances hold; bf16 tests state their own."""
     import torch
+
     dev = torch.device(TEST_DEVICE)
     if dev.type == "cuda":
         if not torch.cuda.is_available():
@@ -69,4 +73,5 @@ def to_device(device):
         if isinstance(obj, (list, tuple)):
             return type(obj)(_move(v) for v in obj)
         return obj
+
     return _move

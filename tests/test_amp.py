@@ -1,5 +1,6 @@
 """Mixed precision proven on a CPU (and on CUDA with STIRER_TEST_DEVICE=cuda): bf16 autocast of the train step,
 losses in float32."""
+
 from __future__ import annotations
 
 import pytest

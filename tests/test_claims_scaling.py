@@ -1,4 +1,5 @@
 """Notebook 06's "what this run shows" box, the scaling lesson and the field table (viz/claims, scaling, field)."""
+
 from __future__ import annotations
 
 import json
@@ -15,8 +16,17 @@ from stirer_lib.viz.scaling import RELEASE_IMAGES, run_curve, scaling_figure, sc
 
 def averaged(final, minis, crnn_sr, crnn_lr, psnr, bic_psnr, ssim=0.70, bic_ssim=0.69):
     steps = [{"acc": a, "psnr": psnr, "ssim": ssim} for a in minis] + [{"acc": final, "psnr": psnr, "ssim": ssim}]
-    return {"n": 300, "acc": final, "psnr": psnr, "ssim": ssim, "crnn_acc": crnn_sr, "crnn_acc_lr_bicubic": crnn_lr,
-            "crnn_acc_hr": 80.0, "bicubic": {"psnr": bic_psnr, "ssim": bic_ssim}, "steps": steps}
+    return {
+        "n": 300,
+        "acc": final,
+        "psnr": psnr,
+        "ssim": ssim,
+        "crnn_acc": crnn_sr,
+        "crnn_acc_lr_bicubic": crnn_lr,
+        "crnn_acc_hr": 80.0,
+        "bicubic": {"psnr": bic_psnr, "ssim": bic_ssim},
+        "steps": steps,
+    }
 
 
 def results_of(final, minis, crnn_sr, crnn_lr, split_gains):
@@ -54,8 +64,9 @@ def test_the_box_names_a_split_where_sr_loses_and_the_heldout_camera():
 def write_log(path, batch, evals, last_step):
     lines = [{"kind": "start", "step": 0, "batch_size": batch, "world": 1}]
     for step, acc, psnr in evals:
-        lines.append({"kind": "eval", "step": step,
-                      "mean_of_splits": {"acc": acc, "psnr": psnr, "bicubic": {"psnr": 20.0}}})
+        lines.append(
+            {"kind": "eval", "step": step, "mean_of_splits": {"acc": acc, "psnr": psnr, "bicubic": {"psnr": 20.0}}}
+        )
     lines.append({"kind": "train", "step": last_step})
     path.write_text("\n".join(json.dumps(r) for r in lines) + "\n")
 
@@ -79,6 +90,7 @@ def test_scaling_points_count_images_and_start_fine_tuning_after_pretraining(tmp
 
 def test_the_shipped_references_logs_draw_a_scaling_curve():
     from stirer_lib.course.reference import reference_dir
+
     ref = reference_dir("cpu")
     curve = run_curve("cpu reference", ref / "pretrain_metrics.jsonl", ref / "finetune_metrics.jsonl")
     assert len(curve.images) >= 2 and curve.images == sorted(curve.images) and curve.finetune_from
@@ -106,12 +118,19 @@ def test_duration_words_quote_the_shipped_files(monkeypatch, tmp_path):
     ref_dir.mkdir(parents=True)
     for part in reference.PARTS.values():
         (ref_dir / part).write_bytes(b"")
-    log = [{"kind": "start", "step": 0}, {"kind": "train", "step": 10, "time_s": 120.0},
-           {"kind": "start", "step": 10}, {"kind": "train", "step": 20, "time_s": 60.0}]
+    log = [
+        {"kind": "start", "step": 0},
+        {"kind": "train", "step": 10, "time_s": 120.0},
+        {"kind": "start", "step": 10},
+        {"kind": "train", "step": 20, "time_s": 60.0},
+    ]
     for name in reference.METRICS.values():
         (ref_dir / name).write_text("".join(json.dumps(r) + "\n" for r in log))
-    results = {"provenance": {"command": "python -m stirer_lib.course --profile toy", "machine": "2 CPUs (x86_64), no GPU"},
-               "minutes": {reference.NOTEBOOK_OF["crnn"]: 9.39}, "total_minutes": 25.74}
+    results = {
+        "provenance": {"command": "python -m stirer_lib.course --profile toy", "machine": "2 CPUs (x86_64), no GPU"},
+        "minutes": {reference.NOTEBOOK_OF["crnn"]: 9.39},
+        "total_minutes": 25.74,
+    }
     (ref_dir / reference.RESULTS).write_text(json.dumps(results))
     monkeypatch.setattr(reference, "reference_dir", lambda profile: tmp_path / "reference" / profile)
     words = reference.duration_words("toy")

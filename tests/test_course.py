@@ -1,4 +1,5 @@
 """The course layer: profiles, the papermill runner's failure report, and the whole smoke series."""
+
 from __future__ import annotations
 
 import json
@@ -8,24 +9,45 @@ from pathlib import Path
 import pytest
 
 from stirer_lib.checkpoint import read
-from stirer_lib.course import reference
-from stirer_lib.course import get_profile
-from stirer_lib.course.runner import (NotebookFailed, course_command, list_notebooks, run_course, run_solutions,
-                                     write_index)
+from stirer_lib.course import get_profile, reference
+from stirer_lib.course.runner import (
+    NotebookFailed,
+    course_command,
+    list_notebooks,
+    run_course,
+    run_solutions,
+    write_index,
+)
 from stirer_lib.errors import SettingError
 from stirer_lib.evaluation import results_table
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["01_data", "02_crnn_baseline", "03_stirer_architecture", "04_pretraining", "05_finetuning",
-             "06_evaluation"]
+NOTEBOOKS = [
+    "01_data",
+    "02_crnn_baseline",
+    "03_stirer_architecture",
+    "04_pretraining",
+    "05_finetuning",
+    "06_evaluation",
+]
 
 
 def test_profiles_and_overrides():
     smoke, cpu = get_profile("smoke"), get_profile("cpu")
     assert smoke.run_dir == "runs/smoke" and cpu.data.root == "data/synth/cpu"
     assert smoke.pretrain.max_steps < cpu.pretrain.max_steps
-    p = get_profile("smoke", ["pretrain.max_steps=3", "data.root=/tmp/x", "pretrain.amp=bf16", "data.sizes.easy=5",
-                              "model.t5_init=t5", "pretrain.lr_str=none", "finetune.lr=2e-4"])
+    p = get_profile(
+        "smoke",
+        [
+            "pretrain.max_steps=3",
+            "data.root=/tmp/x",
+            "pretrain.amp=bf16",
+            "data.sizes.easy=5",
+            "model.t5_init=t5",
+            "pretrain.lr_str=none",
+            "finetune.lr=2e-4",
+        ],
+    )
     assert p.pretrain.max_steps == 3 and p.data.root == "/tmp/x" and p.pretrain.amp == "bf16"
     assert p.data.sizes["easy"] == 5 and p.model.changes == {"t5_init": "t5"} and p.pretrain.lr_str is None
     assert p.finetune.lr == 2e-4 and isinstance(p.finetune.lr, float)
@@ -35,25 +57,29 @@ def test_profiles_and_overrides():
         get_profile("laptop")
 
 
-@pytest.mark.parametrize("item, words", [
-    ("pretrain.max_steps=abc", ["pretrain.max_steps", "'abc'", "int"]),
-    ("pretrain.amp=flase", ["pretrain.amp", "'flase'", "bf16"]),
-    ("pretrain.eval_every=yes", ["pretrain.eval_every", "'yes'", "int"]),
-    ("course.interactive=maybe", ["course.interactive", "true or false"]),
-    ("pretrain.lr=fast", ["pretrain.lr", "'fast'", "float"]),
-    ("pretrain.max_steps=2.5", ["pretrain.max_steps", "'2.5'", "int"]),
-    ("pretrain.nope=1", ["unknown setting", "pretrain.nope", "known here"]),
-    ("pretrian.lr=1", ["unknown setting", "pretrian"]),
-    ("data.sizes.nope=3", ["unknown setting", "data.sizes.nope"]),
-    ("data.sizes.easy=x", ["data.sizes.easy", "int"]),
-    ("pretrain.max_steps", ["not KEY=VALUE"]),
-    ("pretrain.best_by=newest", ["best_by", "newest", "acc_final"]),
-])
+@pytest.mark.parametrize(
+    "item, words",
+    [
+        ("pretrain.max_steps=abc", ["pretrain.max_steps", "'abc'", "int"]),
+        ("pretrain.amp=flase", ["pretrain.amp", "'flase'", "bf16"]),
+        ("pretrain.eval_every=yes", ["pretrain.eval_every", "'yes'", "int"]),
+        ("course.interactive=maybe", ["course.interactive", "true or false"]),
+        ("pretrain.lr=fast", ["pretrain.lr", "'fast'", "float"]),
+        ("pretrain.max_steps=2.5", ["pretrain.max_steps", "'2.5'", "int"]),
+        ("pretrain.nope=1", ["unknown setting", "pretrain.nope", "known here"]),
+        ("pretrian.lr=1", ["unknown setting", "pretrian"]),
+        ("data.sizes.nope=3", ["unknown setting", "data.sizes.nope"]),
+        ("data.sizes.easy=x", ["data.sizes.easy", "int"]),
+        ("pretrain.max_steps", ["not KEY=VALUE"]),
+        ("pretrain.best_by=newest", ["best_by", "newest", "acc_final"]),
+    ],
+)
 def test_bad_set_values_are_one_clear_line_and_exit_2(item, words, tmp_path, capsys):
     with pytest.raises(SettingError) as err:
         get_profile("smoke", [item])
     assert all(w in str(err.value) for w in words), str(err.value)
     from stirer_lib.train import main as train_main
+
     assert train_main(["--stage", "pretrain", "--run-dir", str(tmp_path / "r"), "--set", item]) == 2
     e = capsys.readouterr().err
     assert e.startswith("error: ") and len(e.strip().splitlines()) == 1 and "Traceback" not in e
@@ -63,6 +89,7 @@ def test_bad_set_values_are_one_clear_line_and_exit_2(item, words, tmp_path, cap
 def test_profile_model_fields_and_styles_reach_the_builders():
     from stirer_lib.course.build import build_model
     from stirer_lib.data.style import get_style
+
     cfg = build_model(get_profile("cpu")).config
     assert cfg.name == "small" and cfg.drop_path_rate == 0.0 and cfg.t5_dropout == 0.0
     cfg = build_model(get_profile("cpu", {"model.embed_dim": 16})).config
@@ -74,6 +101,7 @@ def test_profile_model_fields_and_styles_reach_the_builders():
 
 def test_dependencies_agree_between_pyproject_and_environment():
     import tomllib
+
     deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["dependencies"]
     env = (REPO / "environment.yml").read_text()
     conda_names = {"lmdb": "python-lmdb"}
@@ -84,6 +112,7 @@ def test_dependencies_agree_between_pyproject_and_environment():
 
 def _notebook(cells: list[str]) -> dict:
     import nbformat
+
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
     nb.cells[0].metadata["tags"] = ["parameters"]
@@ -94,22 +123,27 @@ def test_reference_provenance_names_the_data_run_dir_and_overrides():
     """The command recorded beside a reference run is the one that ran, copy-pastable into a shell."""
     assert course_command("cpu") == "python -m stirer_lib.course --profile cpu"
     cmd = course_command("cpu", "/tmp/my data", "runs/x", ["pretrain.max_steps=10", "data.sizes={'easy': 1}"])
-    assert cmd == ("python -m stirer_lib.course --profile cpu --data '/tmp/my data' --run-dir runs/x "
-                   "--set pretrain.max_steps=10 --set 'data.sizes={'\"'\"'easy'\"'\"': 1}'")
+    assert cmd == (
+        "python -m stirer_lib.course --profile cpu --data '/tmp/my data' --run-dir runs/x "
+        "--set pretrain.max_steps=10 --set 'data.sizes={'\"'\"'easy'\"'\"': 1}'"
+    )
 
 
 def test_runner_reports_failing_notebook_and_cell(tmp_path):
     import nbformat
+
     books = tmp_path / "notebooks"
     books.mkdir()
     nbformat.write(_notebook(["profile = 'smoke'", "x = 1"]), books / "01_ok.ipynb")
-    nbformat.write(_notebook(["profile = 'smoke'", "y = 2", "raise ValueError('broken on purpose')"]),
-                   books / "02_bad.ipynb")
+    nbformat.write(
+        _notebook(["profile = 'smoke'", "y = 2", "raise ValueError('broken on purpose')"]), books / "02_bad.ipynb"
+    )
     nbformat.write(_notebook(["profile = 'smoke'"]), books / "03_never.ipynb")
     run_dir = tmp_path / "run"
     with pytest.raises(NotebookFailed) as info:
-        run_course("smoke", data_root=str(tmp_path / "data"), run_dir=str(run_dir), notebooks_dir=books,
-                   prepare_data=False)
+        run_course(
+            "smoke", data_root=str(tmp_path / "data"), run_dir=str(run_dir), notebooks_dir=books, prepare_data=False
+        )
     err = info.value
     assert err.notebook == "02_bad.ipynb" and "broken on purpose" in err.error
     assert err.cell == 3  # papermill inserts the injected-parameters cell after the tagged one
@@ -124,10 +158,20 @@ def test_runner_reports_failing_notebook_and_cell(tmp_path):
 
 def test_one_results_table_for_one_or_more_evaluations():
     step = {"acc": 50.0, "psnr": 20.0, "ssim": 0.7}
-    agg = {"steps": [step, step], "acc": 50.0, "psnr": 20.0, "ssim": 0.7, "crnn_acc": 25.0,
-           "crnn_acc_lr_bicubic": 10.0, "bicubic": {"psnr": 19.0, "ssim": 0.6}}
-    res = {"splits": {s: {"n": 2, "steps": [step, step], "crnn_acc": 25.0} for s in ("easy", "medium", "hard")},
-           "mean_of_splits": agg, "over_all": agg}
+    agg = {
+        "steps": [step, step],
+        "acc": 50.0,
+        "psnr": 20.0,
+        "ssim": 0.7,
+        "crnn_acc": 25.0,
+        "crnn_acc_lr_bicubic": 10.0,
+        "bicubic": {"psnr": 19.0, "ssim": 0.6},
+    }
+    res = {
+        "splits": {s: {"n": 2, "steps": [step, step], "crnn_acc": 25.0} for s in ("easy", "medium", "hard")},
+        "mean_of_splits": agg,
+        "over_all": agg,
+    }
     table = results_table({"run": res})
     assert "bicubic LR" in table and "50.00" in table and "19.00" in table and "final decoder" in table
     res["splits"]["easy"]["steps"] = [step, {"acc": None, "psnr": 20.0, "ssim": 0.7}]  # w/o STR decoder
@@ -160,17 +204,41 @@ def test_index_links_chapters_results_and_figures(tmp_path):
     """RUN/index.html: the chapters, a results table built from eval/results.json (formatted numbers, the official
     printout linked, not pasted) and the run's figures."""
     from stirer_lib.evaluation import save_results
+
     (tmp_path / "notebooks").mkdir()
     (tmp_path / "notebooks" / "01_data.html").write_text("<html></html>")
     (tmp_path / "pretrain").mkdir()
     (tmp_path / "pretrain" / "curves.png").write_bytes(b"png")
     step = {"acc": 23.22222222222222, "psnr": 20.0, "ssim": 0.7}
-    agg = {"n": 6, "steps": [step, step], "acc": 23.22222222222222, "psnr": 20.0, "ssim": 0.7, "crnn_acc": 25.0,
-           "crnn_acc_lr_bicubic": 10.0, "crnn_acc_hr": 80.0, "bicubic": {"psnr": 19.0, "ssim": 0.6}}
-    split = {"n": 2, "skipped": {}, "steps": [step, step], "crnn_acc": 25.0, "crnn_acc_lr_bicubic": 10.0,
-             "crnn_acc_hr": 80.0, "bicubic": {"psnr": 19.0, "ssim": 0.6}}
-    save_results({"splits": {s: dict(split) for s in ("easy", "medium", "hard")}, "mean_of_splits": agg,
-                  "over_all": agg, "meta": {}}, tmp_path / "eval" / "results.json")
+    agg = {
+        "n": 6,
+        "steps": [step, step],
+        "acc": 23.22222222222222,
+        "psnr": 20.0,
+        "ssim": 0.7,
+        "crnn_acc": 25.0,
+        "crnn_acc_lr_bicubic": 10.0,
+        "crnn_acc_hr": 80.0,
+        "bicubic": {"psnr": 19.0, "ssim": 0.6},
+    }
+    split = {
+        "n": 2,
+        "skipped": {},
+        "steps": [step, step],
+        "crnn_acc": 25.0,
+        "crnn_acc_lr_bicubic": 10.0,
+        "crnn_acc_hr": 80.0,
+        "bicubic": {"psnr": 19.0, "ssim": 0.6},
+    }
+    save_results(
+        {
+            "splits": {s: dict(split) for s in ("easy", "medium", "hard")},
+            "mean_of_splits": agg,
+            "over_all": agg,
+            "meta": {},
+        },
+        tmp_path / "eval" / "results.json",
+    )
     page = write_index(tmp_path).read_text()
     assert 'href="notebooks/01_data.html"' in page and 'src="pretrain/curves.png"' in page
     assert '<table class="results">' in page and "<td>23.22</td>" in page and "23.2222" not in page
@@ -180,7 +248,9 @@ def test_index_links_chapters_results_and_figures(tmp_path):
 
 def test_mathjax_is_local(tmp_path):
     import nbformat
+
     from stirer_lib.course.runner import _to_html
+
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_markdown_cell("$$x^2$$")]
     nbformat.write(nb, tmp_path / "a.ipynb")
@@ -192,8 +262,10 @@ def test_mathjax_is_local(tmp_path):
 def test_step_progress_prints_about_every_tenth():
     import io
     from contextlib import redirect_stdout
+
     from stirer_lib.course.runner import PROGRESS_LINE
     from stirer_lib.viz.training import StepProgress
+
     p, buf = StepProgress("pretrain"), io.StringIO()
     p({"kind": "start", "total_steps": 50})
     with redirect_stdout(buf):
@@ -205,8 +277,18 @@ def test_step_progress_prints_about_every_tenth():
 
 
 # what an executed smoke notebook must not show: warnings, tracebacks, printed dicts or dataclass reprs, module dumps
-DIRTY = [re.compile(p, re.M) for p in (r"UserWarning", r"Traceback", r"^\s*\{'", r"\{'[^']*': ", r"\w+Settings\(",
-                                        r"^\s*\(\w+\): \w+\(", r"KeyboardInterrupt")]
+DIRTY = [
+    re.compile(p, re.M)
+    for p in (
+        r"UserWarning",
+        r"Traceback",
+        r"^\s*\{'",
+        r"\{'[^']*': ",
+        r"\w+Settings\(",
+        r"^\s*\(\w+\): \w+\(",
+        r"KeyboardInterrupt",
+    )
+]
 
 
 def _dirty_outputs(nb) -> list[str]:
@@ -216,9 +298,13 @@ def _dirty_outputs(nb) -> list[str]:
             if out.get("output_type") == "error":
                 found.append(f"cell {i}: error {out.get('ename')}")
                 continue
-            text = out.get("text", "") if out.get("output_type") == "stream" else \
-                "".join(out.get("data", {}).get("text/plain", "")) if "text/plain" in out.get("data", {}) \
-                and "image/png" not in out.get("data", {}) else ""
+            text = (
+                out.get("text", "")
+                if out.get("output_type") == "stream"
+                else "".join(out.get("data", {}).get("text/plain", ""))
+                if "text/plain" in out.get("data", {}) and "image/png" not in out.get("data", {})
+                else ""
+            )
             if "application/vnd.jupyter.widget-view+json" in out.get("data", {}):
                 found.append(f"cell {i}: a widget (a tqdm bar?) in a headless run")
             for pat in DIRTY:
@@ -229,6 +315,7 @@ def _dirty_outputs(nb) -> list[str]:
 
 def test_parameters_cells_declare_the_runner_parameters():
     import papermill as pm
+
     for name in NOTEBOOKS:
         declared = pm.inspect_notebook(str(REPO / "notebooks" / f"{name}.ipynb"))
         missing = {"profile", "overrides", "data_root", "run_dir", "seed", "interactive"} - set(declared)
@@ -247,6 +334,7 @@ def test_whole_smoke_series(tmp_path, monkeypatch):
     assert (run_dir / "finetune" / "last.pt").exists() and (run_dir / "crnn" / "crnn.pt").exists()
     assert "total" in (run_dir / "summary.txt").read_text()
     import nbformat
+
     for name in NOTEBOOKS:  # figures reach the executed notebooks (inline backend, not Agg)
         nb = nbformat.read(run_dir / "notebooks" / f"{name}.ipynb", as_version=4)
         images = [o for c in nb.cells for o in c.get("outputs", []) if "image/png" in o.get("data", {})]
@@ -270,8 +358,14 @@ def test_whole_smoke_series(tmp_path, monkeypatch):
     monkeypatch.setenv("STIRER_COURSE_ROOT", str(tmp_path / "checkout"))
     reference.publish(run_dir, "smoke")
     quick = tmp_path / "quick"
-    runs = run_course("smoke", data_root=str(REPO / "data" / "synth" / "smoke"), run_dir=str(quick), only=[2, 4, 5, 6],
-                      notebooks_dir=REPO / "notebooks", use_reference=True)
+    runs = run_course(
+        "smoke",
+        data_root=str(REPO / "data" / "synth" / "smoke"),
+        run_dir=str(quick),
+        only=[2, 4, 5, 6],
+        notebooks_dir=REPO / "notebooks",
+        use_reference=True,
+    )
     assert all(r.ok for r in runs) and not (quick / "reference").exists()  # not a whole course: no reference of its own
     for stage in ("pretrain", "finetune"):
         assert read(quick / stage / "best.pt")["reference"] and not (quick / stage / "last.pt").exists()
@@ -289,6 +383,7 @@ def ref_step(run_dir) -> int:
 def test_notebooks_are_valid_and_committed_without_outputs():
     """Every chapter and solution notebook validates against nbformat (cell ids included) and carries no outputs."""
     import nbformat
+
     paths = sorted((REPO / "notebooks").glob("*.ipynb")) + sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))
     assert len(paths) >= 12
     for path in paths:

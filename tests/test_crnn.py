@@ -1,4 +1,5 @@
 """CRNN (crnn.pytorch layout): fixture equivalence, strict loading, gray / RGB / RGB+mask input."""
+
 from __future__ import annotations
 
 import pytest
@@ -19,6 +20,7 @@ def official_crnn(crnn_fixture, device):
 
 def test_layout_matches_official_keys(fixtures_dir):
     import json
+
     spec = json.loads((fixtures_dir / "official_crnn_keys.json").read_text())
     sd = CRNN(32, 1, 37, 256).state_dict()
     assert [k["key"] for k in spec["keys"]] == list(sd)

@@ -1,4 +1,5 @@
 """CRNN training with CTC, the checkpoint round trip, the accuracy helper and the CTC picture."""
+
 from __future__ import annotations
 
 import matplotlib
@@ -8,7 +9,7 @@ matplotlib.use("Agg")
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, Subset
+from torch.utils.data import DataLoader
 
 from stirer_lib.checkpoint import read
 from stirer_lib.evaluation import evaluate_loaders
@@ -17,8 +18,15 @@ from stirer_lib.models.crnn import CRNN, load_crnn
 from stirer_lib.scoring import bicubic_upsample, crnn_read
 from stirer_lib.training.crnn import accuracy_gap, eval_loader, gap_readings, gap_table, save_crnn, train_crnn
 from stirer_lib.training.settings import CrnnSettings
-from stirer_lib.viz.ctc import (collapse_steps, frame_symbols, misread_indices, plot_accuracy_gap, plot_crnn_history,
-                                plot_ctc_alignment, plot_misreads)
+from stirer_lib.viz.ctc import (
+    collapse_steps,
+    frame_symbols,
+    misread_indices,
+    plot_accuracy_gap,
+    plot_crnn_history,
+    plot_ctc_alignment,
+    plot_misreads,
+)
 
 SIZES = {"train1": 2, "train2": 2, "easy": 6, "medium": 2, "hard": 2, "pretrain": 8}
 
@@ -26,6 +34,7 @@ SIZES = {"train1": 2, "train2": 2, "easy": 6, "medium": 2, "hard": 2, "pretrain"
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory):
     from stirer_lib.data.synth import ensure_data
+
     root = tmp_path_factory.mktemp("crnn_data") / "root"
     return ensure_data(root, synthetic=True, sizes=SIZES, seed=0, workers=1)
 
@@ -94,6 +103,7 @@ def test_bicubic_upsample_is_torch_bicubic_clamped():
 
 def test_crnn_only_evaluation_reads_hr_and_lr_in_percent(trained, data_root):
     from stirer_lib.data import TextZoomDataset, collate_eval, split_dir
+
     crnn = trained[0]
     ds = TextZoomDataset(split_dir(data_root, "easy"))
     loader = DataLoader(ds, batch_size=4, collate_fn=collate_eval)
@@ -124,14 +134,19 @@ def test_accuracy_gap_table_and_figures(trained, data_root):
     assert list(gap) == ["easy", "medium", "hard"]
     assert [gap[s]["hr"]["n"] for s in gap] == [6, 2, 2]
     table = gap_table(gap).splitlines()
-    assert table[0].split() == ["split", "n", "HR", "(%)", "LR", "bicubic", "(%)", "gap"] and table[-1].split()[:2] == ["all", "10"]
+    assert table[0].split() == ["split", "n", "HR", "(%)", "LR", "bicubic", "(%)", "gap"] and table[-1].split()[:2] == [
+        "all",
+        "10",
+    ]
     assert eval_loader(data_root, "easy", 4, max_images=3).dataset.__len__() == 3
     hr = {"correct": [True, True, False, True], "preds": ["a", "b", "x", "d"]}
     lr = {"correct": [False, True, False, False], "preds": ["z", "b", "y", "q"]}
     assert misread_indices(hr, lr, n=3) == [0, 3, 2]  # HR right + LR wrong first, then other LR misreads
     ds = eval_loader(data_root, "easy", 4).dataset
     fig = plot_misreads(ds, gap["easy"]["hr"], gap["easy"]["lr_bicubic"], n=2)
-    shown = misread_indices(gap["easy"]["hr"], gap["easy"]["lr_bicubic"], n=2) if any(gap["easy"]["hr"]["correct"]) else []
+    shown = (
+        misread_indices(gap["easy"]["hr"], gap["easy"]["lr_bicubic"], n=2) if any(gap["easy"]["hr"]["correct"]) else []
+    )
     assert len(fig.axes) == 2 * len(shown)  # a CRNN that reads no HR word has no misreads to show (said in words)
     assert len(plot_accuracy_gap(gap).axes) == 1
     assert len(plot_crnn_history(history + [{"step": 9, "loss": 1.0, "acc_easy": 50.0}]).axes) == 2
@@ -155,5 +170,8 @@ def test_narrow_crnn_trains_saves_its_width_and_loads_strictly(data_root, tmp_pa
 
 def test_narrow_state_dict_without_its_config_is_refused_with_the_keys(tmp_path):
     from stirer_lib.errors import CheckpointError
-    with pytest.raises(CheckpointError, match=r"other shapes \(45\): cnn.batchnorm2.bias \(file \(128,\), model \(256,\)\)"):
+
+    with pytest.raises(
+        CheckpointError, match=r"other shapes \(45\): cnn.batchnorm2.bias \(file \(128,\), model \(256,\)\)"
+    ):
         load_crnn({"model": CRNN(width=0.5, nh=128).state_dict(), "config": None})

@@ -1,4 +1,5 @@
 """The LMDB data sets, the transform and the collation."""
+
 from __future__ import annotations
 
 import pickle
@@ -13,8 +14,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from stirer_lib.data import (SynthTextLmdbDataset, TextZoomDataset, collate_eval, collate_train, find_lmdbs,
-                             hr_tensor)
+from stirer_lib.data import SynthTextLmdbDataset, TextZoomDataset, collate_eval, collate_train, find_lmdbs, hr_tensor
 from stirer_lib.data.transforms import binary_mask
 from stirer_lib.text import EOS
 
@@ -29,7 +29,7 @@ def word_image(size: tuple[int, int], mode: str = "RGB", seed: int = 0) -> Image
     """A random-ish image with a dark bar (so the mask has both values)."""
     rng = np.random.default_rng(seed)
     arr = rng.integers(120, 255, size=(size[1], size[0], 3), dtype=np.uint8)
-    arr[size[1] // 3: 2 * size[1] // 3, size[0] // 4: 3 * size[0] // 4] = 20
+    arr[size[1] // 3 : 2 * size[1] // 3, size[0] // 4 : 3 * size[0] // 4] = 20
     img = Image.fromarray(arr)
     if mode == "L":
         return img.convert("L")
@@ -54,12 +54,16 @@ def write_lmdb(path: Path, records: list[dict[str, bytes]], num_samples: int | N
 
 
 def pair(label: str, hr_size=(128, 32), lr_size=(64, 16), mode="RGB", seed=0) -> dict[str, bytes]:
-    return {"label": label.encode(), "image_hr": png(word_image(hr_size, mode, seed)),
-            "image_lr": png(word_image(lr_size, mode, seed + 1))}
+    return {
+        "label": label.encode(),
+        "image_hr": png(word_image(hr_size, mode, seed)),
+        "image_lr": png(word_image(lr_size, mode, seed + 1)),
+    }
 
 
 # ---------------------------------------------------------------------------------------------
 # the official evaluation collation, bit-exact (fixtures/README.md)
+
 
 def test_collate_eval_matches_official_fixture(load_fixture, fixtures_dir):
     ref = load_fixture("official_collate_eval.pt")
@@ -73,7 +77,7 @@ def test_collate_eval_matches_official_fixture(load_fixture, fixtures_dir):
     assert batch["labels"] == [ref["label_strs"][i] for i in keep]
     lengths = ref["length_tensors"]
     starts = torch.cat([torch.zeros(1, dtype=torch.long), lengths.long().cumsum(0)])
-    targets = torch.cat([ref["label_tensors"][starts[i]:starts[i + 1]] for i in keep])
+    targets = torch.cat([ref["label_tensors"][starts[i] : starts[i + 1]] for i in keep])
     assert batch["ctc_targets"].dtype == torch.int32 and torch.equal(batch["ctc_targets"], targets)
     assert batch["ctc_lengths"].dtype == torch.int32 and torch.equal(batch["ctc_lengths"], lengths[keep])
     # the decoder labels keep the EOS the official training collation overwrites (label_ce_train_collate)
@@ -81,7 +85,7 @@ def test_collate_eval_matches_official_fixture(load_fixture, fixtures_dir):
     ours = batch["decoder_labels"]
     assert ours.dtype == torch.long and ours.shape == (10, 31)
     for b, n in enumerate(lengths[keep].tolist()):
-        assert torch.equal(ours[b, :n], official[b, :n]) and ours[b, n] == EOS and not ours[b, n + 1:].any()
+        assert torch.equal(ours[b, :n], official[b, :n]) and ours[b, n] == EOS and not ours[b, n + 1 :].any()
 
 
 def test_train_mode_drops_long_labels(fixtures_dir):
@@ -124,6 +128,7 @@ def test_train_shrink_reproducible_with_workers(fixtures_dir):
 
 # ---------------------------------------------------------------------------------------------
 # bad input
+
 
 def test_missing_root_names_path_and_remedy(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"nowhere.*stirer_lib\.data\.synth.*data/README\.md"):
@@ -185,13 +190,15 @@ def test_no_usable_record_raises(tmp_path):
         TextZoomDataset(path)
 
 
-@pytest.mark.parametrize("mode,hr_size,lr_size", [("L", (128, 32), (64, 16)), ("RGBA", (128, 32), (64, 16)),
-                                                  ("RGB", (131, 29), (33, 7)), ("RGB", (5, 3), (3, 2))])
+@pytest.mark.parametrize(
+    "mode,hr_size,lr_size",
+    [("L", (128, 32), (64, 16)), ("RGBA", (128, 32), (64, 16)), ("RGB", (131, 29), (33, 7)), ("RGB", (5, 3), (3, 2))],
+)
 def test_gray_rgba_odd_sizes(tmp_path, mode, hr_size, lr_size):
     path = write_lmdb(tmp_path / "db", [pair("Word!", hr_size, lr_size, mode)])
     hr, lr, label = TextZoomDataset(path)[0]
     assert hr.shape == (4, 32, 128) and lr.shape == (4, 16, 64) and label == "word"
-    assert hr.dtype == torch.float32 and 0 <= hr.min() and hr.max() <= 1
+    assert hr.dtype == torch.float32 and hr.min() >= 0 and hr.max() <= 1
     assert set(hr[3].unique().tolist()) <= {0.0, 1.0}
     if mode == "L":
         assert torch.equal(hr[0], hr[1]) and torch.equal(hr[1], hr[2])
@@ -208,6 +215,7 @@ def test_mask_rule_dark_pixels_are_one():
 
 # ---------------------------------------------------------------------------------------------
 # MJSynth / SynthText format
+
 
 def mj_lmdb(tmp_path: Path, n: int = 6) -> Path:
     recs = [{"label": f"Word{i}".encode(), "image": png(word_image((100, 32), seed=i))} for i in range(n)]

@@ -1,4 +1,5 @@
 """The synthetic generator, ensure_data and the degradations."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,11 +11,16 @@ import pytest
 import torch
 from PIL import Image
 
-from stirer_lib.data import TEST_SPLITS, TextZoomDataset, find_lmdbs, pretrain_set, textzoom_split
-from stirer_lib.data import synth
+from stirer_lib.data import TEST_SPLITS, TextZoomDataset, find_lmdbs, pretrain_set, synth, textzoom_split
 from stirer_lib.data.camera import SEVERITIES, capture, sample_params
-from stirer_lib.data.degradation import (bicubic_shrink, jpeg, motion_blur, official_lr, poisson_noise,
-                                         random_shrink_factor)
+from stirer_lib.data.degradation import (
+    bicubic_shrink,
+    jpeg,
+    motion_blur,
+    official_lr,
+    poisson_noise,
+    random_shrink_factor,
+)
 from stirer_lib.data.lmdb_io import lmdb_digest
 from stirer_lib.data.render import render_scene, render_word_natural
 from stirer_lib.data.words import sample_label
@@ -64,6 +70,7 @@ def test_generator_same_seed_same_bytes_any_workers(smoke_root, tmp_path):
 
 def test_generator_stats_are_in_the_textzoom_range(smoke_root):
     import json
+
     info = json.loads((smoke_root / synth.MARKER).read_text())
     for split in TEST_SPLITS:  # loose bounds: 24 images per split; the tuned values are in the report
         assert 15 < info["bicubic"][split]["psnr"] < 28 and 0.4 < info["bicubic"][split]["ssim"] < 0.95
@@ -120,10 +127,30 @@ def test_a_users_data_is_never_deleted_or_regenerated(tmp_path, capsys):
     synth.ensure_data(root, synthetic=True, sizes=TINY, seed=1, workers=1, replace_outdated=False)
     assert (root / synth.MARKER).stat().st_mtime_ns == stamp  # still not regenerated in place
     from stirer_lib.train import main as train_main
+
     (root / "my_notes.txt").write_text("keep me")
-    assert train_main(["--stage", "pretrain", "--run-dir", str(tmp_path / "run" / "pretrain"), "--data", str(root),
-                       "--seed", "1", "--no-progress", "--set", "pretrain.max_steps=1", "--set",
-                       "pretrain.batch_size=2", "--set", "pretrain.eval_every=-1"]) == 0
+    assert (
+        train_main(
+            [
+                "--stage",
+                "pretrain",
+                "--run-dir",
+                str(tmp_path / "run" / "pretrain"),
+                "--data",
+                str(root),
+                "--seed",
+                "1",
+                "--no-progress",
+                "--set",
+                "pretrain.max_steps=1",
+                "--set",
+                "pretrain.batch_size=2",
+                "--set",
+                "pretrain.eval_every=-1",
+            ]
+        )
+        == 0
+    )
     assert (root / "my_notes.txt").read_text() == "keep me" and (root / synth.MARKER).stat().st_mtime_ns == stamp
 
 
@@ -138,6 +165,7 @@ def test_cli_writes_a_set(tmp_path, capsys):
 
 # ---------------------------------------------------------------------------------------------
 # words, rendering, degradations
+
 
 def test_labels_filter_to_charset():
     rng = np.random.default_rng(0)
@@ -170,6 +198,7 @@ def test_harder_severity_is_worse_on_average():
     from stirer_lib.data.quality import bicubic_baseline
     from stirer_lib.data.render import to_hr
     from stirer_lib.data.transforms import hr_tensor, lr_tensor
+
     hr = torch.stack([hr_tensor(to_hr(s)) for s in scenes])
     score = {}
     for sev in ("easy", "hard"):
@@ -195,8 +224,9 @@ def test_lesson_style_draws_frequent_words_in_plain_fonts(monkeypatch):
     from stirer_lib.data import fonts, render
     from stirer_lib.data.style import STYLES, get_style
     from stirer_lib.data.words import vocabulary
+
     lesson = get_style("lesson")
-    common = {w.lower() for w in vocabulary()[:lesson.vocab_size]}
+    common = {w.lower() for w in vocabulary()[: lesson.vocab_size]}
     labels = [filter_label(synth.make_pair(0, "train1", i, "lesson")["label"].decode()) for i in range(60)]
     in_vocab = sum(lab in common for lab in labels)
     assert in_vocab >= 50, labels  # the rest are codes (p_code = 5 %)
@@ -234,14 +264,17 @@ def test_ensure_data_regenerates_on_another_style(tmp_path):
 # ---------------------------------------------------------------------------------------------
 # the ceiling: a perfect restoration cannot undo the capture's misalignment and exposure (issue 12)
 
+
 def _hr_image(word: str = "ceiling", seed: int = 3):
     from stirer_lib.data.render import to_hr
+
     return to_hr(render_scene(word, np.random.default_rng(seed)))
 
 
 def test_misalign_only_identity_and_shift():
     from stirer_lib.data.camera import CameraParams, misalign_only
     from stirer_lib.data.quality import ceiling_quality, mean_quality
+
     hr = _hr_image()
     assert np.array_equal(np.asarray(misalign_only(hr, CameraParams())), np.asarray(hr))
     shifts = [CameraParams(), CameraParams(shift=(0.5, 0.0)), CameraParams(shift=(1.5, 0.0))]
@@ -255,6 +288,7 @@ def test_misalign_only_identity_and_shift():
 
 def test_ceiling_is_stored_and_printed_per_split(smoke_root, tmp_path, capsys):
     import json
+
     info = json.loads((smoke_root / synth.MARKER).read_text())
     assert info["format_version"] == synth.FORMAT_VERSION
     table = synth.quality_table({k: info[k] for k in ("bicubic", "ceiling")})
@@ -273,6 +307,7 @@ def test_retuned_camera_keeps_shifts_small_and_the_ceiling_high():
     from stirer_lib.data.camera import RANGES
     from stirer_lib.data.quality import ceiling_quality, mean_quality
     from stirer_lib.data.transforms import decode_image
+
     assert max(RANGES[sev]["shift"][1] for sev in SEVERITIES) <= 0.8  # was 1.2-2.0 px on medium
     for split in TEST_SPLITS:  # 48 records per split (the measured 300 are in the report)
         pairs = [synth.capture_pair(0, split, i, "lesson") for i in range(48)]
@@ -297,6 +332,7 @@ def test_an_interrupted_generations_leftover_is_removed(tmp_path):
 
 def test_test_splits_keep_the_course_camera_and_training_splits_use_the_wide_one():
     from stirer_lib.data.camera import CAMERAS
+
     assert CAMERAS == ("course", "wide", "heldout")
     rng = np.random.default_rng(5)
     widened = [sample_params("medium", np.random.default_rng(i), "wide") for i in range(40)]

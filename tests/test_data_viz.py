@@ -1,4 +1,5 @@
 """Figures of notebook 01 (stirer_lib.viz.data) build from real data-set objects."""
+
 from __future__ import annotations
 
 import warnings

@@ -1,4 +1,5 @@
 """`python -m stirer_lib.doctor`: every section printed, nothing written, missing real data explained, bad input."""
+
 from __future__ import annotations
 
 import time
@@ -9,9 +10,21 @@ from stirer_lib import doctor
 from stirer_lib.course import get_profile
 
 SECTIONS = ("== device", "== disk", "== data", "== measured on this device", "== estimated time")
-CHEAP = ["--steps", "1", *[f"--set={kv}" for kv in ("model.config=small", "data.num_workers=0", "crnn.batch_size=4",
-                                                     "eval.batch_size=4", "pretrain.batch_size=2",
-                                                     "finetune.batch_size=2")]]
+CHEAP = [
+    "--steps",
+    "1",
+    *[
+        f"--set={kv}"
+        for kv in (
+            "model.config=small",
+            "data.num_workers=0",
+            "crnn.batch_size=4",
+            "eval.batch_size=4",
+            "pretrain.batch_size=2",
+            "finetune.batch_size=2",
+        )
+    ],
+]
 
 
 def test_doctor_smoke_prints_every_section_and_writes_nothing(tmp_path, capsys):
@@ -21,8 +34,17 @@ def test_doctor_smoke_prints_every_section_and_writes_nothing(tmp_path, capsys):
     took = time.perf_counter() - t0
     out = capsys.readouterr().out
     assert all(s in out for s in SECTIONS), out
-    for row in ("bf16 autocast", "transformers", "CRNN train step", "STIRER pretrain step (small)", "01_data",
-                "06_evaluation", "total", "will be generated", "python -m stirer_lib.data.synth --out"):
+    for row in (
+        "bf16 autocast",
+        "transformers",
+        "CRNN train step",
+        "STIRER pretrain step (small)",
+        "01_data",
+        "06_evaluation",
+        "total",
+        "will be generated",
+        "python -m stirer_lib.data.synth --out",
+    ):
         assert row in out, row
     assert not data.exists() and not run.exists()  # timing data lives in a temporary folder
     print(f"doctor (smoke, 1 step, small batches) took {took:.0f} s")
@@ -46,18 +68,40 @@ def test_bad_input_is_one_line_and_exit_2(capsys):
 
 
 def _measured(**kw) -> doctor.Measured:
-    base = dict(pair_s=0.01, word_s=0.005, quality_s=0.05, pair_bytes=9e3, word_bytes=4e3, start_s=5.0, build_s=2.0,
-                item_s=0.002, crnn_step_s=1.0, crnn_params=8_000_000, params=900_000,
-                step_s={"pretrain": 0.4, "finetune": 0.4}, save_s=0.2, eval_s=0.02, crnn_eval_s=0.004,
-                full_eval_s=0.04, scaled={})
+    base = dict(
+        pair_s=0.01,
+        word_s=0.005,
+        quality_s=0.05,
+        pair_bytes=9e3,
+        word_bytes=4e3,
+        start_s=5.0,
+        build_s=2.0,
+        item_s=0.002,
+        crnn_step_s=1.0,
+        crnn_params=8_000_000,
+        params=900_000,
+        step_s={"pretrain": 0.4, "finetune": 0.4},
+        save_s=0.2,
+        eval_s=0.02,
+        crnn_eval_s=0.004,
+        full_eval_s=0.04,
+        scaled={},
+    )
     return doctor.Measured(**{**base, **kw})
 
 
 def test_estimate_scales_the_measured_units_by_the_profile():
     prof = get_profile("cpu")
     rows = {r.stage: r for r in doctor.estimate(prof, _measured(), doctor.data_sizes(prof), True, 2)}
-    assert list(rows) == ["data generation", "01_data", "02_crnn_baseline", "03_stirer_architecture",
-                          "04_pretraining", "05_finetuning", "06_evaluation"]
+    assert list(rows) == [
+        "data generation",
+        "01_data",
+        "02_crnn_baseline",
+        "03_stirer_architecture",
+        "04_pretraining",
+        "05_finetuning",
+        "06_evaluation",
+    ]
     # 1,600 steps x 0.4 s + 2 evaluations of 3 x 100 images x 0.02 s + (8 saves + 2/3 best.pt) x 0.2 s + start
     assert (prof.pretrain.max_steps, prof.pretrain.eval_every, prof.pretrain.ckpt_every) == (1600, 800, 200)
     assert rows["04_pretraining"].seconds == pytest.approx(640 + 12 + (8 + 2 / 3) * 0.2 + 5)

@@ -1,5 +1,6 @@
 """The evaluation: end to end against the official loop's output, the JSON schema, both averaging
 conventions, the official printout (release log of the official README) and the CLI."""
+
 from __future__ import annotations
 
 import json
@@ -75,8 +76,9 @@ def test_seed0_averages(seed0_results):
     easy, m, a = seed0_results["splits"]["easy"], seed0_results["mean_of_splits"], seed0_results["over_all"]
     assert a["n"] == 30 and m["n"] == 30
     for agg in (m, a):  # three identical splits: both conventions equal the split's values
-        assert agg["psnr"] == pytest.approx(easy["steps"][-1]["psnr"]) and agg["steps"][0]["ssim"] == \
-            pytest.approx(easy["steps"][0]["ssim"])
+        assert agg["psnr"] == pytest.approx(easy["steps"][-1]["psnr"]) and agg["steps"][0]["ssim"] == pytest.approx(
+            easy["steps"][0]["ssim"]
+        )
         assert agg["bicubic"]["psnr"] == pytest.approx(easy["bicubic"]["psnr"])
 
 
@@ -126,8 +128,15 @@ def test_bf16_evaluation_is_an_option_close_to_float32(load_fixture, mini_root, 
 
 def test_schema_and_conventions(mini_root, tmp_path):
     with pytest.warns(UserWarning):
-        res = evaluate(ConstantReader(), mini_root / "textzoom", crnn=None, device="cpu", batch_size=3,
-                       progress=False, max_images=None)
+        res = evaluate(
+            ConstantReader(),
+            mini_root / "textzoom",
+            crnn=None,
+            device="cpu",
+            batch_size=3,
+            progress=False,
+            max_images=None,
+        )
     assert set(res["splits"]) == {"easy", "medium", "hard"}
     for r in res["splits"].values():
         assert r["n"] == 10 and len(r["steps"]) == 3
@@ -187,9 +196,15 @@ def test_evaluation_runs_the_model_without_autograd(mini_root, bf16):
 
 
 def _split(n: int, steps: list[tuple[float, float, float]], crnn: float) -> dict:
-    return {"n": n, "path": "dataset/mydata/test/x", "crnn_acc": crnn, "crnn_acc_lr_bicubic": None,
-            "crnn_acc_hr": None, "bicubic": {"psnr": 20.0, "ssim": 0.7},
-            "steps": [{"acc": a, "psnr": p, "ssim": s / 100} for a, p, s in steps]}
+    return {
+        "n": n,
+        "path": "dataset/mydata/test/x",
+        "crnn_acc": crnn,
+        "crnn_acc_lr_bicubic": None,
+        "crnn_acc_hr": None,
+        "bicubic": {"psnr": 20.0, "ssim": 0.7},
+        "steps": [{"acc": a, "psnr": p, "ssim": s / 100} for a, p, s in steps],
+    }
 
 
 RELEASE_LOG = """\
@@ -224,10 +239,13 @@ def test_printout_reproduces_release_log_format():
         name = lines[0].rstrip("/").split("/")[-1]
         splits[name] = _split(n, steps, float(lines[5].split()[-1]))
         splits[name]["path"] = lines[0].rstrip("/")
-    res = {"splits": splits, "mean_of_splits": summarise(splits, weighted=False),
-           "over_all": summarise(splits, weighted=True)}
+    res = {
+        "splits": splits,
+        "mean_of_splits": summarise(splits, weighted=False),
+        "over_all": summarise(splits, weighted=True),
+    }
     out = format_official(res).splitlines()
-    assert out[2:2 + 20] == RELEASE_LOG.splitlines()
+    assert out[2 : 2 + 20] == RELEASE_LOG.splitlines()
     assert res["over_all"]["acc"] == pytest.approx(74.80, abs=0.005)  # the paper's Table 1 convention
     assert res["mean_of_splits"]["acc"] == pytest.approx(73.91, abs=0.005)
     assert not math.isclose(res["over_all"]["psnr"], res["mean_of_splits"]["psnr"])
@@ -253,9 +271,25 @@ def test_cli_on_fixture_weights(load_fixture, mini_root, tmp_path, capsys, devic
     crnn = tmp_path / "crnn.pth"
     torch.save(load_fixture("official_crnn_seed0.pt")["state_dict"], crnn)
     with pytest.warns(UserWarning):
-        rc = evaluate_main(["--stirer", str(ckpt), "--crnn", str(crnn), "--data", str(mini_root), "--json",
-                            str(tmp_path / "r.json"), "--device", device.type, "--max-images", "2", "--splits", "easy",
-                            "--no-progress"])
+        rc = evaluate_main(
+            [
+                "--stirer",
+                str(ckpt),
+                "--crnn",
+                str(crnn),
+                "--data",
+                str(mini_root),
+                "--json",
+                str(tmp_path / "r.json"),
+                "--device",
+                device.type,
+                "--max-images",
+                "2",
+                "--splits",
+                "easy",
+                "--no-progress",
+            ]
+        )
     assert rc == 0
     out = capsys.readouterr().out
     assert "STEP 3 Acc 0.00" in out and "Final Acc" in out
@@ -279,5 +313,8 @@ def test_find_checkpoints(tmp_path):
     for p in (run / "finetune" / "best.pt", ck / "crnn.pth", ck / "STIRER_Final_Release.pth"):
         p.write_bytes(b"x")
     found = find_checkpoints(run, ck)
-    assert (found["ours"].name, found["crnn"].name, found["release"].name) == \
-        ("best.pt", "crnn.pth", "STIRER_Final_Release.pth")
+    assert (found["ours"].name, found["crnn"].name, found["release"].name) == (
+        "best.pt",
+        "crnn.pth",
+        "STIRER_Final_Release.pth",
+    )

@@ -1,4 +1,5 @@
 """Figures and tables of notebook 06 (viz/evaluation.py) on a stand-in model over textzoom_mini."""
+
 from __future__ import annotations
 
 import json
@@ -8,10 +9,11 @@ import pytest
 
 matplotlib.use("Agg")
 
+from test_evaluation import ConstantReader  # noqa: E402
+
 from stirer_lib.data import TextZoomDataset  # noqa: E402
 from stirer_lib.evaluation import evaluate  # noqa: E402
 from stirer_lib.viz import evaluation as vz  # noqa: E402
-from test_evaluation import ConstantReader  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -2,6 +2,7 @@
 
 The fonts' files are checked everywhere; the rendering itself (tools/check_formulas.sh: headless Chromium,
 a screenshot, no fallback glyphs) only where a Chromium is installed, as CI has none."""
+
 import os
 import re
 import shutil
@@ -17,6 +18,7 @@ BROWSERS = ("chromium", "chromium-browser", "google-chrome")
 
 def test_mathjax_copy_has_the_font_it_is_told_to_use(tmp_path):
     from stirer_lib.course.runner import MATHJAX_CONFIG, install_mathjax
+
     url = install_mathjax(tmp_path)
     mj = tmp_path / "mathjax"
     for name in MATHJAX_CONFIG.split(","):
@@ -29,11 +31,19 @@ def test_mathjax_copy_has_the_font_it_is_told_to_use(tmp_path):
     assert any(w.startswith("STIXMathJax_Main-") for w in woff), f"no {font} woff fonts in the copy"
 
 
-@pytest.mark.skipif(not any(shutil.which(b) for b in BROWSERS),
-                    reason="no Chromium here (apt-get install -y chromium); the fonts' files are checked above")
+@pytest.mark.skipif(
+    not any(shutil.which(b) for b in BROWSERS),
+    reason="no Chromium here (apt-get install -y chromium); the fonts' files are checked above",
+)
 def test_formulas_render_without_fallback_glyphs(tmp_path):
     env = {**os.environ, "PY": sys.executable, "SHOT": str(tmp_path / "formulas.png")}
-    r = subprocess.run(["bash", str(ROOT / "tools" / "check_formulas.sh")], capture_output=True, text=True,
-                       timeout=300, cwd=ROOT, env=env)
+    r = subprocess.run(
+        ["bash", str(ROOT / "tools" / "check_formulas.sh")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=ROOT,
+        env=env,
+    )
     assert r.returncode == 0, r.stdout + r.stderr
     assert (tmp_path / "formulas.png").stat().st_size > 0

@@ -1,5 +1,6 @@
 """tools/gpu_check.sh --cpu-dry-run: every step of the GPU check (issue 23) at toy size on the CPU, so the
 script that runs on a GPU machine cannot rot; and its one-line usage errors."""
+
 from __future__ import annotations
 
 import json
@@ -13,15 +14,33 @@ import pytest
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
-STEPS = ["install", "environment", "fixtures", "tests", "doctor_gpu", "doctor_paper", "bench_fp32", "bench_bf16",
-         "course", "evaluate", "torchrun", "ddp_probe"]
+STEPS = [
+    "install",
+    "environment",
+    "fixtures",
+    "tests",
+    "doctor_gpu",
+    "doctor_paper",
+    "bench_fp32",
+    "bench_bf16",
+    "course",
+    "evaluate",
+    "torchrun",
+    "ddp_probe",
+]
 LIMIT_S = 1800  # a guard against a hang; on an idle 2-core machine the dry run takes a few minutes
 
 
 def _gpu_check(*args: str) -> subprocess.CompletedProcess:
     """bash tools/gpu_check.sh ARGS with this interpreter; on a hang SIGTERM lets the check end its children."""
-    proc = subprocess.Popen(["bash", "tools/gpu_check.sh", *args], cwd=REPO, text=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env={**os.environ, "PYTHON": sys.executable})
+    proc = subprocess.Popen(
+        ["bash", "tools/gpu_check.sh", *args],
+        cwd=REPO,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     try:
         out, err = proc.communicate(timeout=LIMIT_S)
     except subprocess.TimeoutExpired:
@@ -66,8 +85,10 @@ def test_each_step_has_its_figures(dry_run):
     assert "01_data" in fig["course"]["notebook_minutes"]
     assert fig["evaluate"]["over_all"]["n"] == 12 and fig["evaluate"]["over_all"]["psnr"] > 0
     stages = fig["torchrun"]["stages"]
-    assert {s: (v["world"], v["finished"], v["profile"]) for s, v in stages.items()} == \
-        {"pretrain": (1, True, "paper"), "finetune": (1, True, "paper")}
+    assert {s: (v["world"], v["finished"], v["profile"]) for s, v in stages.items()} == {
+        "pretrain": (1, True, "paper"),
+        "finetune": (1, True, "paper"),
+    }
     assert fig["ddp_probe"]["backend"] == "gloo" and fig["ddp_probe"]["world"] == 1 and fig["ddp_probe"]["grads_finite"]
 
 

@@ -4,6 +4,7 @@ Every import of the package is checked, function-local ones included: no part im
 higher layer, and no two parts of one layer import each other. The library never imports the
 maintainers' experiments (experiments/, not installed).
 """
+
 from __future__ import annotations
 
 import ast
@@ -73,7 +74,12 @@ def test_the_library_never_imports_the_experiments():
     found = []
     for path in PKG.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
-            names = ([node.module or ""] if isinstance(node, ast.ImportFrom) and not node.level
-                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            names = (
+                [node.module or ""]
+                if isinstance(node, ast.ImportFrom) and not node.level
+                else [a.name for a in node.names]
+                if isinstance(node, ast.Import)
+                else []
+            )
             found += [f"{path.relative_to(PKG.parent)}: {n}" for n in names if n.split(".")[0] == "experiments"]
     assert not found, found

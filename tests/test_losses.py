@@ -1,4 +1,5 @@
 """stirer_lib.losses against the official train.py loss on the fixture's stored outputs."""
+
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -22,12 +23,22 @@ def fx(load_fixture, to_device):
     d = load_fixture("official_stirer_seed0.pt")
     t = d["train_py_losses_evalmode"]
     d = to_device({k: v for k, v in d.items() if k not in ("state_dict", "train_py_losses_evalmode")})
-    out = SimpleNamespace(sr=d["sr"], srs=list(d["srs_intermediate"]), ctc_logits=list(d["logits_intermediate"]),
-                          ar_logits=d["t5_logits_teacher_forced"])
+    out = SimpleNamespace(
+        sr=d["sr"],
+        srs=list(d["srs_intermediate"]),
+        ctc_logits=list(d["logits_intermediate"]),
+        ar_logits=d["t5_logits_teacher_forced"],
+    )
     targets, lengths = to_device(ctc_encode(d["labels"]))
     # the fixture's T5 loss used the official training labels (EOS overwritten below 15 chars)
-    batch = {"hr": d["hr"], "lr": d["lr"], "labels": d["labels"], "ctc_targets": targets, "ctc_lengths": lengths,
-             "decoder_labels": d["label_ce"]}
+    batch = {
+        "hr": d["hr"],
+        "lr": d["lr"],
+        "labels": d["labels"],
+        "ctc_targets": targets,
+        "ctc_lengths": lengths,
+        "decoder_labels": d["label_ce"],
+    }
     return d, t, out, batch
 
 
@@ -50,8 +61,10 @@ def test_gradient_profile_loss_per_image(fx):
 def test_gradient_prior_is_rgb_only(fx):
     d, t, out, _ = fx
     # the mask channel enters the MSE but not the gradient prior: a 4-channel prior misses the fixture
-    full = 20 * (out.sr - d["hr"]).pow(2).mean() + 1e-2 * (
-        losses.gradient_map(out.sr) - losses.gradient_map(d["hr"])).abs().mean()
+    full = (
+        20 * (out.sr - d["hr"]).pow(2).mean()
+        + 1e-2 * (losses.gradient_map(out.sr) - losses.gradient_map(d["hr"])).abs().mean()
+    )
     assert not _close(full, t["image_loss_per_sr(ImageLoss.mean)"][3])
 
 
@@ -86,8 +99,12 @@ def test_losses_backpropagate_and_handle_ablations():
     sr = torch.rand(2, 4, 32, 128, generator=g, requires_grad=True)
     logits = torch.randn(2, 32, 37, generator=g, requires_grad=True)
     targets, lengths = ctc_encode(["ab", "aaaaaaaaaaaaaaaaaaaa"])  # the second needs 39 frames: infinite
-    batch = {"hr": hr, "ctc_targets": targets, "ctc_lengths": lengths,
-             "decoder_labels": encode_decoder_labels(["ab", "aaaaaaaaaaaaaaaaaaaa"])}
+    batch = {
+        "hr": hr,
+        "ctc_targets": targets,
+        "ctc_lengths": lengths,
+        "decoder_labels": encode_decoder_labels(["ab", "aaaaaaaaaaaaaaaaaaaa"]),
+    }
     out = SimpleNamespace(sr=sr, srs=[], ctc_logits=[logits], ar_logits=None)
     parts = losses.stirer_loss(out, batch)
     assert torch.isfinite(parts["total"])
@@ -133,6 +150,12 @@ def test_ctc_loss_is_torchs_mean_reduction():
     g = torch.Generator().manual_seed(0)
     logits = torch.randn(3, 32, 37, generator=g)
     targets, lengths = ctc_encode(["ab", "hello", "aaaaaaaaaaaaaaaaaaaa"])  # the last: infinite, zeroed
-    ref = torch.nn.functional.ctc_loss(logits.log_softmax(-1).transpose(0, 1), targets.long(),
-                                       torch.full((3,), 32), lengths.long(), reduction="mean", zero_infinity=True)
+    ref = torch.nn.functional.ctc_loss(
+        logits.log_softmax(-1).transpose(0, 1),
+        targets.long(),
+        torch.full((3,), 32),
+        lengths.long(),
+        reduction="mean",
+        zero_infinity=True,
+    )
     assert torch.equal(losses.ctc_loss(logits, targets, lengths), ref)

@@ -1,4 +1,5 @@
 """PSNR / SSIM against the official utils/ssim_psnr.py values (fixtures/official_metrics.pt)."""
+
 from __future__ import annotations
 
 import math

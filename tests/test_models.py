@@ -1,4 +1,5 @@
 """STIRER model: equivalence with the official implementation (fixtures), strict loading, sizes."""
+
 from __future__ import annotations
 
 import json
@@ -12,8 +13,16 @@ import pytest
 import torch
 
 from stirer_lib.losses import decoder_ce
-from stirer_lib.models import (StirerConfig, build_stirer, config_from_name, count_parameters,
-                               is_mini_decoder_key, load_stirer, predictions, save_checkpoint)
+from stirer_lib.models import (
+    StirerConfig,
+    build_stirer,
+    config_from_name,
+    count_parameters,
+    is_mini_decoder_key,
+    load_stirer,
+    predictions,
+    save_checkpoint,
+)
 from stirer_lib.text import ctc_greedy_decode, decode_ids, encode_decoder_labels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -60,10 +69,16 @@ def test_state_dict_layout_is_official(keys_json):
 def test_parameter_counts_match_official(fixtures_dir):
     ref_numbers = json.loads((fixtures_dir / "official_reference_numbers.json").read_text())
     full, lean = build_stirer(), build_stirer(StirerConfig(mini_decoders=False))
-    assert count_parameters(full) == ref_numbers["counts_is_eval_False_release_config"][
-        "params_total(named_parameters, tied counted once)"] == 13_047_345
-    assert count_parameters(lean) == ref_numbers["counts_is_eval_True"][
-        "params_total(named_parameters, tied counted once)"] == 4_030_338
+    assert (
+        count_parameters(full)
+        == ref_numbers["counts_is_eval_False_release_config"]["params_total(named_parameters, tied counted once)"]
+        == 13_047_345
+    )
+    assert (
+        count_parameters(lean)
+        == ref_numbers["counts_is_eval_True"]["params_total(named_parameters, tied counted once)"]
+        == 4_030_338
+    )
 
 
 def test_fixture_encoder_and_sr(out, ref):
@@ -195,9 +210,12 @@ def test_small_config_is_documented_and_smaller():
 
 
 ABLATIONS = {
-    "w/o PSTST": dict(use_pstst=False), "w/o mini decoders": dict(mini_decoders=False),
-    "w/o STL": dict(use_stl=False), "w/o Bi-GRU": dict(use_bigru=False),
-    "w/o STISR decoder": dict(stisr_decoder=False), "w/o STR decoder": dict(str_decoder=False),
+    "w/o PSTST": dict(use_pstst=False),
+    "w/o mini decoders": dict(mini_decoders=False),
+    "w/o STL": dict(use_stl=False),
+    "w/o Bi-GRU": dict(use_bigru=False),
+    "w/o STISR decoder": dict(stisr_decoder=False),
+    "w/o STR decoder": dict(str_decoder=False),
 }
 
 
@@ -279,7 +297,9 @@ def test_swin_buffers_and_attention_match(ref):
     sd = ref["state_dict"]
     layer = SwinTransformerLayer(48, (16, 64), (16, 2), 6, shifted=True)
     assert torch.equal(layer.attn_mask, sd["layers.0.residual_group.blocks.1.attn_mask"].float())
-    assert torch.equal(layer.attn.relative_position_index, sd["layers.0.residual_group.blocks.1.attn.relative_position_index"])
+    assert torch.equal(
+        layer.attn.relative_position_index, sd["layers.0.residual_group.blocks.1.attn.relative_position_index"]
+    )
     m1 = layer.mask_for((16, 32), torch.device("cpu"))
     assert m1.shape == (16, 32, 32) and layer.mask_for((16, 32), torch.device("cpu")) is m1  # cached
     assert layer(torch.rand(1, 16 * 32, 48), (16, 32)).shape == (1, 512, 48)
@@ -310,14 +330,22 @@ def test_efficiency_matches_official_counts():
 def test_flop_counting_leaves_torch_registry_alone():
     """Importing the models registers nothing with torch's FLOP counter; efficiency counts the CPU attention
     kernel through its own counters only (a fresh interpreter: this one imported the models already)."""
-    code = ("import torch.utils.flop_counter as f; before = dict(f.flop_registry)\n"
-            "from stirer_lib.models import build_stirer, efficiency, swin\n"
-            "assert dict(f.flop_registry) == before, 'import'\n"
-            "enc = efficiency.component_costs(build_stirer('small'))[0]\n"
-            "assert dict(f.flop_registry) == before, 'counting'\n"
-            "assert enc.name == 'encoder' and enc.macs_all > enc.macs, enc\n")
-    r = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300,
-                       env={**os.environ, "OMP_NUM_THREADS": "1"})
+    code = (
+        "import torch.utils.flop_counter as f; before = dict(f.flop_registry)\n"
+        "from stirer_lib.models import build_stirer, efficiency, swin\n"
+        "assert dict(f.flop_registry) == before, 'import'\n"
+        "enc = efficiency.component_costs(build_stirer('small'))[0]\n"
+        "assert dict(f.flop_registry) == before, 'counting'\n"
+        "assert enc.name == 'encoder' and enc.macs_all > enc.macs, enc\n"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert r.returncode == 0, r.stderr[-2000:]
 
 
@@ -334,8 +362,25 @@ def test_bench_writes_json(tmp_path, capsys):
     from stirer_lib.bench.model import main
 
     out = tmp_path / "bench.json"
-    assert main(["--configs", "small", "--batch-sizes", "1", "--reps", "1", "--devices", "cpu", "--no-train",
-                 "--bf16", "--json", str(out)]) == 0
+    assert (
+        main(
+            [
+                "--configs",
+                "small",
+                "--batch-sizes",
+                "1",
+                "--reps",
+                "1",
+                "--devices",
+                "cpu",
+                "--no-train",
+                "--bf16",
+                "--json",
+                str(out),
+            ]
+        )
+        == 0
+    )
     figures = json.loads(out.read_text())
     assert figures["torch"] == torch.__version__ and figures["bf16"] is True
     (row,) = figures["rows"]
@@ -348,6 +393,7 @@ def test_sr_residual_adds_bicubic_to_every_sr_output():
     """sr_residual (the cpu profile, not the release): every SR output = the same model's output + bicubic(LR)."""
     from stirer_lib.models import build_stirer, config_from_name
     from stirer_lib.scoring import bicubic_upsample
+
     torch.manual_seed(0)
     plain = build_stirer(config_from_name("small")).eval()
     resid = build_stirer(config_from_name("small", sr_residual=True)).eval()

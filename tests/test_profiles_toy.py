@@ -5,6 +5,7 @@ style, the evaluation and (paper) DDP over two gloo processes, the real-format l
 released-CRNN branch of notebook 02 run as they would on a GPU machine. The `gpu` profile's amp
 "auto" is bf16 on CUDA; on a CPU the test sets amp=bf16 so the same autocast path runs.
 """
+
 from __future__ import annotations
 
 import json
@@ -23,15 +24,31 @@ from stirer_lib.data.synth import write_lmdb
 from stirer_lib.models import CRNN
 
 REPO = Path(__file__).resolve().parents[1]
-NOTEBOOKS = ["01_data", "02_crnn_baseline", "03_stirer_architecture", "04_pretraining", "05_finetuning",
-             "06_evaluation"]
+NOTEBOOKS = [
+    "01_data",
+    "02_crnn_baseline",
+    "03_stirer_architecture",
+    "04_pretraining",
+    "05_finetuning",
+    "06_evaluation",
+]
 SIZES = {"train1": 4, "train2": 4, "easy": 2, "medium": 2, "hard": 2}
 # the gpu splits hold 4 test items: notebook 01 shows 4
-GPU_TOY = {**{f"data.sizes.{k}": 4 for k in SIZES}, "data.sizes.pretrain": 8, "data.num_workers": 2,
-           "crnn.max_steps": 1, "crnn.batch_size": 4, "eval.batch_size": 4, "pretrain.amp": "bf16",
-           **{f"{s}.{k}": v for s in ("pretrain", "finetune") for k, v in {"max_steps": 1, "batch_size": 2}.items()}}
-PAPER_TOY = {"data.num_workers": 2, "eval.batch_size": 4,
-             **{f"{s}.{k}": v for s in ("pretrain", "finetune") for k, v in {"epochs": 1, "batch_size": 2}.items()}}
+GPU_TOY = {
+    **{f"data.sizes.{k}": 4 for k in SIZES},
+    "data.sizes.pretrain": 8,
+    "data.num_workers": 2,
+    "crnn.max_steps": 1,
+    "crnn.batch_size": 4,
+    "eval.batch_size": 4,
+    "pretrain.amp": "bf16",
+    **{f"{s}.{k}": v for s in ("pretrain", "finetune") for k, v in {"max_steps": 1, "batch_size": 2}.items()},
+}
+PAPER_TOY = {
+    "data.num_workers": 2,
+    "eval.batch_size": 4,
+    **{f"{s}.{k}": v for s in ("pretrain", "finetune") for k, v in {"epochs": 1, "batch_size": 2}.items()},
+}
 
 
 def _sets(overrides: dict) -> list[str]:
@@ -66,9 +83,26 @@ def _write_real_layout(root: Path) -> None:
 
 def _torchrun_train(stage: str, run: Path, data: Path) -> None:
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-           "-m", "stirer_lib.train", "--stage", stage, "--profile", "paper", "--run-dir", str(run / stage),
-           "--data", str(data), "--no-progress", *[f"--set={s}" for s in _sets(PAPER_TOY)]]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--standalone",
+        "-m",
+        "stirer_lib.train",
+        "--stage",
+        stage,
+        "--profile",
+        "paper",
+        "--run-dir",
+        str(run / stage),
+        "--data",
+        str(data),
+        "--no-progress",
+        *[f"--set={s}" for s in _sets(PAPER_TOY)],
+    ]
     res = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=300)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
 
@@ -88,15 +122,35 @@ def test_paper_profile_ddp_train_evaluate_and_notebooks(tmp_path, monkeypatch):
         assert state["profile"]["name"] == "paper" and state["config"]["embed_dim"] == 48
     assert read(run / "finetune" / "last.pt")["init_from"] == str(run / "pretrain" / "best.pt")
     out = tmp_path / "eval" / "results.json"
-    res = subprocess.run([sys.executable, "-m", "stirer_lib.evaluation", "--stirer", str(run / "finetune" / "best.pt"),
-                          "--crnn", str(tmp_path / "ckpt" / "crnn.pth"), "--data", str(data), "--json", str(out),
-                          "--device", "cpu", "--no-progress"], cwd=REPO, capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "OMP_NUM_THREADS": "1"})
+    res = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stirer_lib.evaluation",
+            "--stirer",
+            str(run / "finetune" / "best.pt"),
+            "--crnn",
+            str(tmp_path / "ckpt" / "crnn.pth"),
+            "--data",
+            str(data),
+            "--json",
+            str(out),
+            "--device",
+            "cpu",
+            "--no-progress",
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     assert "PSNR" in res.stdout and json.loads(out.read_text())["splits"]["hard"]["n"] == 2
     monkeypatch.setenv("STIRER_COURSE_ROOT", str(tmp_path))  # ckpt/crnn.pth and the default data/ live here
-    runs = run_course("paper", run_dir=str(run), overrides=_sets(PAPER_TOY), only=[2, 6],
-                      notebooks_dir=REPO / "notebooks")
+    runs = run_course(
+        "paper", run_dir=str(run), overrides=_sets(PAPER_TOY), only=[2, 6], notebooks_dir=REPO / "notebooks"
+    )
     assert [r.name for r in runs] == ["02_crnn_baseline.ipynb", "06_evaluation.ipynb"]
     assert read(run / "crnn" / "crnn.pt")["step"] == 0  # notebook 02 took the released CRNN
     results = json.loads((run / "eval" / "results.json").read_text())

@@ -1,4 +1,5 @@
 """stirer_lib.read: any word image (mode, size, format) read as the data pipeline reads it; bad files skipped."""
+
 from __future__ import annotations
 
 import json
@@ -66,9 +67,11 @@ def mixed_dir(tmp_path) -> Path:
 
 def zero_png() -> bytes:
     """A PNG whose header says 0 x 0 pixels."""
+
     def chunk(kind: bytes, data: bytes) -> bytes:
         """One PNG chunk: length, type, data, CRC."""
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
     ihdr = struct.pack(">IIBBBBB", 0, 0, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"")) + chunk(b"IEND", b"")
 
@@ -76,10 +79,18 @@ def zero_png() -> bytes:
 def test_any_mode_and_size(tmp_path, model):
     """RGBA, LA, L, 1, P (+ transparency), CMYK, 16-bit, tiny and large images of several formats all read."""
     base = word()
-    files = {"rgba.png": base.convert("RGBA"), "la.png": base.convert("LA"), "gray.jpg": base.convert("L"),
-             "bilevel.bmp": base.convert("1"), "pal.gif": base.convert("P"), "cmyk.jpg": base.convert("CMYK"),
-             "tiny.png": word((3, 1)), "large.tiff": word((2400, 600)), "web.webp": base,
-             "deep.png": Image.fromarray((np.asarray(base.convert("L"), np.uint16) * 257))}
+    files = {
+        "rgba.png": base.convert("RGBA"),
+        "la.png": base.convert("LA"),
+        "gray.jpg": base.convert("L"),
+        "bilevel.bmp": base.convert("1"),
+        "pal.gif": base.convert("P"),
+        "cmyk.jpg": base.convert("CMYK"),
+        "tiny.png": word((3, 1)),
+        "large.tiff": word((2400, 600)),
+        "web.webp": base,
+        "deep.png": Image.fromarray(np.asarray(base.convert("L"), np.uint16) * 257),
+    }
     pal = base.convert("P")
     pal.info["transparency"] = 0
     files["pal_t.png"] = pal
@@ -135,9 +146,18 @@ def test_library_inputs(tmp_path, model):
     """PIL images, paths, str paths, bytes and a folder; a single input; 0 x 0 and bad inputs give errors."""
     word().save(tmp_path / "w.png")
     model.train()
-    results = read_images(model, [word(), tmp_path / "w.png", str(tmp_path / "w.png"),
-                                  (tmp_path / "w.png").read_bytes(), Image.new("RGB", (0, 0)), zero_png(),
-                                  tmp_path / "missing.png"])
+    results = read_images(
+        model,
+        [
+            word(),
+            tmp_path / "w.png",
+            str(tmp_path / "w.png"),
+            (tmp_path / "w.png").read_bytes(),
+            Image.new("RGB", (0, 0)),
+            zero_png(),
+            tmp_path / "missing.png",
+        ],
+    )
     assert model.training, "the model's mode is restored"
     assert [r.ok for r in results] == [True, True, True, True, False, False, False]
     assert results[1].text == results[2].text == results[3].text
@@ -172,12 +192,19 @@ def test_cli_bad_files_one_line_each(mixed_dir, tmp_path, ckpt, capsys):
     rc = main(["--stirer", str(ckpt), str(mixed_dir), str(empty), str(tmp_path / "nope.png"), "--device", "cpu"])
     out, err = capsys.readouterr()
     assert rc == 0
-    assert [line.split(": ")[0] for line in out.splitlines()] == [str(mixed_dir / "a_good.png"),
-                                                                   str(mixed_dir / "b_good.jpg")]
+    assert [line.split(": ")[0] for line in out.splitlines()] == [
+        str(mixed_dir / "a_good.png"),
+        str(mixed_dir / "b_good.jpg"),
+    ]
     skipped = [line for line in err.splitlines() if line.startswith("skipped ")]
     assert len(skipped) == len(err.splitlines()) == 5, err
-    for name, why in (("c_text.png", "not an image"), ("d_empty.png", "empty file"), ("e_trunc.png", "truncated"),
-                      ("empty_dir", "without image files"), ("nope.png", "no such file")):
+    for name, why in (
+        ("c_text.png", "not an image"),
+        ("d_empty.png", "empty file"),
+        ("e_trunc.png", "truncated"),
+        ("empty_dir", "without image files"),
+        ("nope.png", "no such file"),
+    ):
         assert any(name in line and why in line for line in skipped), (name, err)
 
 
@@ -196,13 +223,15 @@ def test_cli_bad_checkpoints(tmp_path, ckpt, capsys):
     (tmp_path / "notes.pt").write_text("this is not a checkpoint\n")
     (tmp_path / "empty.pt").write_bytes(b"")
     torch.save(CRNN().state_dict(), tmp_path / "crnn.pt")
-    cases = [(["--stirer", str(tmp_path / "missing.pt")], "no such file"),
-             (["--stirer", str(tmp_path / "text.pt")], "--stirer"),
-             (["--stirer", str(tmp_path / "notes.pt")], "--stirer"),
-             (["--stirer", str(tmp_path / "empty.pt")], "--stirer"),
-             (["--stirer", str(tmp_path / "crnn.pt")], "--stirer"),
-             (["--stirer", str(ckpt), "--crnn", str(tmp_path / "text.pt")], "--crnn"),
-             (["--stirer", str(ckpt), "--batch-size", "0"], "--batch-size")]
+    cases = [
+        (["--stirer", str(tmp_path / "missing.pt")], "no such file"),
+        (["--stirer", str(tmp_path / "text.pt")], "--stirer"),
+        (["--stirer", str(tmp_path / "notes.pt")], "--stirer"),
+        (["--stirer", str(tmp_path / "empty.pt")], "--stirer"),
+        (["--stirer", str(tmp_path / "crnn.pt")], "--stirer"),
+        (["--stirer", str(ckpt), "--crnn", str(tmp_path / "text.pt")], "--crnn"),
+        (["--stirer", str(ckpt), "--batch-size", "0"], "--batch-size"),
+    ]
     for args, needle in cases:
         assert main([*args, str(tmp_path / "w.png"), "--device", "cpu"]) == 2, args
         out, err = capsys.readouterr()
@@ -239,8 +268,22 @@ def test_out_names_unique_within_run(tmp_path, ckpt, capsys):
     (tmp_path / "a").mkdir()
     word().save(tmp_path / "w.png")
     word().save(tmp_path / "a" / "w.jpg")
-    assert main(["--stirer", str(ckpt), str(tmp_path / "w.png"), str(tmp_path / "a"), "--device", "cpu",
-                 "--out", str(tmp_path / "v"), "--no-progress"]) == 0
+    assert (
+        main(
+            [
+                "--stirer",
+                str(ckpt),
+                str(tmp_path / "w.png"),
+                str(tmp_path / "a"),
+                "--device",
+                "cpu",
+                "--out",
+                str(tmp_path / "v"),
+                "--no-progress",
+            ]
+        )
+        == 0
+    )
     assert sorted(p.name for p in (tmp_path / "v").iterdir()) == ["w_sr-2.png", "w_sr.png"]
 
 
@@ -250,8 +293,24 @@ def test_cli_verbose_steps_and_crnn(tmp_path, ckpt, capsys):
     crnn_path = tmp_path / "crnn.pt"
     torch.save({"model": CRNN().state_dict()}, crnn_path)
     js = tmp_path / "r.json"
-    assert main(["--stirer", str(ckpt), str(tmp_path / "w.png"), "--device", "cpu", "--verbose", "--full-model",
-                 "--crnn", str(crnn_path), "--json", str(js)]) == 0
+    assert (
+        main(
+            [
+                "--stirer",
+                str(ckpt),
+                str(tmp_path / "w.png"),
+                "--device",
+                "cpu",
+                "--verbose",
+                "--full-model",
+                "--crnn",
+                str(crnn_path),
+                "--json",
+                str(js),
+            ]
+        )
+        == 0
+    )
     out, _ = capsys.readouterr()
     (line,) = out.splitlines()
     assert "steps: " in line and len(line.split("steps: ")[1].split("  CRNN")[0].split(" | ")) == 4
@@ -292,7 +351,12 @@ def test_module_entry_point(tmp_path):
     """`python -m stirer_lib.read` with a file that is no checkpoint: one line, exit 2, no traceback."""
     (tmp_path / "x.pt").write_text("hello")
     word().save(tmp_path / "w.png")
-    proc = subprocess.run([sys.executable, "-m", "stirer_lib.read", "--stirer", str(tmp_path / "x.pt"),
-                           str(tmp_path / "w.png")], capture_output=True, text=True, cwd=REPO, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-m", "stirer_lib.read", "--stirer", str(tmp_path / "x.pt"), str(tmp_path / "w.png")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=120,
+    )
     assert proc.returncode == 2 and proc.stdout == ""
     assert len(proc.stderr.splitlines()) == 1 and "Traceback" not in proc.stderr

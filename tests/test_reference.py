@@ -1,5 +1,6 @@
 """The reference run: RUN/reference/ written after a course, published into reference/<profile>/, loaded by the
 notebooks with use_reference=True; and the checkpoints the repository ships load strictly into today's code."""
+
 from __future__ import annotations
 
 import json
@@ -10,10 +11,10 @@ import torch
 
 from stirer_lib.checkpoint import atomic_save, read
 from stirer_lib.course import reference
+from stirer_lib.course.profiles import get_profile
 from stirer_lib.errors import MissingCheckpointError, RunDirError
 from stirer_lib.models import build_stirer, config_from_name, load_crnn, load_stirer
 from stirer_lib.models.crnn import CRNN
-from stirer_lib.course.profiles import get_profile
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -22,16 +23,32 @@ def _fake_run(run: Path) -> None:
     """A finished course run's files, small: CRNN, both stages (best.pt + metrics.jsonl), the evaluations."""
     cfg = config_from_name("small")
     (run / "crnn").mkdir(parents=True)
-    atomic_save({"model": CRNN(width=0.25, nh=16).state_dict(), "config": {"width": 0.25, "nh": 16, "nc": 1},
-                 "step": 3, "optimizer": {"big": torch.zeros(10)}}, run / "crnn" / "crnn.pt")
+    atomic_save(
+        {
+            "model": CRNN(width=0.25, nh=16).state_dict(),
+            "config": {"width": 0.25, "nh": 16, "nc": 1},
+            "step": 3,
+            "optimizer": {"big": torch.zeros(10)},
+        },
+        run / "crnn" / "crnn.pt",
+    )
     (run / "crnn" / "accuracy_gap.json").write_text(json.dumps({"easy": {"hr": {"accuracy": 80.0, "n": 2}}}))
     for i, stage in enumerate(("pretrain", "finetune")):
         (run / stage).mkdir()
         torch.manual_seed(i)
-        atomic_save({"model": build_stirer(cfg).state_dict(), "config": cfg.to_dict(), "step": 5 + i,
-                     "optimizer": {"state": {}}}, run / stage / "best.pt")
+        atomic_save(
+            {
+                "model": build_stirer(cfg).state_dict(),
+                "config": cfg.to_dict(),
+                "step": 5 + i,
+                "optimizer": {"state": {}},
+            },
+            run / stage / "best.pt",
+        )
         ev = {"kind": "eval", "step": 5 + i, "mean_of_splits": {"acc": 10.0 + i}, "over_all": {"acc": 9.0}}
-        (run / stage / "metrics.jsonl").write_text(json.dumps({"kind": "start", "step": 0}) + "\n" + json.dumps(ev) + "\n")
+        (run / stage / "metrics.jsonl").write_text(
+            json.dumps({"kind": "start", "step": 0}) + "\n" + json.dumps(ev) + "\n"
+        )
 
 
 def test_write_publish_install_round_trip(tmp_path, monkeypatch):
@@ -62,11 +79,17 @@ def test_write_publish_install_round_trip(tmp_path, monkeypatch):
     assert (learner / "finetune" / "metrics.jsonl").read_text().count("\n") == 2
     reference.install("cpu", learner, "finetune")  # its own earlier install is replaced
     assert got["from"] == "reference/cpu/finetune.pt"
-    assert reference.weights_used(learner, "finetune") == "loaded reference/cpu/finetune.pt (the reference run's, 6 steps)"
+    assert (
+        reference.weights_used(learner, "finetune") == "loaded reference/cpu/finetune.pt (the reference run's, 6 steps)"
+    )
     assert reference.weights_used(run, "pretrain") == "trained 5 steps (pretrain/best.pt)"
     assert reference.weights_used(learner, "pretrain") is None
     note = reference.weights_note("cpu", "finetune", True)
-    assert "reference/cpu/finetune.pt" in note and "`python -m stirer_lib.course`" in note and "use_reference = False" in note
+    assert (
+        "reference/cpu/finetune.pt" in note
+        and "`python -m stirer_lib.course`" in note
+        and "use_reference = False" in note
+    )
     assert "use_reference = True" in reference.weights_note("cpu", "crnn", False)
     assert "none shipped" in reference.weights_note("gpu", "pretrain", True)
     said = reference.run_weights("cpu", learner, ["crnn", "pretrain", "finetune"], use_reference=True)
@@ -108,9 +131,13 @@ def test_shipped_checkpoints_load_strictly_into_todays_code(profile):
 
 def test_training_seconds_add_the_segments_of_a_resumed_run(tmp_path):
     log = tmp_path / "metrics.jsonl"
-    records = [{"kind": "start", "step": 0}, {"kind": "train", "step": 25, "time_s": 30.0},
-               {"kind": "train", "step": 50, "time_s": 61.0}, {"kind": "train", "step": 75, "time_s": 12.0},
-               {"kind": "eval", "step": 75, "time_s": 20.5}]
+    records = [
+        {"kind": "start", "step": 0},
+        {"kind": "train", "step": 25, "time_s": 30.0},
+        {"kind": "train", "step": 50, "time_s": 61.0},
+        {"kind": "train", "step": 75, "time_s": 12.0},
+        {"kind": "eval", "step": 75, "time_s": 20.5},
+    ]
     log.write_text("\n".join(json.dumps(r) for r in records) + "\n")
     assert reference.training_seconds(log) == pytest.approx(81.5)
     assert reference.training_seconds(tmp_path / "missing.jsonl") == 0.0
@@ -118,8 +145,16 @@ def test_training_seconds_add_the_segments_of_a_resumed_run(tmp_path):
 
 def test_evals_table_and_readers_table_format_the_records():
     step = lambda acc, psnr: {"acc": acc, "psnr": psnr, "ssim": 0.5}  # noqa: E731
-    m = {"steps": [step(10.0, 20.0), step(40.0, 21.0)], "acc": 40.0, "psnr": 21.0, "ssim": 0.7,
-         "bicubic": {"psnr": 20.5, "ssim": 0.69}, "crnn_acc": 30.0, "crnn_acc_lr_bicubic": 12.0, "crnn_acc_hr": 81.0}
+    m = {
+        "steps": [step(10.0, 20.0), step(40.0, 21.0)],
+        "acc": 40.0,
+        "psnr": 21.0,
+        "ssim": 0.7,
+        "bicubic": {"psnr": 20.5, "ssim": 0.69},
+        "crnn_acc": 30.0,
+        "crnn_acc_lr_bicubic": 12.0,
+        "crnn_acc_hr": 81.0,
+    }
     rows, headers = reference.evals_table({"this run": [{"step": 300, "mean_of_splits": m}], "reference run": []})
     assert rows == [["this run", "300", "21.00 / 20.50", "10.0", "40.0"]] and len(headers) == 5
     split = {k: v for k, v in m.items()}

@@ -1,5 +1,6 @@
 """Trust: checkpoints never run code, bad files get one line, one run per run directory, saves that
 fail or are interrupted lose nothing, evaluation skips and counts."""
+
 from __future__ import annotations
 
 import errno
@@ -21,8 +22,17 @@ from stirer_lib.rundir import RunLock
 
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"train1": 4, "train2": 4, "easy": 3, "medium": 3, "hard": 3, "pretrain": 8}
-QUICK = ["--no-progress", "--set", "pretrain.max_steps=2", "--set", "pretrain.batch_size=2", "--set",
-         "pretrain.eval_every=-1", "--set", "pretrain.ckpt_every=1"]
+QUICK = [
+    "--no-progress",
+    "--set",
+    "pretrain.max_steps=2",
+    "--set",
+    "pretrain.batch_size=2",
+    "--set",
+    "pretrain.eval_every=-1",
+    "--set",
+    "pretrain.ckpt_every=1",
+]
 
 
 class Planted:
@@ -38,6 +48,7 @@ class Planted:
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
     from stirer_lib.data.synth import generate
+
     root = tmp_path_factory.mktemp("safety") / "root"
     generate(root, TINY, seed=0, workers=1, verbose=False)
     return root
@@ -63,11 +74,23 @@ def test_a_malicious_checkpoint_never_runs_through_any_entry_point(evil, data_ro
     from experiments import probe
     from stirer_lib.evaluation import main as evaluate_main
     from stirer_lib.train import main as train_main
+
     path, marker = evil
     calls = {
         "evaluate --stirer": lambda: evaluate_main(["--stirer", str(path), "--data", str(data_root)]),
-        "train --init": lambda: train_main(["--stage", "finetune", "--run-dir", str(tmp_path / "a" / "finetune"),
-                                            "--data", str(data_root), "--init", str(path), *QUICK]),
+        "train --init": lambda: train_main(
+            [
+                "--stage",
+                "finetune",
+                "--run-dir",
+                str(tmp_path / "a" / "finetune"),
+                "--data",
+                str(data_root),
+                "--init",
+                str(path),
+                *QUICK,
+            ]
+        ),
         "probe --ckpt": lambda: probe.main(["--ckpt", str(path), "--data", str(data_root)]),
     }
     for name, call in calls.items():
@@ -81,20 +104,23 @@ def test_a_malicious_checkpoint_never_runs_through_any_entry_point(evil, data_ro
     run.mkdir(parents=True)
     (run / "last.pt").write_bytes(path.read_bytes())
     for extra in ([], ["--resume"]):
-        assert train_main(["--stage", "pretrain", "--run-dir", str(run), "--data", str(data_root), *QUICK,
-                           *extra]) == 2
+        assert train_main(["--stage", "pretrain", "--run-dir", str(run), "--data", str(data_root), *QUICK, *extra]) == 2
         assert "could run code" in _one_error_line(capsys)
     assert not marker.exists()
 
 
-@pytest.mark.parametrize("content, words", [
-    (b"", r"is empty \(0 bytes\)"),
-    (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "is a PNG image"),
-    (b"hello", "not a readable PyTorch checkpoint"),
-    (os.urandom(300), "checkpoint"),
-])
+@pytest.mark.parametrize(
+    "content, words",
+    [
+        (b"", r"is empty \(0 bytes\)"),
+        (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, "is a PNG image"),
+        (b"hello", "not a readable PyTorch checkpoint"),
+        (os.urandom(300), "checkpoint"),
+    ],
+)
 def test_a_file_that_is_not_a_checkpoint_gets_one_line(content, words, tmp_path, capsys, data_root):
     from stirer_lib.evaluation import main as evaluate_main
+
     f = tmp_path / "weights.pth"
     f.write_bytes(content)
     with pytest.raises(CheckpointError, match=words):
@@ -115,6 +141,7 @@ def test_a_truncated_checkpoint_names_the_file(tmp_path):
 
 def test_our_checkpoints_load_weights_only_and_old_ones_convert(tmp_path, capsys):
     from stirer_lib.training.rng_state import rng_state, set_rng_state
+
     state = rng_state()
     path = ck.atomic_save({"rng": [state], "config": {"a": 1}, "best": {"acc": float("nan")}}, tmp_path / "new.pt")
     back = torch.load(path, weights_only=True)  # plain data and tensors only
@@ -136,8 +163,11 @@ def test_strict_load_lists_the_wrong_keys():
     sd = dict(model.state_dict())
     sd.pop("conv_first.bias")
     sd["nonsense.weight"] = torch.zeros(1)
-    with pytest.raises(CheckpointError, match=r"missing keys \(1\): conv_first\.bias.*unexpected keys \(1\): "
-                                              r"nonsense\.weight"):
+    with pytest.raises(
+        CheckpointError,
+        match=r"missing keys \(1\): conv_first\.bias.*unexpected keys \(1\): "
+        r"nonsense\.weight",
+    ):
         ck.load_strict(build_stirer("small"), sd, "test")
 
 
@@ -191,10 +221,19 @@ def test_stale_temporaries_of_dead_writers_are_removed(tmp_path):
 
 def test_a_second_process_is_refused_naming_the_holder(data_root, tmp_path, capsys):
     from stirer_lib.train import main as train_main
+
     run = tmp_path / "pretrain"
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from stirer_lib.rundir import RunLock; "
-                               f"RunLock({str(run)!r}, 'train').acquire(); print('held', flush=True); time.sleep(60)"],
-                              stdout=subprocess.PIPE, text=True, cwd=REPO)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sys, time; from stirer_lib.rundir import RunLock; "
+            f"RunLock({str(run)!r}, 'train').acquire(); print('held', flush=True); time.sleep(60)",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     try:
         assert holder.stdout.readline().strip() == "held"
         assert train_main(["--stage", "pretrain", "--run-dir", str(run), "--data", str(data_root), *QUICK]) == 2
@@ -210,6 +249,7 @@ def test_a_second_process_is_refused_naming_the_holder(data_root, tmp_path, caps
 def test_one_run_per_run_directory(data_root, tmp_path, capsys):
     from stirer_lib.course.runner import run_course
     from stirer_lib.train import main as train_main
+
     run = tmp_path / "pretrain"
     with RunLock(run, "a test holding it"):
         with pytest.raises(RunDirError, match=rf"{run} is in use by another run \(process {os.getpid()}"):
@@ -231,6 +271,7 @@ def test_a_dead_runs_lock_is_taken_over_with_a_notice(tmp_path, capsys):
 
 def test_a_run_directory_with_results_but_no_last_is_not_overwritten(data_root, tmp_path, capsys):
     from stirer_lib.train import main as train_main
+
     run = tmp_path / "pretrain"
     run.mkdir()
     (run / "best.pt").write_bytes(b"results")
@@ -244,17 +285,32 @@ def test_a_run_directory_with_results_but_no_last_is_not_overwritten(data_root, 
 
 def test_resume_with_nothing_to_resume_says_so(data_root, tmp_path, capsys):
     from stirer_lib.train import main as train_main
-    assert train_main(["--stage", "pretrain", "--run-dir", str(tmp_path / "p"), "--data", str(data_root), *QUICK,
-                       "--resume"]) == 2
+
+    assert (
+        train_main(
+            ["--stage", "pretrain", "--run-dir", str(tmp_path / "p"), "--data", str(data_root), *QUICK, "--resume"]
+        )
+        == 2
+    )
     assert "nothing to resume" in _one_error_line(capsys)
     assert not (tmp_path / "p" / "last.pt").exists()
 
 
 def test_a_resumed_run_takes_the_new_learning_rate(data_root, tmp_path, capsys):
     from stirer_lib.train import main as train_main
+
     run = tmp_path / "pretrain"
-    args = ["--stage", "pretrain", "--run-dir", str(run), "--data", str(data_root), *QUICK,
-            "--set", "pretrain.max_steps=4"]
+    args = [
+        "--stage",
+        "pretrain",
+        "--run-dir",
+        str(run),
+        "--data",
+        str(data_root),
+        *QUICK,
+        "--set",
+        "pretrain.max_steps=4",
+    ]
     assert train_main([*args, "--max-steps", "2"]) == 0
     assert train_main([*args, "--resume", "--set", "pretrain.lr=3e-5"]) == 0
     assert "resuming with body learning rate 3e-05 (the checkpoint had 0.0001)" in capsys.readouterr().out
@@ -268,6 +324,7 @@ def test_user_errors_of_every_command_are_one_line_and_exit_2(tmp_path, capsys):
     from stirer_lib.data.synth import main as synth_main
     from stirer_lib.evaluation import main as evaluate_main
     from stirer_lib.train import main as train_main
+
     empty = tmp_path / "empty"
     empty.mkdir()
     notlmdb = tmp_path / "notlmdb" / "textzoom" / "test"
@@ -278,8 +335,11 @@ def test_user_errors_of_every_command_are_one_line_and_exit_2(tmp_path, capsys):
     save_checkpoint(build_stirer("small"), good)
     cases = [
         (train_main, ["--stage", "pretrain", "--run-dir", str(tmp_path / "r"), "--data", str(empty)], "missing"),
-        (train_main, ["--stage", "pretrain", "--run-dir", str(tmp_path / "r"), "--set", "pretrain.amp=flase"],
-         "choose one of"),
+        (
+            train_main,
+            ["--stage", "pretrain", "--run-dir", str(tmp_path / "r"), "--set", "pretrain.amp=flase"],
+            "choose one of",
+        ),
         (evaluate_main, ["--stirer", str(good), "--data", str(empty)], "no TextZoom test folder"),
         (evaluate_main, ["--stirer", str(good), "--data", str(tmp_path / "notlmdb")], "data.mdb"),
         (course_main, ["--profile", "smoke", "--set", "eval.batch_size=many", "--only", "1"], "eval.batch_size"),
@@ -295,8 +355,10 @@ def test_evaluation_skips_and_counts_unreadable_records(tmp_path, data_root):
     import lmdb
 
     from stirer_lib.evaluation import evaluate, format_official, save_results
+
     root = tmp_path / "copy"
     import shutil
+
     shutil.copytree(data_root, root)
     env = lmdb.open(str(root / "textzoom" / "test" / "easy"), map_size=1 << 26)
     with env.begin(write=True) as txn:

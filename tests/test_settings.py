@@ -1,4 +1,5 @@
 """Every setting has one typed home: the model's fields are StirerConfig's, typed, merged, checked before a build."""
+
 from __future__ import annotations
 
 import ast
@@ -42,8 +43,11 @@ def _solution_6_overrides() -> dict[str, Any]:
     """The overrides of solution 04's exercise 6, read from its code: short_run("release_init", {...}, ...)."""
     for src in _cell_sources(REPO / "notebooks" / "solutions" / "04_solutions.ipynb"):
         for node in ast.walk(ast.parse(src)) if "release_init" in src else ():
-            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "short_run" and \
-                    ast.literal_eval(node.args[0]) == "release_init":
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", None) == "short_run"
+                and ast.literal_eval(node.args[0]) == "release_init"
+            ):
                 return ast.literal_eval(node.args[1])
     raise AssertionError("solution 04 has no short_run('release_init', {...}) cell")
 
@@ -60,11 +64,28 @@ def test_exercise_6_and_its_solution_change_exactly_the_two_settings_they_name()
 
 
 def test_typed_model_keys_parse_to_their_field_types():
-    prof = get_profile("smoke", ["model.sr_residual=true", "model.use_bigru=off", "model.embed_dim=48",
-                                 "model.mlp_ratio=3", "model.depths=(1, 2, 3)", "model.window_size=16,2",
-                                 "model.t5_init=t5", "model.config=release"])
-    assert prof.model.changes == {"sr_residual": True, "use_bigru": False, "embed_dim": 48, "mlp_ratio": 3.0,
-                                  "depths": (1, 2, 3), "window_size": (16, 2), "t5_init": "t5"}
+    prof = get_profile(
+        "smoke",
+        [
+            "model.sr_residual=true",
+            "model.use_bigru=off",
+            "model.embed_dim=48",
+            "model.mlp_ratio=3",
+            "model.depths=(1, 2, 3)",
+            "model.window_size=16,2",
+            "model.t5_init=t5",
+            "model.config=release",
+        ],
+    )
+    assert prof.model.changes == {
+        "sr_residual": True,
+        "use_bigru": False,
+        "embed_dim": 48,
+        "mlp_ratio": 3.0,
+        "depths": (1, 2, 3),
+        "window_size": (16, 2),
+        "t5_init": "t5",
+    }
     assert isinstance(prof.model.changes["mlp_ratio"], float)
     cfg = prof.model.stirer_config()
     assert cfg.name == "release" and cfg.depths == (1, 2, 3) and cfg.sr_residual and not cfg.use_bigru
@@ -74,6 +95,7 @@ def test_typed_model_keys_parse_to_their_field_types():
 
 def test_every_setting_parses_its_own_value():
     """Each field of a profile and each StirerConfig field has a parser that gives its default back."""
+
     def leaves(node: Any, prefix: str):
         for name, tp in typing.get_type_hints(type(node)).items():
             value = getattr(node, name)
@@ -81,6 +103,7 @@ def test_every_setting_parses_its_own_value():
                 yield from leaves(value, f"{prefix}{name}.")
             elif name != "changes":
                 yield f"{prefix}{name}", tp, value
+
     for key, tp, value in leaves(get_profile("cpu"), ""):
         assert parse_value(value, tp, key) == value, key
     release = StirerConfig()
@@ -106,28 +129,33 @@ def test_synthetic_sizes_and_styles_come_from_the_generator():
     assert get_profile("cpu").data.sizes is not SYNTH_SIZES["cpu"]  # a profile's copy: --set cannot change the table
 
 
-@pytest.mark.parametrize("over, words", [
-    (["model.use_bigrus=true"], ["unknown setting", "'model.use_bigrus'", "did you mean 'model.use_bigru'",
-                                "'config'", "'t5_init'"]),
-    (["model.use_bigru.x=1"], ["unknown setting", "model.use_bigru.x"]),
-    (["model.use_bigru=maybe"], ["model.use_bigru='maybe'", "true or false (bool)"]),
-    ({"model.use_bigru": "maybe"}, ["model.use_bigru='maybe'", "bool"]),
-    ({"model.use_bigru": 1}, ["model.use_bigru=1", "bool"]),
-    (["model.embed_dim=4.5"], ["model.embed_dim='4.5'", "whole number (int)"]),
-    ({"model.embed_dim": True}, ["model.embed_dim=True", "int"]),
-    (["model.drop_path_rate=high"], ["model.drop_path_rate='high'", "float"]),
-    (["model.depths=(2, x, 2)"], ["model.depths='(2, x, 2)'", "tuple[int, ...]"]),
-    (["model.depths=(2, 2.5, 2)"], ["model.depths", "tuple[int, ...]"]),
-    ({"model.depths": [2, "a", 2]}, ["model.depths=[2, 'a', 2]", "tuple[int, ...]"]),
-    (["model.window_size=(16, 2, 1)"], ["model.window_size", "tuple[int, int]"]),
-    (["model.config=huge"], ["model.config='huge'", "release", "small"]),
-    (["model.t5_init=xavier"], ["model", "t5_init", "xavier"]),  # StirerConfig's own check, at profile time
-    (["model.embed_dim=50"], ["model", "embed_dim", "50"]),
-    (["data.sizes={'easy': 'many'}"], ["data.sizes.easy='many'", "int"]),
-    (["data.sizes={'nope': 3}"], ["unknown setting", "data.sizes.nope"]),
-    (["data.sizes.easy.x=3"], ["unknown setting", "data.sizes.easy is a value"]),
-    (["data=1"], ["'data' is a section"]),
-])
+@pytest.mark.parametrize(
+    "over, words",
+    [
+        (
+            ["model.use_bigrus=true"],
+            ["unknown setting", "'model.use_bigrus'", "did you mean 'model.use_bigru'", "'config'", "'t5_init'"],
+        ),
+        (["model.use_bigru.x=1"], ["unknown setting", "model.use_bigru.x"]),
+        (["model.use_bigru=maybe"], ["model.use_bigru='maybe'", "true or false (bool)"]),
+        ({"model.use_bigru": "maybe"}, ["model.use_bigru='maybe'", "bool"]),
+        ({"model.use_bigru": 1}, ["model.use_bigru=1", "bool"]),
+        (["model.embed_dim=4.5"], ["model.embed_dim='4.5'", "whole number (int)"]),
+        ({"model.embed_dim": True}, ["model.embed_dim=True", "int"]),
+        (["model.drop_path_rate=high"], ["model.drop_path_rate='high'", "float"]),
+        (["model.depths=(2, x, 2)"], ["model.depths='(2, x, 2)'", "tuple[int, ...]"]),
+        (["model.depths=(2, 2.5, 2)"], ["model.depths", "tuple[int, ...]"]),
+        ({"model.depths": [2, "a", 2]}, ["model.depths=[2, 'a', 2]", "tuple[int, ...]"]),
+        (["model.window_size=(16, 2, 1)"], ["model.window_size", "tuple[int, int]"]),
+        (["model.config=huge"], ["model.config='huge'", "release", "small"]),
+        (["model.t5_init=xavier"], ["model", "t5_init", "xavier"]),  # StirerConfig's own check, at profile time
+        (["model.embed_dim=50"], ["model", "embed_dim", "50"]),
+        (["data.sizes={'easy': 'many'}"], ["data.sizes.easy='many'", "int"]),
+        (["data.sizes={'nope': 3}"], ["unknown setting", "data.sizes.nope"]),
+        (["data.sizes.easy.x=3"], ["unknown setting", "data.sizes.easy is a value"]),
+        (["data=1"], ["'data' is a section"]),
+    ],
+)
 def test_a_wrong_key_or_value_is_one_setting_error_line(over, words):
     with pytest.raises(SettingError) as err:
         get_profile("cpu", over)
@@ -137,6 +165,7 @@ def test_a_wrong_key_or_value_is_one_setting_error_line(over, words):
 
 def test_a_wrong_model_setting_stops_the_command_before_anything_is_built(tmp_path, capsys):
     from stirer_lib.train import main as train_main
+
     assert train_main(["--stage", "pretrain", "--run-dir", str(tmp_path / "r"), "--set", "model.use_bigru=maybe"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: model.use_bigru='maybe'") and len(err.strip().splitlines()) == 1

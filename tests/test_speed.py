@@ -1,4 +1,5 @@
 """The speed-ups keep the numbers: one train step's gradients equal those of commit be7bf5b; bench CLI."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -51,8 +52,9 @@ def test_train_step_gradients_match_be7bf5b(fixtures_dir):
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "stirer_lib.bench", *args], capture_output=True, text=True,
-                          cwd=REPO, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "stirer_lib.bench", *args], capture_output=True, text=True, cwd=REPO, timeout=300
+    )
 
 
 def test_bench_help_and_bad_arguments():
@@ -68,21 +70,36 @@ def test_bench_help_and_bad_arguments():
 def test_bench_compare_tiny_runs_both_sides():
     """The compare path in a tiny configuration against this same tree (batch 1, one repetition), once in
     fp32 eager and once with the bf16 + torch.compile flags of the CUDA runs (eager backend: no codegen)."""
-    r = _cli("compare", "--against", str(REPO), "--cases", "eval:small:1,crnn_train:1", "--reps", "1",
-             "--warmup", "0")
+    r = _cli("compare", "--against", str(REPO), "--cases", "eval:small:1,crnn_train:1", "--reps", "1", "--warmup", "0")
     assert r.returncode == 0, r.stderr
     rows = [line.split() for line in r.stdout.splitlines() if line.startswith(("eval:", "crnn_"))]
     assert [row[0] for row in rows] == ["eval:small:1", "crnn_train:1"]
     assert all(float(row[1]) > 0 and float(row[2]) > 0 and row[3].endswith("x") for row in rows)
-    r = _cli("compare", "--against", str(REPO), "--cases", "train:small:1", "--reps", "1", "--warmup", "0",
-             "--bf16", "--compile", "--compile-backend", "eager", "--device", "cpu")
+    r = _cli(
+        "compare",
+        "--against",
+        str(REPO),
+        "--cases",
+        "train:small:1",
+        "--reps",
+        "1",
+        "--warmup",
+        "0",
+        "--bf16",
+        "--compile",
+        "--compile-backend",
+        "eager",
+        "--device",
+        "cpu",
+    )
     assert r.returncode == 0, r.stderr
     assert "bf16, compile[eager]" in r.stdout and "train:small:1" in r.stdout
 
 
 def test_bench_model_prints_bf16_ratio():
-    r = _cli("model", "--configs", "small", "--batch-sizes", "1", "--reps", "1", "--no-train", "--bf16",
-             "--devices", "cpu")
+    r = _cli(
+        "model", "--configs", "small", "--batch-sizes", "1", "--reps", "1", "--no-train", "--bf16", "--devices", "cpu"
+    )
     assert r.returncode == 0, r.stderr
     row = [line.split() for line in r.stdout.splitlines() if line.startswith("small")][0]
     assert row[2:4] == ["cpu", "1"] and float(row[4]) > 0 and float(row[6]) > 0 and row[7].endswith("x"), row
@@ -96,9 +113,8 @@ def test_compare_checks_out_a_commit_as_a_worktree():
     with baseline_tree("HEAD", REPO) as (tree, label):
         assert (tree / "stirer_lib" / "models" / "stirer.py").exists() and len(label) == 10
     assert not tree.exists()
-    with pytest.raises(BenchError, match="neither a directory"):
-        with baseline_tree("no-such-commit-xyz", REPO):
-            pass
+    with pytest.raises(BenchError, match="neither a directory"), baseline_tree("no-such-commit-xyz", REPO):
+        pass
 
 
 def _generate_reference(t5, z: torch.Tensor, steps: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -112,9 +128,16 @@ def _generate_reference(t5, z: torch.Tensor, steps: int) -> tuple[torch.Tensor, 
 
     name = "cache" if "cache" in inspect.signature(type(t5).forward).parameters else "past_key_values"
     with torch.no_grad():
-        gen = t5.generate(inputs_embeds=z, max_new_tokens=steps, min_new_tokens=0, num_beams=1, do_sample=False,
-                          output_scores=True, return_dict_in_generate=True,
-                          **{name: EncoderDecoderCache(DynamicCache(), DynamicCache())})
+        gen = t5.generate(
+            inputs_embeds=z,
+            max_new_tokens=steps,
+            min_new_tokens=0,
+            num_beams=1,
+            do_sample=False,
+            output_scores=True,
+            return_dict_in_generate=True,
+            **{name: EncoderDecoderCache(DynamicCache(), DynamicCache())},
+        )
     ids, scores = gen.sequences, torch.stack(gen.scores, 1)
     short = 1 + steps - ids.shape[1]  # every row stopped before the limit
     ids = torch.cat([ids, ids.new_zeros(ids.shape[0], short)], 1)

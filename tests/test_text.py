@@ -40,5 +40,6 @@ def test_decode_ids_stops_at_eos():
 
 def test_ctc_encode_rejects_unfiltered():
     import pytest
+
     with pytest.raises(ValueError, match="filter_label"):
         text.ctc_encode(["Hello"])

@@ -1,4 +1,5 @@
 """The trainer on a tiny synthetic set: learning, resume equivalence, Ctrl-C, non-finite loss, CLI, DDP."""
+
 from __future__ import annotations
 
 import json
@@ -15,24 +16,41 @@ from stirer_lib.checkpoint import read
 from stirer_lib.course.build import train_stage
 from stirer_lib.course.profiles import Profile, get_profile
 from stirer_lib.evaluation import results_table
+from stirer_lib.rundir import RunExistsError
 from stirer_lib.training import trainer as trainer_mod
 from stirer_lib.training.optim import build_optimizer, build_scheduler, group_lr
 from stirer_lib.training.sampler import EpochBatchSampler
-from stirer_lib.training.trainer import (Callbacks, NonFiniteLossError, ResumeMismatchError, RunExistsError,
-                                        TrainingInterrupted)
+from stirer_lib.training.trainer import (
+    Callbacks,
+    NonFiniteLossError,
+    ResumeMismatchError,
+    TrainingInterrupted,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"train1": 12, "train2": 12, "easy": 4, "medium": 4, "hard": 4, "pretrain": 24}
 STEPS = 6
-OVERRIDES = {"data.sizes": SIZES, "pretrain.max_steps": STEPS, "pretrain.batch_size": 4, "pretrain.ckpt_every": 2,
-             "pretrain.eval_every": -1, "pretrain.log_every": 1, "pretrain.lr": 1e-3, "pretrain.lr_sr": 1e-3,
-             "finetune.max_steps": 2, "finetune.batch_size": 4, "finetune.eval_every": 0, "finetune.log_every": 1,
-             "eval.batch_size": 12}
+OVERRIDES = {
+    "data.sizes": SIZES,
+    "pretrain.max_steps": STEPS,
+    "pretrain.batch_size": 4,
+    "pretrain.ckpt_every": 2,
+    "pretrain.eval_every": -1,
+    "pretrain.log_every": 1,
+    "pretrain.lr": 1e-3,
+    "pretrain.lr_sr": 1e-3,
+    "finetune.max_steps": 2,
+    "finetune.batch_size": 4,
+    "finetune.eval_every": 0,
+    "finetune.log_every": 1,
+    "eval.batch_size": 12,
+}
 
 
 @pytest.fixture(scope="module")
 def data_root(tmp_path_factory) -> Path:
     from stirer_lib.data.synth import generate
+
     root = tmp_path_factory.mktemp("synth") / "root"
     generate(root, SIZES, seed=0, workers=1, verbose=False)
     return root
@@ -78,12 +96,15 @@ def test_sampler_shards_are_disjoint_and_deterministic():
 
 def test_optimizer_groups_and_schedule():
     from stirer_lib.models import build_stirer
+
     model = build_stirer("small")
     opt = build_optimizer(model, lr=1e-4, lr_sr=5e-4)
     body, head = opt.param_groups
     names = {id(p): n for n, p in model.named_parameters()}
     assert head["lr"] == 5e-4 and body["lr"] == 1e-4
-    assert head["params"] and all("upsample" in names[id(p)] or "conv_after_body" in names[id(p)] for p in head["params"])
+    assert head["params"] and all(
+        "upsample" in names[id(p)] or "conv_after_body" in names[id(p)] for p in head["params"]
+    )
     sched = build_scheduler(opt, total_steps=10)
     lrs = []
     for _ in range(10):
@@ -113,10 +134,21 @@ def test_a_few_steps_reduce_the_loss(straight_run):
 
 def test_cli_resume_equals_straight_run(data_root, straight_run, tmp_path):
     from stirer_lib.train import main
+
     run = tmp_path / "pretrain"
     sets = [f"--set={k}={v!r}" for k, v in OVERRIDES.items()]
-    args = ["--stage", "pretrain", "--profile", "smoke", "--run-dir", str(run), "--data", str(data_root),
-            "--no-progress", *sets]
+    args = [
+        "--stage",
+        "pretrain",
+        "--profile",
+        "smoke",
+        "--run-dir",
+        str(run),
+        "--data",
+        str(data_root),
+        "--no-progress",
+        *sets,
+    ]
     assert main([*args, "--max-steps", "4"]) == 0
     state = read(run / "last.pt")
     assert state["step"] == 4 and not state["finished"]
@@ -132,16 +164,33 @@ def test_cli_resume_equals_straight_run(data_root, straight_run, tmp_path):
 
 def test_resume_with_other_settings_names_what_differs(data_root, straight_run, tmp_path, capsys):
     import shutil
+
     from stirer_lib.train import main
+
     shutil.copytree(straight_run, tmp_path / "pretrain")
     with pytest.raises(ResumeMismatchError, match=r"'t5_init': \('release', 't5'\)"):
-        train_stage(_prof(data_root, tmp_path, **{"model.t5_init": "t5"}), "pretrain", resume=True,
-                    progress=False)
+        train_stage(_prof(data_root, tmp_path, **{"model.t5_init": "t5"}), "pretrain", resume=True, progress=False)
     with pytest.raises(ResumeMismatchError, match=r"pretrain.lr_str"):
         train_stage(_prof(data_root, tmp_path, **{"pretrain.lr_str": 5e-4}), "pretrain", resume=True, progress=False)
     sets = [f"--set={k}={v!r}" for k, v in {**OVERRIDES, "pretrain.lr_str": 5e-4}.items()]
-    assert main(["--stage", "pretrain", "--profile", "smoke", "--run-dir", str(tmp_path / "pretrain"), "--data",
-                 str(data_root), "--no-progress", "--resume", *sets]) == 2
+    assert (
+        main(
+            [
+                "--stage",
+                "pretrain",
+                "--profile",
+                "smoke",
+                "--run-dir",
+                str(tmp_path / "pretrain"),
+                "--data",
+                str(data_root),
+                "--no-progress",
+                "--resume",
+                *sets,
+            ]
+        )
+        == 2
+    )
     assert "optimizer groups ['body', 'sr_head']" in capsys.readouterr().err
 
 
@@ -187,6 +236,7 @@ def test_a_train_step_reads_no_value_on_the_host(data_root, tmp_path, monkeypatc
     """No .item() / .tolist() / bool() / float() / int() / torch.equal in a train step (each waits for a GPU):
     the step returns the loss terms on the device, and the trainer reads them every log_every steps."""
     from stirer_lib.course.build import make_trainer
+
     trainer = make_trainer(_prof(data_root, tmp_path), "pretrain", progress=False)
     try:
         batch = next(iter(trainer_mod.epoch_loader(trainer.dataset, trainer.s, 0, 0, 0, trainer.info)))
@@ -199,6 +249,7 @@ def test_a_train_step_reads_no_value_on_the_host(data_root, tmp_path, monkeypatc
             def read_on_host(self, *args, **kwargs):
                 reads.append(name)
                 return real(self, *args, **kwargs)
+
             return read_on_host
 
         for name in ("item", "tolist", "__bool__", "__float__", "__int__"):
@@ -219,8 +270,13 @@ def test_a_train_step_reads_no_value_on_the_host(data_root, tmp_path, monkeypatc
 def test_finetune_starts_from_pretraining_and_evaluates(data_root, straight_run, tmp_path):
     with pytest.raises(FileNotFoundError, match="pretraining checkpoint"):
         train_stage(_prof(data_root, tmp_path), "finetune", progress=False)
-    summary = train_stage(_prof(data_root, straight_run.parent), "finetune", run_dir=tmp_path / "finetune",
-                          init=straight_run / "last.pt", progress=False)
+    summary = train_stage(
+        _prof(data_root, straight_run.parent),
+        "finetune",
+        run_dir=tmp_path / "finetune",
+        init=straight_run / "last.pt",
+        progress=False,
+    )
     assert summary["finished"] and summary["best"] is not None
     best = read(tmp_path / "finetune" / "best.pt")
     assert best["step"] == 2 and set(best["metrics"]["splits"]) == {"easy", "medium", "hard"}
@@ -236,9 +292,26 @@ def test_torchrun_gloo_two_processes(data_root, tmp_path):
     run = tmp_path / "pretrain"
     sets = [f"--set={k}={v!r}" for k, v in {**OVERRIDES, "pretrain.batch_size": 2, "pretrain.max_steps": 3}.items()]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(REPO)}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--standalone",
-           "-m", "stirer_lib.train", "--stage", "pretrain", "--profile", "smoke", "--run-dir", str(run),
-           "--data", str(data_root), "--no-progress", *sets]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--standalone",
+        "-m",
+        "stirer_lib.train",
+        "--stage",
+        "pretrain",
+        "--profile",
+        "smoke",
+        "--run-dir",
+        str(run),
+        "--data",
+        str(data_root),
+        "--no-progress",
+        *sets,
+    ]
     res = subprocess.run(cmd, env=env, cwd=REPO, capture_output=True, text=True, timeout=180)
     assert res.returncode == 0, res.stdout[-3000:] + res.stderr[-3000:]
     state = read(run / "last.pt")
@@ -249,13 +322,21 @@ def test_torchrun_gloo_two_processes(data_root, tmp_path):
 
 def test_best_by_last_keeps_the_latest_evaluation(data_root, straight_run, tmp_path, monkeypatch):
     monkeypatch.setattr(trainer_mod, "is_better", lambda new, best: best is None)  # "acc_final" would keep step 1
-    prof = _prof(data_root, straight_run.parent, **{"finetune.max_steps": 3, "finetune.eval_every": 1,
-                                                    "finetune.best_by": "last"})
+    prof = _prof(
+        data_root,
+        straight_run.parent,
+        **{"finetune.max_steps": 3, "finetune.eval_every": 1, "finetune.best_by": "last"},
+    )
     summary = train_stage(prof, "finetune", run_dir=tmp_path / "ft", init=straight_run / "last.pt", progress=False)
     assert summary["best"]["step"] == 3 and read(tmp_path / "ft" / "best.pt")["step"] == 3
     with pytest.raises(ValueError, match="best_by is 'newest'.*acc_final"):
-        train_stage(_prof(data_root, straight_run.parent, **{"finetune.best_by": "newest"}), "finetune",
-                    run_dir=tmp_path / "ft2", init=straight_run / "last.pt", progress=False)
+        train_stage(
+            _prof(data_root, straight_run.parent, **{"finetune.best_by": "newest"}),
+            "finetune",
+            run_dir=tmp_path / "ft2",
+            init=straight_run / "last.pt",
+            progress=False,
+        )
 
 
 def test_cosine_schedule_warms_up_then_decays_every_group_to_zero():

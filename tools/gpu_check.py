@@ -21,9 +21,11 @@ device: tools/gpu_wheels.sh and README, "The GPU check (issue 23)".
 The other subcommands (env, install, pack-fixtures, unpack-fixtures, layout, tiny-checkpoint, ckpt-figures,
 ddp-probe) are the steps' helpers.
 """
+
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime
 import hashlib
 import json
@@ -37,30 +39,62 @@ import subprocess
 import sys
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 WHEELS = REPO / "gpu_wheels"
 FIGURES_TAG = "GPU_CHECK_FIGURES "  # a helper's output line carrying a JSON object of figures
 BUDGET_S = 480  # the whole check on a GPU machine: 8 minutes
 MIN_STEP_S = 10  # a step that would get less is skipped
-NEEDED_MODULES = ("lmdb", "papermill", "nbformat", "nbclient", "nbconvert", "ipykernel", "jupyter_client", "zmq",
-                  "ipywidgets", "wordfreq", "jupyter_server_mathjax")
+NEEDED_MODULES = (
+    "lmdb",
+    "papermill",
+    "nbformat",
+    "nbclient",
+    "nbconvert",
+    "ipykernel",
+    "jupyter_client",
+    "zmq",
+    "ipywidgets",
+    "wordfreq",
+    "jupyter_server_mathjax",
+)
 CRNN_FIXTURE, CRNN_SLIM = "official_crnn_seed0.pt", "official_crnn_seed0.slim.pt"
 XZ_FIXTURES = ("official_stirer_seed0.pt",)  # packed xz-compressed
 UNPACKED_FIXTURES = ("official_metrics.pt",)  # read by tests/test_metrics.py only, which the GPU check does not run
-STEP_NAMES = ("install", "environment", "fixtures", "tests", "doctor_gpu", "doctor_paper", "bench_fp32", "bench_bf16",
-              "course", "evaluate", "torchrun", "ddp_probe")
-FIXTURE_TESTS = ["tests/test_models.py", "tests/test_crnn.py", "tests/test_losses.py", "tests/test_evaluation.py",
-                 "tests/test_amp.py"]
-DRY_TESTS = ["tests/test_losses.py", "tests/test_crnn.py::test_reproduces_official_output_rgb",
-             "tests/test_amp.py::test_amp_modes_pick_the_dtype_per_device",
-             "tests/test_models.py::test_fixture_encoder_and_sr"]
+STEP_NAMES = (
+    "install",
+    "environment",
+    "fixtures",
+    "tests",
+    "doctor_gpu",
+    "doctor_paper",
+    "bench_fp32",
+    "bench_bf16",
+    "course",
+    "evaluate",
+    "torchrun",
+    "ddp_probe",
+)
+FIXTURE_TESTS = [
+    "tests/test_models.py",
+    "tests/test_crnn.py",
+    "tests/test_losses.py",
+    "tests/test_evaluation.py",
+    "tests/test_amp.py",
+]
+DRY_TESTS = [
+    "tests/test_losses.py",
+    "tests/test_crnn.py::test_reproduces_official_output_rgb",
+    "tests/test_amp.py::test_amp_modes_pick_the_dtype_per_device",
+    "tests/test_models.py::test_fixture_encoder_and_sr",
+]
 
 
 # ----------------------------------------------------------------------------- sizes of the two modes
+
 
 @dataclass(frozen=True)
 class Mode:
@@ -88,9 +122,16 @@ def _sets(d: dict) -> list[str]:
 
 def course_overrides(sizes: dict, steps: int, model: str, workers: int, batch: dict | None) -> dict:
     """The gpu profile at reduced size: data sizes, steps per stage, the model, bf16 and loader workers."""
-    over = {**{f"data.sizes.{k}": v for k, v in sizes.items()}, "data.num_workers": workers, "model.config": model,
-            "crnn.max_steps": steps, "pretrain.max_steps": steps, "finetune.max_steps": steps,
-            "pretrain.amp": "bf16", "finetune.amp": "bf16"}
+    over = {
+        **{f"data.sizes.{k}": v for k, v in sizes.items()},
+        "data.num_workers": workers,
+        "model.config": model,
+        "crnn.max_steps": steps,
+        "pretrain.max_steps": steps,
+        "finetune.max_steps": steps,
+        "pretrain.amp": "bf16",
+        "finetune.amp": "bf16",
+    }
     return {**over, **(batch or {})}
 
 
@@ -98,18 +139,43 @@ def gpu_mode() -> Mode:
     """The check on a GPU machine (8 minutes)."""
     sizes = {"train1": 512, "train2": 512, "easy": 128, "medium": 128, "hard": 128, "pretrain": 4096}
     return Mode(
-        dry=False, device="cuda", tests=FIXTURE_TESTS, doctor_sets=[],
+        dry=False,
+        device="cuda",
+        tests=FIXTURE_TESTS,
+        doctor_sets=[],
         bench=["--devices", "cuda", "--configs", "release,small", "--batch-sizes", "1,64,256"],
-        course_sets=_sets(course_overrides(sizes, 200, "release", 4, None)), course_only=[],
+        course_sets=_sets(course_overrides(sizes, 200, "release", 4, None)),
+        course_only=[],
         eval_args=["--device", "cuda", "--batch-size", "256"],
         layout=["--pairs", "32", "--tests", "16", "--words", "64"],
-        train_sets=_sets({"data.num_workers": 4, "eval.batch_size": 64, "pretrain.epochs": 1,
-                          "pretrain.batch_size": 32, "finetune.epochs": 1, "finetune.batch_size": 16}),
+        train_sets=_sets(
+            {
+                "data.num_workers": 4,
+                "eval.batch_size": 64,
+                "pretrain.epochs": 1,
+                "pretrain.batch_size": 32,
+                "finetune.epochs": 1,
+                "finetune.batch_size": 16,
+            }
+        ),
         probe=["--config", "release", "--batch", "64"],
         # each step's box; the check's budget (8 minutes) cuts the last ones if the first run long: rerun those with
         # --steps (a device session has 15 minutes, the machine's start included)
-        boxes={"install": 45, "environment": 20, "fixtures": 25, "tests": 100, "doctor_gpu": 45, "doctor_paper": 45,
-               "bench_fp32": 50, "bench_bf16": 30, "course": 240, "evaluate": 30, "torchrun": 60, "ddp_probe": 30})
+        boxes={
+            "install": 45,
+            "environment": 20,
+            "fixtures": 25,
+            "tests": 100,
+            "doctor_gpu": 45,
+            "doctor_paper": 45,
+            "bench_fp32": 50,
+            "bench_bf16": 30,
+            "course": 240,
+            "evaluate": 30,
+            "torchrun": 60,
+            "ddp_probe": 30,
+        },
+    )
 
 
 def dry_mode() -> Mode:
@@ -119,22 +185,36 @@ def dry_mode() -> Mode:
     sizes = {"train1": 4, "train2": 4, "easy": 4, "medium": 4, "hard": 4, "pretrain": 8}
     toy_batch = {"crnn.batch_size": 4, "eval.batch_size": 4, "pretrain.batch_size": 2, "finetune.batch_size": 2}
     return Mode(
-        dry=True, device="cpu", tests=DRY_TESTS,
+        dry=True,
+        device="cpu",
+        tests=DRY_TESTS,
         doctor_sets=["--steps", "1", *_sets({"model.config": "small", "data.num_workers": 0, **toy_batch})],
         bench=["--devices", "cpu", "--configs", "small", "--batch-sizes", "1,2", "--reps", "1"],
         course_sets=_sets(course_overrides(sizes, 1, "small", 2, {**toy_batch, "eval.ood_images": 2})),
-        course_only=["--only", "1"], eval_args=["--device", "cpu", "--batch-size", "4", "--max-images", "4"],
+        course_only=["--only", "1"],
+        eval_args=["--device", "cpu", "--batch-size", "4", "--max-images", "4"],
         layout=["--pairs", "4", "--tests", "2", "--words", "4"],
-        train_sets=_sets({"model.config": "small", "data.num_workers": 0, "eval.batch_size": 4, "pretrain.epochs": 1,
-                          "pretrain.batch_size": 2, "finetune.epochs": 1, "finetune.batch_size": 2}),
+        train_sets=_sets(
+            {
+                "model.config": "small",
+                "data.num_workers": 0,
+                "eval.batch_size": 4,
+                "pretrain.epochs": 1,
+                "pretrain.batch_size": 2,
+                "finetune.epochs": 1,
+                "finetune.batch_size": 2,
+            }
+        ),
         probe=["--config", "small", "--batch", "2"],
         boxes=dict.fromkeys(STEP_NAMES, 900),  # only a guard against a hang: a busy 2-core machine is slow
         # one torch thread: on a shared 2-core machine two OpenMP threads spin against each other (a small-model
         # train step measured 40 CPU s instead of 0.25 s), as tests/conftest.py's one_thread fixture says
-        env={"OMP_NUM_THREADS": "1"})
+        env={"OMP_NUM_THREADS": "1"},
+    )
 
 
 # ----------------------------------------------------------------------------- the steps
+
 
 @dataclass
 class Ctx:
@@ -187,60 +267,148 @@ def torchrun(ctx: Ctx, *args: str) -> list[str]:
 
 def train_cmd(ctx: Ctx, stage: str) -> list[str]:
     """The paper profile's train command of one stage under torchrun, on the tiny real-format layout."""
-    return torchrun(ctx, "-m", "stirer_lib.train", "--stage", stage, "--profile", "paper", "--run-dir",
-                    str(ctx.work / "paper" / stage), "--data", str(ctx.work / "paper_data"), "--no-progress",
-                    *ctx.mode.train_sets)
+    return torchrun(
+        ctx,
+        "-m",
+        "stirer_lib.train",
+        "--stage",
+        stage,
+        "--profile",
+        "paper",
+        "--run-dir",
+        str(ctx.work / "paper" / stage),
+        "--data",
+        str(ctx.work / "paper_data"),
+        "--no-progress",
+        *ctx.mode.train_sets,
+    )
 
 
 def evaluate_cmds(ctx: Ctx) -> list[list[str]]:
     """Evaluate the course's fine-tuned model (the dry run, which runs notebook 01 only, makes a random one)."""
     ckpt, crnn = ctx.run / "finetune" / "best.pt", ctx.run / "crnn" / "crnn.pt"
     cmds = [] if ckpt.exists() or not ctx.mode.dry else [me(ctx, "tiny-checkpoint", str(ckpt))]
-    return cmds + [[ctx.py, "-m", "stirer_lib.evaluation", "--stirer", str(ckpt), "--data", str(ctx.data),
-                    "--json", str(ctx.work / "evaluate.json"), "--no-progress", *ctx.mode.eval_args,
-                    *(["--crnn", str(crnn)] if crnn.exists() or not ctx.mode.dry else [])]]
+    return cmds + [
+        [
+            ctx.py,
+            "-m",
+            "stirer_lib.evaluation",
+            "--stirer",
+            str(ckpt),
+            "--data",
+            str(ctx.data),
+            "--json",
+            str(ctx.work / "evaluate.json"),
+            "--no-progress",
+            *ctx.mode.eval_args,
+            *(["--crnn", str(crnn)] if crnn.exists() or not ctx.mode.dry else []),
+        ]
+    ]
 
 
 def steps() -> list[Step]:
     """Every step of the check, in order."""
-    doctor = lambda p: lambda c: [[c.py, "-m", "stirer_lib.doctor", "--profile", p, "--data",  # noqa: E731
-                                   str(c.work / f"doctor_{p}_data"), "--run-dir", str(c.work / f"doctor_{p}_run"),
-                                   *c.mode.doctor_sets]]
-    bench = lambda tag, extra: lambda c: [[c.py, "-m", "stirer_lib.bench", "model", *c.mode.bench, *extra,  # noqa: E731
-                                           "--json", str(c.work / f"bench_{tag}.json")]]
+    doctor = lambda p: (
+        lambda c: [
+            [
+                c.py,
+                "-m",
+                "stirer_lib.doctor",
+                "--profile",
+                p,
+                "--data",  # noqa: E731
+                str(c.work / f"doctor_{p}_data"),
+                "--run-dir",
+                str(c.work / f"doctor_{p}_run"),
+                *c.mode.doctor_sets,
+            ]
+        ]
+    )
+    bench = lambda tag, extra: (
+        lambda c: [
+            [
+                c.py,
+                "-m",
+                "stirer_lib.bench",
+                "model",
+                *c.mode.bench,
+                *extra,  # noqa: E731
+                "--json",
+                str(c.work / f"bench_{tag}.json"),
+            ]
+        ]
+    )
     return [
         Step("install", lambda c: [me(c, "install", str(c.wheels / "wheels"), str(c.site))]),
         Step("environment", lambda c: [me(c, "env")]),
-        Step("fixtures", lambda c: [me(c, "unpack-fixtures", str(c.fixtures_src or ""), str(c.fixtures),
-                                       *(["--optional"] if c.mode.dry else []))]),
-        Step("tests", lambda c: [[c.py, "-m", "pytest", "-q", "-rfE", *c.mode.tests, "--junitxml",
-                                  str(c.work / "tests.xml")]],
-             tests_figures, lambda c: {"STIRER_TEST_DEVICE": c.mode.device}),
+        Step(
+            "fixtures",
+            lambda c: [
+                me(
+                    c,
+                    "unpack-fixtures",
+                    str(c.fixtures_src or ""),
+                    str(c.fixtures),
+                    *(["--optional"] if c.mode.dry else []),
+                )
+            ],
+        ),
+        Step(
+            "tests",
+            lambda c: [[c.py, "-m", "pytest", "-q", "-rfE", *c.mode.tests, "--junitxml", str(c.work / "tests.xml")]],
+            tests_figures,
+            lambda c: {"STIRER_TEST_DEVICE": c.mode.device},
+        ),
         Step("doctor_gpu", doctor("gpu"), doctor_figures),
         Step("doctor_paper", doctor("paper"), doctor_figures),
         Step("bench_fp32", bench("fp32", []), lambda c, o: bench_figures(c.work / "bench_fp32.json")),
-        Step("bench_bf16", bench("bf16", ["--bf16", "--no-train"]),
-             lambda c, o: bench_figures(c.work / "bench_bf16.json")),
-        Step("course", lambda c: [[c.py, "-m", "stirer_lib.course", "--profile", "gpu", "--run-dir", str(c.run),
-                                   "--data", str(c.data), *c.mode.course_sets, *c.mode.course_only]],
-             course_figures),
+        Step(
+            "bench_bf16",
+            bench("bf16", ["--bf16", "--no-train"]),
+            lambda c, o: bench_figures(c.work / "bench_bf16.json"),
+        ),
+        Step(
+            "course",
+            lambda c: [
+                [
+                    c.py,
+                    "-m",
+                    "stirer_lib.course",
+                    "--profile",
+                    "gpu",
+                    "--run-dir",
+                    str(c.run),
+                    "--data",
+                    str(c.data),
+                    *c.mode.course_sets,
+                    *c.mode.course_only,
+                ]
+            ],
+            course_figures,
+        ),
         Step("evaluate", evaluate_cmds, lambda c, o: evaluate_figures(c.work / "evaluate.json")),
-        Step("torchrun", lambda c: [me(c, "layout", str(c.work / "paper_data"), *c.mode.layout),
-                                    train_cmd(c, "pretrain"), train_cmd(c, "finetune"),
-                                    me(c, "ckpt-figures", str(c.work / "paper" / "pretrain"),
-                                       str(c.work / "paper" / "finetune"))]),
+        Step(
+            "torchrun",
+            lambda c: [
+                me(c, "layout", str(c.work / "paper_data"), *c.mode.layout),
+                train_cmd(c, "pretrain"),
+                train_cmd(c, "finetune"),
+                me(c, "ckpt-figures", str(c.work / "paper" / "pretrain"), str(c.work / "paper" / "finetune")),
+            ],
+        ),
         Step("ddp_probe", lambda c: [torchrun(c, str(Path(__file__).resolve()), "ddp-probe", *c.mode.probe)]),
     ]
 
 
 # ----------------------------------------------------------------------------- figures read from the outputs
 
+
 def tagged_figures(out: str) -> dict:
     """The JSON objects that helpers printed after FIGURES_TAG, merged."""
     figs: dict = {}
     for line in out.splitlines():
         if line.startswith(FIGURES_TAG):
-            figs.update(json.loads(line[len(FIGURES_TAG):]))
+            figs.update(json.loads(line[len(FIGURES_TAG) :]))
     return figs
 
 
@@ -276,10 +444,10 @@ def table_rows(body: str) -> list[list[str]]:
         return []
     spans = [(m.start(), m.end()) for m in re.finditer(r"-+", lines[dash])]
     rows = []
-    for ln in lines[dash + 1:]:
+    for ln in lines[dash + 1 :]:
         if not ln.strip():
             break
-        cells = [ln[a:(spans[i + 1][0] if i + 1 < len(spans) else None)].strip() for i, (a, _) in enumerate(spans)]
+        cells = [ln[a : (spans[i + 1][0] if i + 1 < len(spans) else None)].strip() for i, (a, _) in enumerate(spans)]
         rows.append(cells)
     return rows
 
@@ -294,8 +462,12 @@ def doctor_figures(ctx: Ctx, out: str) -> dict:
     estimate = {r[0]: _number(r[-1]) for r in pick("estimated time")}
     measured = {r[0]: {"batch": r[1], "time": r[2], "note": r[3]} for r in pick("measured") if len(r) >= 4}
     took = re.search(r"\(doctor took (\d+) s\)", out)
-    return {"device": {r[0]: r[1] for r in pick("device") if len(r) >= 2}, "measured": measured,
-            "estimate_minutes": estimate, "doctor_seconds": int(took.group(1)) if took else None}
+    return {
+        "device": {r[0]: r[1] for r in pick("device") if len(r) >= 2},
+        "measured": measured,
+        "estimate_minutes": estimate,
+        "doctor_seconds": int(took.group(1)) if took else None,
+    }
 
 
 def _number(text: str) -> float | None:
@@ -317,9 +489,13 @@ def evaluate_figures(path: Path) -> dict:
         return {}
     res = json.loads(path.read_text())
     keep = lambda r: {k: r.get(k) for k in ("n", "acc", "psnr", "ssim", "crnn_acc")}  # noqa: E731
-    return {"over_all": keep(res["over_all"]), "mean_of_splits": keep(res["mean_of_splits"]),
-            "seconds": res["meta"].get("seconds"), "device": res["meta"].get("device"),
-            "splits": {s: r["n"] for s, r in res["splits"].items()}}
+    return {
+        "over_all": keep(res["over_all"]),
+        "mean_of_splits": keep(res["mean_of_splits"]),
+        "seconds": res["meta"].get("seconds"),
+        "device": res["meta"].get("device"),
+        "splits": {s: r["n"] for s, r in res["splits"].items()},
+    }
 
 
 def stage_figures(metrics: Path) -> dict:
@@ -331,15 +507,23 @@ def stage_figures(metrics: Path) -> dict:
         return {"steps": 0}
     secs = train[-1].get("time_s")
     imgs = train[-1]["step"] * (start.get("batch_size") or 0) * (start.get("world") or 1)
-    return {"steps": train[-1]["step"], "batch_size": start.get("batch_size"), "first_loss": train[0].get("total"),
-            "last_loss": train[-1].get("total"), "time_s": secs,
-            "images_per_s": round(imgs / secs, 1) if secs else None}
+    return {
+        "steps": train[-1]["step"],
+        "batch_size": start.get("batch_size"),
+        "first_loss": train[0].get("total"),
+        "last_loss": train[-1].get("total"),
+        "time_s": secs,
+        "images_per_s": round(imgs / secs, 1) if secs else None,
+    }
 
 
 def course_figures(ctx: Ctx, out: str) -> dict:
     """Minutes per notebook, the training stages and the results of notebook 06 (what ran)."""
-    figs: dict = {"notebook_minutes": {m.group(1): float(m.group(2))
-                                       for m in re.finditer(r"done (\S+)\.ipynb in ([\d.]+) min", out)}}
+    figs: dict = {
+        "notebook_minutes": {
+            m.group(1): float(m.group(2)) for m in re.finditer(r"done (\S+)\.ipynb in ([\d.]+) min", out)
+        }
+    }
     for stage in ("pretrain", "finetune"):
         if (ctx.run / stage / "metrics.jsonl").exists():
             figs[stage] = stage_figures(ctx.run / stage / "metrics.jsonl")
@@ -350,6 +534,7 @@ def course_figures(ctx: Ctx, out: str) -> dict:
 
 
 # ----------------------------------------------------------------------------- running the steps
+
 
 def log(ctx: Ctx, text: str) -> None:
     """Append to OUTDIR/gpu_check.log."""
@@ -362,8 +547,16 @@ def step_env(ctx: Ctx, step: Step) -> dict:
     site's share/jupyter (nbconvert's templates) on JUPYTER_PATH, the unpacked fixtures."""
     path = os.pathsep.join([str(ctx.site), str(REPO), *filter(None, [os.environ.get("PYTHONPATH")])])
     jupyter = os.pathsep.join([str(ctx.site / "share" / "jupyter"), *filter(None, [os.environ.get("JUPYTER_PATH")])])
-    return {**os.environ, "PYTHONPATH": path, "JUPYTER_PATH": jupyter, "PYTHONUNBUFFERED": "1", "MPLBACKEND": "Agg",
-            "STIRER_FIXTURES": str(ctx.fixtures), **ctx.mode.env, **step.env(ctx)}
+    return {
+        **os.environ,
+        "PYTHONPATH": path,
+        "JUPYTER_PATH": jupyter,
+        "PYTHONUNBUFFERED": "1",
+        "MPLBACKEND": "Agg",
+        "STIRER_FIXTURES": str(ctx.fixtures),
+        **ctx.mode.env,
+        **step.env(ctx),
+    }
 
 
 RUNNING: list[subprocess.Popen] = []  # the command in flight, ended with the check if the check is stopped
@@ -386,10 +579,8 @@ def run_command(cmd: list[str], env: dict, timeout: float, logfile: Path) -> int
 
 def end_group(proc: subprocess.Popen) -> None:
     """Kill the process group this check started for one command (and only that one)."""
-    try:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(proc.pid, signal.SIGKILL)
-    except ProcessLookupError:
-        pass
     proc.wait()
 
 
@@ -421,13 +612,23 @@ def run_step(ctx: Ctx, step: Step, deadline: float) -> dict:
             f.write(f"[gpu_check] {type(err).__name__}: {err}\n")
     seconds = round(time.monotonic() - t0, 2)
     out = logfile.read_text(errors="replace") if logfile.exists() else ""
-    rec = {"rc": rc, "seconds": seconds, "cpu_seconds": round(_children_cpu() - cpu0, 2), "timeout_s": round(box),
-           "commands": [" ".join(c) for c in cmds]}
+    rec = {
+        "rc": rc,
+        "seconds": seconds,
+        "cpu_seconds": round(_children_cpu() - cpu0, 2),
+        "timeout_s": round(box),
+        "commands": [" ".join(c) for c in cmds],
+    }
     rec["figures"] = read_figures(ctx, step, out)
     if rc:
         rec["output_tail"] = out[-3000:]
-    log(ctx, f"\n==== {step.name}\n" + "".join(f"$ {c}\n" for c in rec["commands"]) + out
-        + f"---- {step.name}: rc {rc} in {seconds} s\n")
+    log(
+        ctx,
+        f"\n==== {step.name}\n"
+        + "".join(f"$ {c}\n" for c in rec["commands"])
+        + out
+        + f"---- {step.name}: rc {rc} in {seconds} s\n",
+    )
     return rec
 
 
@@ -452,10 +653,15 @@ def commit() -> dict:
     try:
         if not (REPO / ".git").exists():
             raise FileNotFoundError("no .git here")
-        sha = subprocess.run(["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        sha = subprocess.run(
+            ["git", "-C", str(REPO), "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
         if sha:
             return {"commit": sha, "modified_files": len(dirty.splitlines()), "commit_from": "git"}
     except (OSError, subprocess.SubprocessError):
@@ -478,11 +684,22 @@ def check(ctx: Ctx, budget_s: float, only: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     env = {"python": platform.python_version(), "host": platform.node(), "cpu_count": os.cpu_count()}
-    ctx.result = {"check": "issue 23 GPU check", "dry_run": ctx.mode.dry, "device": ctx.mode.device,
-                  "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-                  **commit(), "budget_s": budget_s, "work": str(ctx.work), "environment": env, "steps": {}}
-    log(ctx, f"gpu check {'(CPU dry run) ' if ctx.mode.dry else ''}at {ctx.result['date']}, "
-             f"commit {ctx.result['commit']}, work folder {ctx.work}\n")
+    ctx.result = {
+        "check": "issue 23 GPU check",
+        "dry_run": ctx.mode.dry,
+        "device": ctx.mode.device,
+        "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        **commit(),
+        "budget_s": budget_s,
+        "work": str(ctx.work),
+        "environment": env,
+        "steps": {},
+    }
+    log(
+        ctx,
+        f"gpu check {'(CPU dry run) ' if ctx.mode.dry else ''}at {ctx.result['date']}, "
+        f"commit {ctx.result['commit']}, work folder {ctx.work}\n",
+    )
     for step in [s for s in steps() if not only or s.name in only]:
         rec = run_step(ctx, step, deadline)
         ctx.result["steps"][step.name] = rec
@@ -493,9 +710,13 @@ def check(ctx: Ctx, budget_s: float, only: list[str] | None = None) -> int:
         status = "skipped" if rec["rc"] is None else ("ok" if rec["rc"] == 0 else f"FAILED rc {rec['rc']}")
         print(f"[gpu_check] {step.name:13} {status:14} {rec['seconds']:7.1f} s", flush=True)
     failed = [n for n, r in ctx.result["steps"].items() if r["rc"] != 0]
-    print(f"[gpu_check] {len(ctx.result['steps']) - len(failed)}/{len(ctx.result['steps'])} steps ok in "
-          f"{ctx.result['total_seconds']:.0f} s" + (f"; not ok: {', '.join(failed)}" if failed else "")
-          + f"; figures in {ctx.out / 'gpu_check.json'}", flush=True)
+    print(
+        f"[gpu_check] {len(ctx.result['steps']) - len(failed)}/{len(ctx.result['steps'])} steps ok in "
+        f"{ctx.result['total_seconds']:.0f} s"
+        + (f"; not ok: {', '.join(failed)}" if failed else "")
+        + f"; figures in {ctx.out / 'gpu_check.json'}",
+        flush=True,
+    )
     return 1 if failed else 0
 
 
@@ -521,10 +742,17 @@ def main_check(argv: list[str]) -> int:
     ap.add_argument("--cpu-dry-run", action="store_true", help="the same steps at toy size on the CPU")
     ap.add_argument("--work", default=None, help="folder for data, runs and logs (default OUTDIR/work)")
     ap.add_argument("--wheels", default=str(WHEELS), help="the folder tools/gpu_wheels.sh filled")
-    ap.add_argument("--fixtures", default=None, help="reference fixtures (default: gpu_wheels/fixtures, "
-                    "$STIRER_FIXTURES, ../shared/fixtures)")
-    ap.add_argument("--budget-s", type=float, default=None, help=f"the whole check's time (default {BUDGET_S} s on "
-                    "a GPU, unlimited in the dry run)")
+    ap.add_argument(
+        "--fixtures",
+        default=None,
+        help="reference fixtures (default: gpu_wheels/fixtures, $STIRER_FIXTURES, ../shared/fixtures)",
+    )
+    ap.add_argument(
+        "--budget-s",
+        type=float,
+        default=None,
+        help=f"the whole check's time (default {BUDGET_S} s on a GPU, unlimited in the dry run)",
+    )
     ap.add_argument("--steps", default=None, help="comma-separated subset of the steps (a rerun of some)")
     a = ap.parse_args(argv)
     only = a.steps.split(",") if a.steps else None
@@ -546,6 +774,7 @@ def main_check(argv: list[str]) -> int:
 
 # ----------------------------------------------------------------------------- helpers run by the steps
 
+
 def emit(figures: dict) -> None:
     """Print figures for the check to collect."""
     print(FIGURES_TAG + json.dumps(figures, default=str), flush=True)
@@ -554,8 +783,13 @@ def emit(figures: dict) -> None:
 def helper_env(args: list[str]) -> int:
     """Versions and the GPU: torch, CUDA, cuDNN, NCCL, driver, bf16 support, GPU memory."""
     import torch
-    figs = {"torch": torch.__version__, "cuda": torch.version.cuda, "cuda_available": torch.cuda.is_available(),
-            "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None}
+
+    figs = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cuda_available": torch.cuda.is_available(),
+        "cudnn": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+    }
     for mod in ("numpy", "transformers", "lmdb", "papermill", "nbconvert", "ipykernel"):
         try:
             figs[mod] = __import__(mod).__version__
@@ -563,9 +797,15 @@ def helper_env(args: list[str]) -> int:
             figs[mod] = None
     if torch.cuda.is_available():
         p = torch.cuda.get_device_properties(0)
-        figs.update(gpu=p.name, gpu_count=torch.cuda.device_count(), gpu_memory_gib=round(p.total_memory / 2**30, 1),
-                    capability=f"{p.major}.{p.minor}", bf16=torch.cuda.is_bf16_supported(),
-                    nccl=".".join(map(str, torch.cuda.nccl.version())), driver=_driver())
+        figs.update(
+            gpu=p.name,
+            gpu_count=torch.cuda.device_count(),
+            gpu_memory_gib=round(p.total_memory / 2**30, 1),
+            capability=f"{p.major}.{p.minor}",
+            bf16=torch.cuda.is_bf16_supported(),
+            nccl=".".join(map(str, torch.cuda.nccl.version())),
+            driver=_driver(),
+        )
     emit(figs)
     return 0
 
@@ -573,8 +813,15 @@ def helper_env(args: list[str]) -> int:
 def _driver() -> str | None:
     """The NVIDIA driver version from nvidia-smi, if it is there."""
     try:
-        return subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                              capture_output=True, text=True, timeout=20).stdout.strip() or None
+        return (
+            subprocess.run(
+                ["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                capture_output=True,
+                text=True,
+                timeout=20,
+            ).stdout.strip()
+            or None
+        )
     except (OSError, subprocess.SubprocessError):
         return None
 
@@ -582,6 +829,7 @@ def _driver() -> str | None:
 def missing_modules() -> list[str]:
     """The course's modules that this Python cannot find (found without importing them)."""
     import importlib.util
+
     return [m for m in NEEDED_MODULES if importlib.util.find_spec(m) is None]
 
 
@@ -597,13 +845,32 @@ def helper_install(args: list[str]) -> int:
         print(f"missing {', '.join(missing)} and no wheels in {wheels}: run bash tools/gpu_wheels.sh first")
         return 1
     site.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "pip", "install", "-q", "--no-index", "--no-deps", "--no-compile", "--upgrade",
-           "--disable-pip-version-check", "--target", str(site), *map(str, files)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-index",
+        "--no-deps",
+        "--no-compile",
+        "--upgrade",
+        "--disable-pip-version-check",
+        "--target",
+        str(site),
+        *map(str, files),
+    ]
     rc = subprocess.run(cmd).returncode
     sys.path.insert(0, str(site))
     still = missing_modules()
-    emit({"missing_before": missing, "installed": [f.name for f in files], "still_missing": still,
-          "wheels_mib": round(sum(f.stat().st_size for f in files) / 2**20, 1)})
+    emit(
+        {
+            "missing_before": missing,
+            "installed": [f.name for f in files],
+            "still_missing": still,
+            "wheels_mib": round(sum(f.stat().st_size for f in files) / 2**20, 1),
+        }
+    )
     return rc or (1 if still else 0)
 
 
@@ -620,7 +887,9 @@ def _crnn_from_seed(seed: int, keys: list[str]) -> dict:
     """crnn.pytorch's CRNN(32, 1, 37, 256) initialised after torch.manual_seed(seed) (tests/test_crnn.py proves
     the fixture's weights are exactly that), restricted to the fixture's keys."""
     import torch
+
     from stirer_lib.models.crnn import CRNN
+
     torch.manual_seed(seed)
     sd = CRNN(32, 1, 37, 256).state_dict()
     return {k: sd[k] for k in keys}
@@ -630,12 +899,18 @@ def helper_pack_fixtures(args: list[str]) -> int:
     """pack-fixtures SRC DST: the fixtures the GPU check's tests read, without the CRNN weights (33 MB), which
     the GPU side rebuilds, and with the STIRER fixture xz-compressed (29 -> 25 MB): a device call carries 64 MiB."""
     import lzma
+
     import torch
+
     src, dst = Path(args[0]), Path(args[1])
     if dst.exists():
         shutil.rmtree(dst)
-    shutil.copytree(src, dst, ignore=shutil.ignore_patterns(CRNN_FIXTURE, *XZ_FIXTURES, *UNPACKED_FIXTURES),
-                    copy_function=shutil.copyfile)
+    shutil.copytree(
+        src,
+        dst,
+        ignore=shutil.ignore_patterns(CRNN_FIXTURE, *XZ_FIXTURES, *UNPACKED_FIXTURES),
+        copy_function=shutil.copyfile,
+    )
     for p in [dst, *dst.rglob("*")]:
         p.chmod(0o755 if p.is_dir() else 0o644)
     for name in XZ_FIXTURES:
@@ -679,6 +954,7 @@ def helper_unpack_fixtures(args: list[str]) -> int:
 def _unxz(src: Path, out: Path) -> None:
     """Decompress one packed fixture."""
     import lzma
+
     with lzma.open(src, "rb") as f, open(out, "wb") as g:
         shutil.copyfileobj(f, g)
 
@@ -686,14 +962,17 @@ def _unxz(src: Path, out: Path) -> None:
 def _rebuild_crnn(slim_path: Path, out: Path) -> bool:
     """Write the full CRNN fixture from the slim one; True when the rebuilt weights have the recorded sha256."""
     import torch
+
     slim = torch.load(slim_path, weights_only=False, map_location="cpu")
     sd = _crnn_from_seed(slim["seed"], slim.pop("state_dict_keys"))
     ok = _sd_digest(sd) == slim.pop("state_dict_sha256")
     if ok:
         torch.save({**slim, "state_dict": sd}, out)
     else:
-        print("the CRNN weights rebuilt from the seed differ from the fixture's (another torch RNG?): "
-              "the CRNN tests will not find official_crnn_seed0.pt")
+        print(
+            "the CRNN weights rebuilt from the seed differ from the fixture's (another torch RNG?): "
+            "the CRNN tests will not find official_crnn_seed0.pt"
+        )
     return ok
 
 
@@ -707,10 +986,12 @@ def helper_layout(args: list[str]) -> int:
     a = ap.parse_args(args)
     from stirer_lib.data.lmdb_io import pretrain_dir, split_dir
     from stirer_lib.data.synth import write_lmdb
+
     root = Path(a.root)
     for split in ("train1", "train2", "easy", "medium", "hard"):
-        write_lmdb(split_dir(root, split), "pair", 7, split, a.pairs if split.startswith("train") else a.tests,
-                   style="full")
+        write_lmdb(
+            split_dir(root, split), "pair", 7, split, a.pairs if split.startswith("train") else a.tests, style="full"
+        )
     for i, name in enumerate(("mjsynth", "synthtext")):
         write_lmdb(pretrain_dir(root) / name, "word", 7 + i, "pretrain", a.words, style="full")
     emit({"layout": {"pairs_per_train_split": a.pairs, "images_per_test_split": a.tests, "words_per_lmdb": a.words}})
@@ -720,7 +1001,9 @@ def helper_layout(args: list[str]) -> int:
 def helper_tiny_checkpoint(args: list[str]) -> int:
     """tiny-checkpoint PATH: a random small STIRER checkpoint (the dry run's stand-in for notebook 05's)."""
     import torch
+
     from stirer_lib.models import build_stirer, save_checkpoint
+
     torch.manual_seed(0)
     save_checkpoint(build_stirer("small").eval(), Path(args[0]), step=0)
     emit({"checkpoint": "random small model (dry run: the course ran notebook 01 only)"})
@@ -730,12 +1013,18 @@ def helper_tiny_checkpoint(args: list[str]) -> int:
 def helper_ckpt_figures(args: list[str]) -> int:
     """ckpt-figures DIR...: step, world size, finished and profile of each stage's last.pt."""
     from stirer_lib.checkpoint import read
+
     figs = {}
     for d in map(Path, args):
         s = read(d / "last.pt")
-        figs[d.name] = {"step": s.get("step"), "world": s.get("world"), "finished": s.get("finished"),
-                        "profile": s.get("profile", {}).get("name"), "device": s.get("profile", {}).get("device"),
-                        "embed_dim": s.get("config", {}).get("embed_dim")}
+        figs[d.name] = {
+            "step": s.get("step"),
+            "world": s.get("world"),
+            "finished": s.get("finished"),
+            "profile": s.get("profile", {}).get("name"),
+            "device": s.get("profile", {}).get("device"),
+            "embed_dim": s.get("config", {}).get("embed_dim"),
+        }
     emit({"stages": figs})
     return 0
 
@@ -749,9 +1038,11 @@ def helper_ddp_probe(args: list[str]) -> int:
     import torch
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel
-    from stirer_lib.models import build_stirer
+
     from stirer_lib.bench.worker import make_batch
     from stirer_lib.losses import stirer_loss
+    from stirer_lib.models import build_stirer
+
     cuda = torch.cuda.is_available()
     dev = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0"))) if cuda else torch.device("cpu")
     if cuda:
@@ -775,16 +1066,33 @@ def helper_ddp_probe(args: list[str]) -> int:
             losses.append(loss.item())
             times.append(round(time.perf_counter() - t0, 3))
         grads_ok = all(torch.isfinite(p.grad).all().item() for p in model.parameters() if p.grad is not None)
-        emit({"backend": dist.get_backend(), "world": dist.get_world_size(), "all_reduce": t.item(),
-              "config": a.config, "batch": a.batch, "losses": losses, "step_seconds": times, "grads_finite": grads_ok})
+        emit(
+            {
+                "backend": dist.get_backend(),
+                "world": dist.get_world_size(),
+                "all_reduce": t.item(),
+                "config": a.config,
+                "batch": a.batch,
+                "losses": losses,
+                "step_seconds": times,
+                "grads_finite": grads_ok,
+            }
+        )
         return 0 if grads_ok and t.item() == dist.get_world_size() else 1
     finally:
         dist.destroy_process_group()
 
 
-HELPERS = {"env": helper_env, "install": helper_install, "pack-fixtures": helper_pack_fixtures,
-           "unpack-fixtures": helper_unpack_fixtures, "layout": helper_layout, "tiny-checkpoint": helper_tiny_checkpoint,
-           "ckpt-figures": helper_ckpt_figures, "ddp-probe": helper_ddp_probe}
+HELPERS = {
+    "env": helper_env,
+    "install": helper_install,
+    "pack-fixtures": helper_pack_fixtures,
+    "unpack-fixtures": helper_unpack_fixtures,
+    "layout": helper_layout,
+    "tiny-checkpoint": helper_tiny_checkpoint,
+    "ckpt-figures": helper_ckpt_figures,
+    "ddp-probe": helper_ddp_probe,
+}
 
 
 def main(argv: list[str] | None = None) -> int:

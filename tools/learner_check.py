@@ -16,10 +16,12 @@ Last, RUN/index.html is written as the course runner writes it (stirer_lib.cours
 checked: a results table when notebook 06 ran, at least one figure when notebook 04 or 05 loaded the reference
 weights. Prints minutes per notebook and every problem; exit 1 when there is one.
 """
+
 from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import os
 import re
@@ -97,10 +99,8 @@ def default_parameters(path: Path) -> dict[str, Any]:
             out = {}
             for node in ast.parse("".join(cell["source"])).body:
                 if isinstance(node, ast.Assign) and isinstance(node.targets[0], ast.Name):
-                    try:
+                    with contextlib.suppress(ValueError):
                         out[node.targets[0].id] = ast.literal_eval(node.value)
-                    except ValueError:
-                        pass
             return out
     return {}
 
@@ -109,11 +109,25 @@ def execute(src: Path, dst: Path, run_dir: Path, timeout_s: float) -> tuple[floa
     """Run one notebook with papermill in a child process (its own process group), only run_dir set;
     returns (minutes, None or why it failed)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [sys.executable, "-m", "papermill", str(src), str(dst), "-p", "run_dir", str(run_dir), "--cwd",
-           str(src.parent), "-k", "python3", "--no-progress-bar", "--log-level", "ERROR"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "papermill",
+        str(src),
+        str(dst),
+        "-p",
+        "run_dir",
+        str(run_dir),
+        "--cwd",
+        str(src.parent),
+        "-k",
+        "python3",
+        "--no-progress-bar",
+        "--log-level",
+        "ERROR",
+    ]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            start_new_session=True)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     try:
         out, _ = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -135,6 +149,7 @@ def prepare_data(profile: str) -> float:
     """Make the profile's data (and its out-of-distribution set) when missing, as the course runner does; minutes."""
     sys.path.insert(0, str(REPO))
     from stirer_lib.course.session import ensure_ood_data, ensure_profile_data, prepare
+
     t0 = time.perf_counter()
     prof, user_root = prepare(profile)
     ensure_profile_data(prof, user_root)
@@ -144,11 +159,22 @@ def prepare_data(profile: str) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--notebooks", type=int, nargs="+", default=[1, 2, 3, 4, 5, 6], metavar="N",
-                    help="chapter numbers, run in this order (default: all six)")
-    ap.add_argument("--solutions", action="store_true", help="also run the worked solutions of these chapters, after them")
-    ap.add_argument("--solutions-only", action="store_true",
-                    help="run only the worked solutions (on a --run-dir whose chapters ran, or on the reference weights)")
+    ap.add_argument(
+        "--notebooks",
+        type=int,
+        nargs="+",
+        default=[1, 2, 3, 4, 5, 6],
+        metavar="N",
+        help="chapter numbers, run in this order (default: all six)",
+    )
+    ap.add_argument(
+        "--solutions", action="store_true", help="also run the worked solutions of these chapters, after them"
+    )
+    ap.add_argument(
+        "--solutions-only",
+        action="store_true",
+        help="run only the worked solutions (on a --run-dir whose chapters ran, or on the reference weights)",
+    )
     ap.add_argument("--timeout-min", type=float, default=10.0, help="time limit per notebook, minutes (default 10)")
     ap.add_argument("--run-dir", default=None, help="the run directory (default: a new temporary folder)")
     args = ap.parse_args(argv)
@@ -162,8 +188,11 @@ def main(argv: list[str] | None = None) -> int:
         todo += [(books / "solutions" / f"{n:02d}_solutions.ipynb", "solutions") for n in args.notebooks]
     run_dir = Path(args.run_dir).resolve() if args.run_dir else Path(tempfile.mkdtemp(prefix="learner-check-"))
     profiles = {default_parameters(src).get("profile") for src, _ in todo}
-    print(f"learner check: {len(todo)} notebooks with their default parameters (profile {', '.join(map(str, profiles))}),"
-          f" run dir {run_dir}, at most {args.timeout_min:g} minutes each", flush=True)
+    print(
+        f"learner check: {len(todo)} notebooks with their default parameters (profile {', '.join(map(str, profiles))}),"
+        f" run dir {run_dir}, at most {args.timeout_min:g} minutes each",
+        flush=True,
+    )
     for profile in sorted(p for p in profiles if p):
         print(f"  data of the {profile} profile: {prepare_data(profile):.1f} minutes (made when missing)", flush=True)
 
@@ -182,13 +211,20 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(REPO))
     from stirer_lib.course import reference
     from stirer_lib.course.runner import NotebookRun, write_index
-    _ = [_to_html(run_dir / sub / src.name) for src, sub in todo if sub == "notebooks" and (run_dir / sub / src.name).exists()]
-    index = write_index(run_dir, [NotebookRun(name.split("/")[-1], m, not f) for name, m, f in rows
-                                  if name.startswith("notebooks/")])
+
+    _ = [
+        _to_html(run_dir / sub / src.name)
+        for src, sub in todo
+        if sub == "notebooks" and (run_dir / sub / src.name).exists()
+    ]
+    index = write_index(
+        run_dir, [NotebookRun(name.split("/")[-1], m, not f) for name, m, f in rows if name.startswith("notebooks/")]
+    )
     loaded = [s for s in ("pretrain", "finetune") if (reference.weights_used(run_dir, s) or "").startswith("loaded")]
     if not args.solutions_only:
-        problems += check_index(index.read_text(encoding="utf-8"), want_table=6 in args.notebooks,
-                                want_figure=bool(loaded))
+        problems += check_index(
+            index.read_text(encoding="utf-8"), want_table=6 in args.notebooks, want_figure=bool(loaded)
+        )
 
     print(f"\n{'notebook':<42} {'minutes':>8}  problems")
     for name, minutes, found in rows:
@@ -205,6 +241,7 @@ def main(argv: list[str] | None = None) -> int:
 def _to_html(path: Path) -> Path:
     """The HTML copy of an executed chapter (RUN/index.html links them), as the course runner writes it."""
     from stirer_lib.course.runner import _to_html as to_html
+
     return to_html(path)
 
 

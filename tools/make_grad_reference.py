@@ -9,28 +9,43 @@ loss (Eq. 9, stirer_lib.losses.stirer_loss) and backward. Saves plain tensors (t
 the loss terms, every parameter's gradient norm, and the full gradients of a few parameters spread over
 the model. tests/test_speed.py compares today's code with it (1e-4 relative).
 """
+
 from __future__ import annotations
 
 import argparse
 import sys
 from pathlib import Path
 
-FULL = ("conv_first.weight", "layers.0.residual_group.blocks.1.attn.relative_position_bias_table",
-        "layers.0.residual_group.blocks.1.attn.qkv.weight", "layers.1.gru.gru2.gru.weight_hh_l0_reverse",
-        "layers.2.vit.blocks.0.attn.qkv.weight", "last_sr.gru1.gru.weight_ih_l0", "upsample.0.weight",
-        "vit.pos_embed", "decoder.shared.weight", "decoder.decoder.block.5.layer.1.EncDecAttention.q.weight")
+FULL = (
+    "conv_first.weight",
+    "layers.0.residual_group.blocks.1.attn.relative_position_bias_table",
+    "layers.0.residual_group.blocks.1.attn.qkv.weight",
+    "layers.1.gru.gru2.gru.weight_hh_l0_reverse",
+    "layers.2.vit.blocks.0.attn.qkv.weight",
+    "last_sr.gru1.gru.weight_ih_l0",
+    "upsample.0.weight",
+    "vit.pos_embed",
+    "decoder.shared.weight",
+    "decoder.decoder.block.5.layer.1.EncDecAttention.q.weight",
+)
 
 
 def fixture_batch(d: dict, ctc_encode) -> dict:
     """The fixture's LR/HR pair with the official training labels (EOS overwritten below 15 characters)."""
     targets, lengths = ctc_encode(d["labels"])
-    return {"lr": d["lr"], "hr": d["hr"], "ctc_targets": targets, "ctc_lengths": lengths,
-            "decoder_labels": d["label_ce"]}
+    return {
+        "lr": d["lr"],
+        "hr": d["hr"],
+        "ctc_targets": targets,
+        "ctc_lengths": lengths,
+        "decoder_labels": d["label_ce"],
+    }
 
 
 def train_step_gradients(fixtures: Path, threads: int = 1) -> dict:
     """One seeded train-mode forward + Eq. 9 + backward on the fixture batch -> reference dict."""
     import torch
+
     from stirer_lib.losses import stirer_loss
     from stirer_lib.models import load_stirer
     from stirer_lib.text import ctc_encode
@@ -44,9 +59,11 @@ def train_step_gradients(fixtures: Path, threads: int = 1) -> dict:
     parts = stirer_loss(out, batch)
     parts["total"].backward()
     grads = {n: p.grad for n, p in model.named_parameters() if p.grad is not None}
-    return {"loss": {k: v.detach().clone() for k, v in parts.items()},
-            "grad_norm": {n: g.norm().clone() for n, g in grads.items()},
-            "grad_full": {n: grads[n].clone() for n in FULL}}
+    return {
+        "loss": {k: v.detach().clone() for k, v in parts.items()},
+        "grad_norm": {n: g.norm().clone() for n, g in grads.items()},
+        "grad_full": {n: grads[n].clone() for n in FULL},
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     a = ap.parse_args(argv)
     sys.path.insert(0, str(Path(a.repo).resolve()))
     import torch
+
     import stirer_lib
+
     if Path(stirer_lib.__file__).resolve().parents[1] != Path(a.repo).resolve():
         raise SystemExit(f"stirer_lib came from {stirer_lib.__file__}, not from {a.repo}")
     ref = train_step_gradients(Path(a.fixtures), a.threads)

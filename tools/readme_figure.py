@@ -8,6 +8,7 @@ test split (easy, medium, hard), not chosen by result. The model is reference/cp
 trained by `make course`, see reference/cpu/results.json), the reader of the LR and HR images the course's CRNN
 (reference/cpu/crnn.pt).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -39,8 +40,13 @@ SPLITS = ("easy", "medium", "hard")
 
 
 def make_data(out: Path) -> Path:
-    subprocess.run([sys.executable, "-m", "stirer_lib.data.synth", "--out", str(out), "--profile", "smoke",
-                    "--style", "lesson"], check=True, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(
+        [sys.executable, "-m", "stirer_lib.data.synth", "--out", str(out), "--profile", "smoke", "--style", "lesson"],
+        check=True,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     return out
 
 
@@ -67,13 +73,17 @@ def draw(data: Path, out_png: Path, per_split: int = 2) -> Path:
 
     fig, axes = plt.subplots(len(items), 3, figsize=(7.2, 1.05 * len(items) + 0.2), squeeze=False)
     for i, (split, *_rest) in enumerate(items):
-        p_lr, p_sr = psnr(up[i:i + 1], hr[i:i + 1]).item(), psnr(sr[i:i + 1], hr[i:i + 1]).item()
+        p_lr, p_sr = psnr(up[i : i + 1], hr[i : i + 1]).item(), psnr(sr[i : i + 1], hr[i : i + 1]).item()
         axes[i, 0].imshow(rgb(up[i]))
-        axes[i, 0].set_title(f"LR, bicubic x2 ({split}): {p_lr:.1f} dB\nCRNN reads {said(crnn_lr[i], labels[i])}",
-                             fontsize=7.5)
+        axes[i, 0].set_title(
+            f"LR, bicubic x2 ({split}): {p_lr:.1f} dB\nCRNN reads {said(crnn_lr[i], labels[i])}", fontsize=7.5
+        )
         axes[i, 1].imshow(rgb(sr[i]))
-        axes[i, 1].set_title(f"SR (STIRER): {p_sr:.1f} dB\nSTIRER reads {said(stirer_reads[i], labels[i])}, "
-                             f"CRNN {said(crnn_sr[i], labels[i])}", fontsize=7.5)
+        axes[i, 1].set_title(
+            f"SR (STIRER): {p_sr:.1f} dB\nSTIRER reads {said(stirer_reads[i], labels[i])}, "
+            f"CRNN {said(crnn_sr[i], labels[i])}",
+            fontsize=7.5,
+        )
         axes[i, 2].imshow(rgb(hr[i]))
         axes[i, 2].set_title(f"HR\nlabel '{labels[i]}', CRNN {said(crnn_hr[i], labels[i])}", fontsize=7.5)
     for ax in axes.flat:

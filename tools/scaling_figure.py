@@ -6,6 +6,7 @@ Draws `stirer_lib.viz.scaling` (notebook 06's "scaling lesson") from the metrics
 reference/cpu-long/ (each periodic evaluation a point), with the release's budget marked, and prints the sentences
 the notebook prints.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,9 @@ def main() -> int:
     for name in ("cpu", "cpu-long"):
         ref = reference_dir(name)
         if (ref / "finetune_metrics.jsonl").exists():
-            curves.append(run_curve(f"{name} reference", ref / "pretrain_metrics.jsonl", ref / "finetune_metrics.jsonl"))
+            curves.append(
+                run_curve(f"{name} reference", ref / "pretrain_metrics.jsonl", ref / "finetune_metrics.jsonl")
+            )
     if not curves:
         print("no reference run with metrics logs under reference/: nothing to draw", file=sys.stderr)
         return 2

@@ -1,38 +1,66 @@
 """`python -m stirer_lib.course`: run the whole course headlessly with papermill."""
+
 from __future__ import annotations
 
 import argparse
 import sys
 
-from .profiles import PROFILE_NAMES, default_profile
 from ..errors import run_cli
 from . import reference
+from .profiles import PROFILE_NAMES, default_profile
 from .runner import NotebookFailed, run_course, run_solutions
 
 
 def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.course", description=__doc__)
-    ap.add_argument("--profile", choices=PROFILE_NAMES, default=None,
-                    help="default: gpu with CUDA, else cpu")
+    ap.add_argument("--profile", choices=PROFILE_NAMES, default=None, help="default: gpu with CUDA, else cpu")
     ap.add_argument("--data", default=None, help="data ROOT (textzoom/ and pretrain/); default: the profile's")
     ap.add_argument("--run-dir", default=None, help="where executed notebooks, checkpoints and results go")
     ap.add_argument("--from", dest="start", type=int, default=1, help="start at notebook number N")
-    ap.add_argument("--only", type=int, nargs="+", default=None, metavar="N",
-                    help="run only the notebooks with these numbers (e.g. --only 2 6)")
-    ap.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
-                    help="profile override, e.g. --set pretrain.max_steps=100 (repeatable)")
-    ap.add_argument("--solutions", action="store_true",
-                    help="after the chapters, run the worked solutions (notebooks/solutions/) into RUN/solutions/")
-    ap.add_argument("--solutions-only", action="store_true",
-                    help="run only the worked solutions, on a run directory whose chapters have run")
-    ap.add_argument("--use-reference", action="store_true",
-                    help="the training notebooks load the repository's reference checkpoints (reference/PROFILE/) "
-                         "instead of training: the course in minutes")
-    ap.add_argument("--resume", action="store_true",
-                    help="continue a stopped course in the same run directory: notebooks 04 / 05 go on from their "
-                         "stage's last.pt (a finished stage is kept)")
-    ap.add_argument("--publish-reference", metavar="RUN", default=None,
-                    help="copy RUN/reference/ (written by a whole course run) to reference/PROFILE/ and stop")
+    ap.add_argument(
+        "--only",
+        type=int,
+        nargs="+",
+        default=None,
+        metavar="N",
+        help="run only the notebooks with these numbers (e.g. --only 2 6)",
+    )
+    ap.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="profile override, e.g. --set pretrain.max_steps=100 (repeatable)",
+    )
+    ap.add_argument(
+        "--solutions",
+        action="store_true",
+        help="after the chapters, run the worked solutions (notebooks/solutions/) into RUN/solutions/",
+    )
+    ap.add_argument(
+        "--solutions-only",
+        action="store_true",
+        help="run only the worked solutions, on a run directory whose chapters have run",
+    )
+    ap.add_argument(
+        "--use-reference",
+        action="store_true",
+        help="the training notebooks load the repository's reference checkpoints (reference/PROFILE/) "
+        "instead of training: the course in minutes",
+    )
+    ap.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue a stopped course in the same run directory: notebooks 04 / 05 go on from their "
+        "stage's last.pt (a finished stage is kept)",
+    )
+    ap.add_argument(
+        "--publish-reference",
+        metavar="RUN",
+        default=None,
+        help="copy RUN/reference/ (written by a whole course run) to reference/PROFILE/ and stop",
+    )
     ap.add_argument("--overwrite", action="store_true", help="with --publish-reference: replace the existing one")
     args = ap.parse_args(argv)
     profile = args.profile or default_profile()
@@ -42,11 +70,20 @@ def _main(argv: list[str] | None = None) -> int:
         return 0
     try:
         if not args.solutions_only:
-            run_course(profile, args.data, args.run_dir, args.start, args.overrides, only=args.only,
-                       use_reference=args.use_reference, resume=args.resume)
+            run_course(
+                profile,
+                args.data,
+                args.run_dir,
+                args.start,
+                args.overrides,
+                only=args.only,
+                use_reference=args.use_reference,
+                resume=args.resume,
+            )
         if args.solutions or args.solutions_only:
-            run_solutions(profile, args.data, args.run_dir, args.overrides, only=args.only,
-                          use_reference=args.use_reference)
+            run_solutions(
+                profile, args.data, args.run_dir, args.overrides, only=args.only, use_reference=args.use_reference
+            )
     except NotebookFailed as err:  # the notebook's own error is in its executed copy
         print(f"\nCOURSE STOPPED: {err}", file=sys.stderr)
         return 1

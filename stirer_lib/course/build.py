@@ -4,6 +4,7 @@
 Trainer for a stage, draws curves.png as it logs, runs it and releases the run directory.
 Notebooks 04 / 05, `python -m stirer_lib.train` and the tests all train through `train_stage`.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -36,29 +37,43 @@ def train_set(prof: Profile, stage: str) -> Dataset:
 
 def eval_loaders(prof: Profile, max_images: int | None = None, batch_size: int | None = None) -> dict[str, DataLoader]:
     """The test splits' loaders of the periodic (and notebooks') evaluation."""
-    return test_loaders(prof.data.root, batch_size or prof.eval.batch_size, max_images,
-                        num_workers=prof.data.num_workers)
+    return test_loaders(
+        prof.data.root, batch_size or prof.eval.batch_size, max_images, num_workers=prof.data.num_workers
+    )
 
 
 def curves_callback(run_dir: Path):
     """on_log callback: redraw RUN/curves.png after every evaluation record."""
+
     def draw(record: dict) -> None:
         if record.get("kind") == "eval":
             save_curves(run_dir / "metrics.jsonl", run_dir / "curves.png")
+
     return draw
 
 
-def make_trainer(prof: Profile, stage: str, run_dir: str | Path | None = None, callbacks: Callbacks | None = None,
-                 **kw: Any) -> Trainer:
+def make_trainer(
+    prof: Profile, stage: str, run_dir: str | Path | None = None, callbacks: Callbacks | None = None, **kw: Any
+) -> Trainer:
     """A Trainer for `stage` built from the profile (kw: resume, overwrite, stop_at, init, progress)."""
     run_dir = Path(run_dir) if run_dir is not None else Path(prof.run_dir) / stage
     s = prof.stage(stage)
     callbacks = callbacks or Callbacks()
     callbacks.on_log.append(curves_callback(run_dir))  # the trainer logs on rank 0 only
     loaders = eval_loaders(prof, s.eval_max_images) if s.eval_every >= 0 else {}
-    return Trainer(build_model(prof), train_set(prof, stage), s, run_dir, stage, eval_loaders=loaders,
-                   seed=prof.seed, num_workers=prof.data.num_workers, callbacks=callbacks, record=prof.as_dict(),
-                   **kw)
+    return Trainer(
+        build_model(prof),
+        train_set(prof, stage),
+        s,
+        run_dir,
+        stage,
+        eval_loaders=loaders,
+        seed=prof.seed,
+        num_workers=prof.data.num_workers,
+        callbacks=callbacks,
+        record=prof.as_dict(),
+        **kw,
+    )
 
 
 def train_stage(prof: Profile, stage: str, **kw: Any) -> dict:

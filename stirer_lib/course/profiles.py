@@ -11,6 +11,7 @@ are refused with a SettingError that names the key, the value and the type). The
 fields are StirerConfig's (`--set model.sr_residual=true`, `model.depths=(2,2,2)`); a dict setting is
 merged entry by entry, never replaced.
 """
+
 from __future__ import annotations
 
 import ast
@@ -119,25 +120,62 @@ _CHANGES: dict[str, dict[str, Any]] = {
         "data.num_workers": 1,
         # CRNN: half the channels and Adam's beta1 0.5 (crnn.pytorch's), which leaves CTC's all-blank plateau
         # sooner ("The CRNN in a short run")
-        "crnn.max_steps": 1500, "crnn.batch_size": 32, "crnn.eval_every": 300, "crnn.log_every": 10,
-        "crnn.width": 0.5, "crnn.hidden": 128, "crnn.beta1": 0.5,
+        "crnn.max_steps": 1500,
+        "crnn.batch_size": 32,
+        "crnn.eval_every": 300,
+        "crnn.log_every": 10,
+        "crnn.width": 0.5,
+        "crnn.hidden": 128,
+        "crnn.beta1": 0.5,
         # the small model without dropout / drop-path (they only slow a short run down); the T5 with transformers'
         # init and the STR decoder at its own lr_str ("The T5 in a short run"); every SR output added to the bicubic
         # upsampling ("The SR path in a short run"); without the Bi-GRU blocks (Table 3's "w/o Bi-GRU"), whose
         # loops dominate a CPU step: the same minutes buy more steps ("The Bi-GRU on a CPU")
-        "model.drop_path_rate": 0.0, "model.t5_dropout": 0.0, "model.t5_init": "t5", "model.sr_residual": True,
+        "model.drop_path_rate": 0.0,
+        "model.t5_dropout": 0.0,
+        "model.t5_init": "t5",
+        "model.sr_residual": True,
         "model.use_bigru": False,
         # lr 2e-3 / 1e-3, not the paper's 1e-4 at batch 256 for 8 epochs: a short run needs large steps.
         # best_by "last": on 100 images per split the best-accuracy pick is noise.
         # pretraining at a constant rate after a warm-up (a decaying rate kept the CTC heads on their all-blank
         # plateau), fine-tuning with a cosine to 0 (a short run ends with small steps; "The SR path in a short run")
-        **{f"pretrain.{k}": v for k, v in dict(max_steps=1600, eval_every=800, ckpt_every=200, lr=2e-3, lr_sr=2e-3,
-                                                lr_str=5e-4, log_every=20, eval_max_images=100, best_by="last",
-                                                schedule="constant", warmup_steps=50).items()},
-        **{f"finetune.{k}": v for k, v in dict(max_steps=2000, eval_every=1000, ckpt_every=200, lr=1e-3, lr_sr=1e-3,
-                                                lr_str=5e-4, log_every=20, eval_max_images=100, best_by="last",
-                                                schedule="cosine", warmup_steps=50).items()},
-        "eval.batch_size": 64, "eval.ood_images": 300, "eval.heldout_images": 300, "course.cell_timeout_s": 3600,
+        **{
+            f"pretrain.{k}": v
+            for k, v in dict(
+                max_steps=1600,
+                eval_every=800,
+                ckpt_every=200,
+                lr=2e-3,
+                lr_sr=2e-3,
+                lr_str=5e-4,
+                log_every=20,
+                eval_max_images=100,
+                best_by="last",
+                schedule="constant",
+                warmup_steps=50,
+            ).items()
+        },
+        **{
+            f"finetune.{k}": v
+            for k, v in dict(
+                max_steps=2000,
+                eval_every=1000,
+                ckpt_every=200,
+                lr=1e-3,
+                lr_sr=1e-3,
+                lr_str=5e-4,
+                log_every=20,
+                eval_max_images=100,
+                best_by="last",
+                schedule="cosine",
+                warmup_steps=50,
+            ).items()
+        },
+        "eval.batch_size": 64,
+        "eval.ood_images": 300,
+        "eval.heldout_images": 300,
+        "course.cell_timeout_s": 3600,
     },
     # the long lesson run the maintainers train for hours and ship in reference/cpu-long/ ("The long lesson model
     # (cpu-long)"): the cpu profile's data style and CRNN, with the Bi-GRU blocks (the mini CTC decoders leave their
@@ -146,38 +184,93 @@ _CHANGES: dict[str, dict[str, Any]] = {
     "cpu-long": {
         "data.num_workers": 1,
         # the CRNN sees its 40,000 words as many times as the cpu profile's sees its 20,000
-        "crnn.max_steps": 3000, "crnn.batch_size": 32, "crnn.eval_every": 300, "crnn.log_every": 10,
-        "crnn.width": 0.5, "crnn.hidden": 128, "crnn.beta1": 0.5,
-        "model.drop_path_rate": 0.0, "model.t5_dropout": 0.0, "model.t5_init": "t5", "model.sr_residual": True,
+        "crnn.max_steps": 3000,
+        "crnn.batch_size": 32,
+        "crnn.eval_every": 300,
+        "crnn.log_every": 10,
+        "crnn.width": 0.5,
+        "crnn.hidden": 128,
+        "crnn.beta1": 0.5,
+        "model.drop_path_rate": 0.0,
+        "model.t5_dropout": 0.0,
+        "model.t5_init": "t5",
+        "model.sr_residual": True,
         "model.embed_dim": 48,
-        **{f"pretrain.{k}": v for k, v in dict(max_steps=3500, eval_every=500, ckpt_every=250, lr=2e-3, lr_sr=2e-3,
-                                                lr_str=5e-4, log_every=25, eval_max_images=100, best_by="last",
-                                                schedule="cosine", warmup_steps=100).items()},
-        **{f"finetune.{k}": v for k, v in dict(max_steps=6000, eval_every=500, ckpt_every=250, lr=1e-3, lr_sr=1e-3,
-                                                lr_str=5e-4, log_every=25, eval_max_images=100, best_by="last",
-                                                schedule="cosine", warmup_steps=50).items()},
-        "eval.batch_size": 64, "eval.ood_images": 300, "eval.heldout_images": 300,
+        **{
+            f"pretrain.{k}": v
+            for k, v in dict(
+                max_steps=3500,
+                eval_every=500,
+                ckpt_every=250,
+                lr=2e-3,
+                lr_sr=2e-3,
+                lr_str=5e-4,
+                log_every=25,
+                eval_max_images=100,
+                best_by="last",
+                schedule="cosine",
+                warmup_steps=100,
+            ).items()
+        },
+        **{
+            f"finetune.{k}": v
+            for k, v in dict(
+                max_steps=6000,
+                eval_every=500,
+                ckpt_every=250,
+                lr=1e-3,
+                lr_sr=1e-3,
+                lr_str=5e-4,
+                log_every=25,
+                eval_max_images=100,
+                best_by="last",
+                schedule="cosine",
+                warmup_steps=50,
+            ).items()
+        },
+        "eval.batch_size": 64,
+        "eval.ood_images": 300,
+        "eval.heldout_images": 300,
         "course.cell_timeout_s": 12 * 3600,
     },
     "gpu": {
         "data.num_workers": 8,
         "model.config": "release",
-        "crnn.max_steps": 20000, "crnn.batch_size": 256, "crnn.eval_every": 2000, "crnn.log_every": 50,
-        **{f"pretrain.{k}": v for k, v in dict(max_steps=40000, batch_size=256, eval_every=2000, ckpt_every=1000,
-                                                log_every=50).items()},
-        **{f"finetune.{k}": v for k, v in dict(max_steps=20000, batch_size=64, eval_every=1000, ckpt_every=1000,
-                                                log_every=50).items()},
-        "eval.batch_size": 256, "course.cell_timeout_s": 6 * 3600,
+        "crnn.max_steps": 20000,
+        "crnn.batch_size": 256,
+        "crnn.eval_every": 2000,
+        "crnn.log_every": 50,
+        **{
+            f"pretrain.{k}": v
+            for k, v in dict(max_steps=40000, batch_size=256, eval_every=2000, ckpt_every=1000, log_every=50).items()
+        },
+        **{
+            f"finetune.{k}": v
+            for k, v in dict(max_steps=20000, batch_size=64, eval_every=1000, ckpt_every=1000, log_every=50).items()
+        },
+        "eval.batch_size": 256,
+        "course.cell_timeout_s": 6 * 3600,
     },
     "paper": {
-        "data.root": "data", "data.synthetic": False, "data.num_workers": 8,
+        "data.root": "data",
+        "data.synthetic": False,
+        "data.num_workers": 8,
         "model.config": "release",
         "crnn.max_steps": 0,  # use the released ckpt/crnn.pth
-        **{f"pretrain.{k}": v for k, v in dict(max_steps=None, epochs=8, batch_size=256, eval_every=5000,
-                                                ckpt_every=1000, log_every=50).items()},
-        **{f"finetune.{k}": v for k, v in dict(max_steps=None, epochs=500, batch_size=48, eval_every=1000,
-                                                ckpt_every=1000, log_every=50).items()},
-        "eval.batch_size": 256, "course.cell_timeout_s": 7 * 24 * 3600,
+        **{
+            f"pretrain.{k}": v
+            for k, v in dict(
+                max_steps=None, epochs=8, batch_size=256, eval_every=5000, ckpt_every=1000, log_every=50
+            ).items()
+        },
+        **{
+            f"finetune.{k}": v
+            for k, v in dict(
+                max_steps=None, epochs=500, batch_size=48, eval_every=1000, ckpt_every=1000, log_every=50
+            ).items()
+        },
+        "eval.batch_size": 256,
+        "course.cell_timeout_s": 7 * 24 * 3600,
     },
 }
 
@@ -191,8 +284,13 @@ def _synthetic_data(name: str) -> dict[str, Any]:
 
 _TRUE, _FALSE = {"true", "1", "yes", "on"}, {"false", "0", "no", "off"}
 _NONE = {"none", "null", ""}
-_TYPE_WORDS = {int: "a whole number (int)", float: "a number (float)", bool: "true or false (bool)",
-               str: "a text (str)", dict: "a Python dict literal such as {'a': 1}"}
+_TYPE_WORDS = {
+    int: "a whole number (int)",
+    float: "a number (float)",
+    bool: "true or false (bool)",
+    str: "a text (str)",
+    dict: "a Python dict literal such as {'a': 1}",
+}
 _EXAMPLES = {int: "2", float: "0.5", bool: "True"}
 
 
@@ -304,8 +402,11 @@ def _set_model_field(model: ModelSettings, key: str, name: str, text: Any) -> No
     """model.<name>: a StirerConfig field, parsed to its type and merged into the profile's model changes."""
     if name not in MODEL_FIELDS:
         near = difflib.get_close_matches(name, MODEL_FIELDS, n=1)
-        raise SettingError(f"unknown setting {key!r}" + (f" (did you mean 'model.{near[0]}'?)" if near else "")
-                           + f": the model section has 'config' and StirerConfig's fields {sorted(MODEL_FIELDS)}")
+        raise SettingError(
+            f"unknown setting {key!r}"
+            + (f" (did you mean 'model.{near[0]}'?)" if near else "")
+            + f": the model section has 'config' and StirerConfig's fields {sorted(MODEL_FIELDS)}"
+        )
     model.changes[name] = parse_value(text, MODEL_FIELDS[name], key)
 
 
@@ -313,8 +414,12 @@ def _set_old_overrides(model: ModelSettings, key: str, rest: list[str], text: An
     """The old model.overrides={...} / model.overrides.<field>=v: merged field by field, with a one-line notice."""
     entries = {".".join(rest): text} if rest else parse_value(text, dict, key)
     new = ", ".join(f"model.{name}" for name in entries) or "model.<field>"
-    warnings.warn(f"--set {key} is deprecated and goes away in the next release: set {new} instead "
-                  f"(merged into the profile's model fields, as model.overrides now is)", FutureWarning, stacklevel=2)
+    warnings.warn(
+        f"--set {key} is deprecated and goes away in the next release: set {new} instead "
+        f"(merged into the profile's model fields, as model.overrides now is)",
+        FutureWarning,
+        stacklevel=2,
+    )
     for name, value in entries.items():
         _set_model_field(model, f"model.{name}", name, value)
 
@@ -358,9 +463,9 @@ def set_value(prof: Profile, key: str, text: Any) -> None:
         if part not in hints:
             where = ".".join(parts[:i]) or "the profile"
             raise SettingError(f"unknown setting {key!r}: {where} has no {part!r}; known here: {sorted(hints)}")
-        child, rest = getattr(node, part), parts[i + 1:]
+        child, rest = getattr(node, part), parts[i + 1 :]
         if not dataclasses.is_dataclass(child):
-            _set_field(node, part, hints[part], ".".join(parts[:i + 1]), rest, text)
+            _set_field(node, part, hints[part], ".".join(parts[: i + 1]), rest, text)
             return
         if not rest:
             known = sorted(typing.get_type_hints(type(child)))
@@ -421,4 +526,5 @@ def get_profile(name: str, overrides: dict[str, Any] | list[str] | None = None) 
 def default_profile() -> str:
     """'gpu' when CUDA is available, else 'cpu' (the profile that fits a laptop)."""
     import torch
+
     return "gpu" if torch.cuda.is_available() else "cpu"

@@ -13,6 +13,7 @@ repository, where the notebooks read them:
   weights its run directory holds (the runner's terminal and RUN/index.html); `run_weights(...)` makes sure a
   run directory holds what a solutions notebook reads (the reference run's where the chapters have not run).
 """
+
 from __future__ import annotations
 
 import datetime as _dt
@@ -62,7 +63,8 @@ def checkpoint(profile: str, part: str) -> Path:
         raise MissingCheckpointError(
             f"no reference checkpoint at {path}: the repository ships them for the cpu profile only; set "
             f"use_reference=False to train, or make them with `make course` then "
-            f"`python -m stirer_lib.course --publish-reference runs/{profile}`")
+            f"`python -m stirer_lib.course --publish-reference runs/{profile}`"
+        )
     return path
 
 
@@ -80,7 +82,7 @@ def value(ref: dict | None, key: str) -> Any:
 
 
 def beside(mine: float | None, ref: dict | None, key: str, unit: str = " %", digits: int = 2) -> str:
-    """"12.34 % (reference run: 80.12 %)": a learner's number next to the reference run's (when there is one)."""
+    """ "12.34 % (reference run: 80.12 %)": a learner's number next to the reference run's (when there is one)."""
     text = "-" if mine is None else f"{mine:.{digits}f}{unit}"
     theirs = value(ref, key)
     if isinstance(theirs, (int, float)):
@@ -93,8 +95,10 @@ def provenance_line(ref: dict | None) -> str:
     if not ref:
         return "no reference run in this repository for this profile"
     p = ref.get("provenance", {})
-    return (f"reference run: `{p.get('command', '?')}` on {p.get('date', '?')}, {p.get('machine', '?')}, "
-            f"commit {p.get('commit', '?')}")
+    return (
+        f"reference run: `{p.get('command', '?')}` on {p.get('date', '?')}, {p.get('machine', '?')}, "
+        f"commit {p.get('commit', '?')}"
+    )
 
 
 def shown_path(path: str | os.PathLike) -> str:
@@ -106,20 +110,20 @@ def shown_path(path: str | os.PathLike) -> str:
 
 
 def _machine_short(ref: dict) -> str:
-    """"2 CPUs" of the recorded machine "2 CPUs (x86_64), torch ... threads, no GPU"; its GPU when it had one."""
+    """ "2 CPUs" of the recorded machine "2 CPUs (x86_64), torch ... threads, no GPU"; its GPU when it had one."""
     machine = (ref.get("provenance") or {}).get("machine") or "?"
     gpu = machine.rsplit(", ", 1)[-1] if ", " in machine else "no GPU"
     return machine.split(" (")[0].split(", torch")[0] + ("" if gpu == "no GPU" else f" and {gpu}")
 
 
 def trained_line(ref: dict) -> str:
-    """"trained on DATE with `COMMAND` on 2 CPUs": where a reference run's weights come from, in words."""
+    """ "trained on DATE with `COMMAND` on 2 CPUs": where a reference run's weights come from, in words."""
     p = ref.get("provenance") or {}
     return f"trained on {p.get('date', '?')} with `{p.get('command', '?')}` on {_machine_short(ref)}"
 
 
 def _training_time(profile: str, part: str, ref: dict) -> str | None:
-    """"training took 6.6 minutes" of a reference run's part: a stage's from its shipped training log, the CRNN's
+    """ "training took 6.6 minutes" of a reference run's part: a stage's from its shipped training log, the CRNN's
     from its notebook's minutes (None when the run resumed finished stages, whose notebook minutes say nothing)."""
     if part in METRICS and (reference_dir(profile) / METRICS[part]).exists():
         seconds = training_seconds(reference_dir(profile) / METRICS[part])
@@ -132,7 +136,9 @@ def _training_time(profile: str, part: str, ref: dict) -> str | None:
         return f"this notebook took {minutes:.1f} minutes"
     if seconds <= 0:
         return None
-    return f"training took {seconds / 3600:.1f} hours" if seconds >= 5400 else f"training took {seconds / 60:.1f} minutes"
+    return (
+        f"training took {seconds / 3600:.1f} hours" if seconds >= 5400 else f"training took {seconds / 60:.1f} minutes"
+    )
 
 
 def duration_words(profile: str) -> str | None:
@@ -144,8 +150,11 @@ def duration_words(profile: str) -> str | None:
         return None
     said = [f"{TRAIN_WORDS[part]}, {took}" for part in PARTS if (took := _training_time(profile, part, ref))]
     total = ref.get("total_minutes")
-    whole = ("" if "--resume" in (ref.get("provenance") or {}).get("command", "") or not isinstance(total, (int, float))
-             else f"; the six notebooks ran {total:.1f} minutes in all")
+    whole = (
+        ""
+        if "--resume" in (ref.get("provenance") or {}).get("command", "") or not isinstance(total, (int, float))
+        else f"; the six notebooks ran {total:.1f} minutes in all"
+    )
     return f"on {_machine_short(ref)}: " + ("; ".join(said) or "no training time recorded") + whole
 
 
@@ -156,18 +165,26 @@ def weights_note(profile: str, part: str, use_reference: bool) -> str:
     shipped = ref is not None and (reference_dir(profile) / PARTS[part]).exists()
     took = _training_time(profile, part, ref) if shipped else None
     if use_reference and not shipped:
-        return (f"**Weights: none shipped for the `{profile}` profile** (no `{rel}` in this checkout): the training "
-                f"cell will stop and say so. **To train your own**, set `use_reference = False` in the parameters cell.")
+        return (
+            f"**Weights: none shipped for the `{profile}` profile** (no `{rel}` in this checkout): the training "
+            f"cell will stop and say so. **To train your own**, set `use_reference = False` in the parameters cell."
+        )
     if use_reference:
-        return (f"**Weights: the reference run's {PART_WORDS[part]}**, `{rel}`, {trained_line(ref)}"
-                + (f" ({took} there)" if took else "") + ": loaded instead of training. "
-                "**To train your own**, set `use_reference = False` in the parameters cell.")
+        return (
+            f"**Weights: the reference run's {PART_WORDS[part]}**, `{rel}`, {trained_line(ref)}"
+            + (f" ({took} there)" if took else "")
+            + ": loaded instead of training. "
+            "**To train your own**, set `use_reference = False` in the parameters cell."
+        )
     own = f"**Weights: your own**: this notebook trains {TRAIN_WORDS[part]} into the run directory"
     if not shipped:
         return own + f" (no reference weights ship for the `{profile}` profile)."
-    return (own + (f" (in the reference run on {_machine_short(ref)}, {took})" if took else "")
-            + f". To load the shipped reference weights instead (`{rel}`, seconds), set `use_reference = True` in the "
-            "parameters cell.")
+    return (
+        own
+        + (f" (in the reference run on {_machine_short(ref)}, {took})" if took else "")
+        + f". To load the shipped reference weights instead (`{rel}`, seconds), set `use_reference = True` in the "
+        "parameters cell."
+    )
 
 
 def weights_used(run_dir: str | os.PathLike, part: str) -> str | None:
@@ -198,7 +215,8 @@ def run_weights(profile: str, run_dir: str | os.PathLike, parts: list[str], use_
             if not use_reference:
                 raise MissingCheckpointError(
                     f"no {PART_WORDS[part]} in {run_dir}: run notebook {NOTEBOOK_OF[part][:2]} first (with the same "
-                    f"profile and run_dir), or set use_reference = True to load the reference run's")
+                    f"profile and run_dir), or set use_reference = True to load the reference run's"
+                )
             install(profile, run_dir, part)
         said.append(f"{PART_WORDS[part]}: {weights_used(run_dir, part)}")
     return "**Weights** (what the chapters left in the run directory): " + "; ".join(said) + "."
@@ -216,18 +234,26 @@ def install(profile: str, run_dir: str | os.PathLike, part: str) -> dict:
     dst = run / "crnn" / "crnn.pt" if part == "crnn" else run / part / "best.pt"
     own = [p for p in (dst, dst.parent / "last.pt") if p.exists() and not read(p, "checkpoint").get("reference")]
     if own:
-        raise RunDirError(f"{own[0]} holds a run of your own; load the reference into another run directory "
-                          f"(run_dir = ...) or keep training there (use_reference = False)")
+        raise RunDirError(
+            f"{own[0]} holds a run of your own; load the reference into another run directory "
+            f"(run_dir = ...) or keep training there (use_reference = False)"
+        )
     dst.parent.mkdir(parents=True, exist_ok=True)
-    ckpt = {**read(src, "reference checkpoint"), "reference": provenance_line(load(profile)),
-            "reference_path": shown_path(src)}
+    ckpt = {
+        **read(src, "reference checkpoint"),
+        "reference": provenance_line(load(profile)),
+        "reference_path": shown_path(src),
+    }
     if part != "crnn":
         metrics = reference_dir(profile) / METRICS[part]
         if metrics.exists():
             atomic_write_text(metrics.read_text(encoding="utf-8"), dst.parent / "metrics.jsonl")
             try:
-                save_curves(dst.parent / "metrics.jsonl", dst.parent / "curves.png",
-                            title=f"{'pretraining' if part == 'pretrain' else 'fine-tuning'} (the reference run's log)")
+                save_curves(
+                    dst.parent / "metrics.jsonl",
+                    dst.parent / "curves.png",
+                    title=f"{'pretraining' if part == 'pretrain' else 'fine-tuning'} (the reference run's log)",
+                )
             except (KeyError, TypeError, ValueError):  # a log without evaluation records to draw: no figure
                 (dst.parent / "curves.png").unlink(missing_ok=True)
     atomic_save(ckpt, dst)
@@ -236,10 +262,12 @@ def install(profile: str, run_dir: str | os.PathLike, part: str) -> dict:
 
 # ----------------------------------------------------------------------------- writing a reference run
 
+
 def _commit() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=repo_root(), capture_output=True,
-                             text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=repo_root(), capture_output=True, text=True, timeout=10
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"
@@ -248,8 +276,10 @@ def _commit() -> str:
 def machine() -> str:
     """The machine in words: CPU count, processor, torch threads, GPU."""
     gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else "no GPU"
-    return (f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), torch {torch.__version__} "
-            f"with {torch.get_num_threads()} threads, {gpu}")
+    return (
+        f"{os.cpu_count()} CPUs ({platform.processor() or platform.machine()}), torch {torch.__version__} "
+        f"with {torch.get_num_threads()} threads, {gpu}"
+    )
 
 
 def _last_eval(metrics: Path) -> dict | None:
@@ -283,22 +313,37 @@ def _weights(src: Path, dst: Path) -> None:
 def collect(run_dir: str | os.PathLike, minutes: dict[str, float], command: str) -> dict:
     """The reference numbers of a finished course run (read from its files)."""
     run = Path(run_dir)
-    out: dict[str, Any] = {"provenance": {"date": _dt.date.today().isoformat(), "machine": machine(),
-                                          "command": command, "commit": _commit()},
-                           "minutes": {k: round(v, 2) for k, v in minutes.items()},
-                           "total_minutes": round(sum(minutes.values()), 2)}
+    out: dict[str, Any] = {
+        "provenance": {
+            "date": _dt.date.today().isoformat(),
+            "machine": machine(),
+            "command": command,
+            "commit": _commit(),
+        },
+        "minutes": {k: round(v, 2) for k, v in minutes.items()},
+        "total_minutes": round(sum(minutes.values()), 2),
+    }
     gap = run / "crnn" / "accuracy_gap.json"
     if gap.exists():
         out["crnn"] = json.loads(gap.read_text(encoding="utf-8"))
-    out["training_hours"] = {stage: round(training_seconds(run / stage / "metrics.jsonl") / 3600, 2)
-                              for stage in ("pretrain", "finetune") if (run / stage / "metrics.jsonl").exists()}
+    out["training_hours"] = {
+        stage: round(training_seconds(run / stage / "metrics.jsonl") / 3600, 2)
+        for stage in ("pretrain", "finetune")
+        if (run / stage / "metrics.jsonl").exists()
+    }
     for stage in ("pretrain", "finetune"):
         last = _last_eval(run / stage / "metrics.jsonl")
         if last is not None:
-            out[stage] = {"step": last.get("step"), "mean_of_splits": last.get("mean_of_splits"),
-                          "over_all": last.get("over_all")}
-    for name, rel in (("eval", "eval/results.json"), ("ood", "eval/ood/results.json"),
-                      ("heldout", "eval/heldout/results.json")):
+            out[stage] = {
+                "step": last.get("step"),
+                "mean_of_splits": last.get("mean_of_splits"),
+                "over_all": last.get("over_all"),
+            }
+    for name, rel in (
+        ("eval", "eval/results.json"),
+        ("ood", "eval/ood/results.json"),
+        ("heldout", "eval/heldout/results.json"),
+    ):
         if (run / rel).exists():
             out[name] = compact(load_results(run / rel))
     return out
@@ -349,17 +394,33 @@ def readers_table(ref: dict) -> str:
     rows: list[tuple[str, list, Any]] = []
     if gap:
         rows.append(("CRNN on HR", [gap.get(s, {}).get("hr", {}).get("accuracy") for s in splits], None))
-    rows.append(("CRNN on bicubic LR", [ev["splits"][s]["crnn_acc_lr_bicubic"] for s in splits],
-                 ev["mean_of_splits"]["crnn_acc_lr_bicubic"]))
-    rows.append(("CRNN on STIRER's SR", [ev["splits"][s]["crnn_acc"] for s in splits], ev["mean_of_splits"]["crnn_acc"]))
+    rows.append(
+        (
+            "CRNN on bicubic LR",
+            [ev["splits"][s]["crnn_acc_lr_bicubic"] for s in splits],
+            ev["mean_of_splits"]["crnn_acc_lr_bicubic"],
+        )
+    )
+    rows.append(
+        ("CRNN on STIRER's SR", [ev["splits"][s]["crnn_acc"] for s in splits], ev["mean_of_splits"]["crnn_acc"])
+    )
     n_steps = len(ev["mean_of_splits"]["steps"]) if splits else 0
     for i in range(n_steps):
         name = f"STIRER, mini decoder {i + 1} (CTC)" if i < n_steps - 1 else "STIRER, final decoder (T5)"
-        rows.append((name, [ev["splits"][s]["steps"][i]["acc"] for s in splits], ev["mean_of_splits"]["steps"][i]["acc"]))
+        rows.append(
+            (name, [ev["splits"][s]["steps"][i]["acc"] for s in splits], ev["mean_of_splits"]["steps"][i]["acc"])
+        )
     for key, label, d in (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 4)):
-        rows.append((f"SR {label} / bicubic", [f"{fmt(ev['splits'][s]['steps'][-1][key], d)} / "
-                                               f"{fmt(ev['splits'][s]['bicubic'][key], d)}" for s in splits],
-                     f"{fmt(ev['mean_of_splits'][key], d)} / {fmt(ev['mean_of_splits']['bicubic'][key], d)}"))
+        rows.append(
+            (
+                f"SR {label} / bicubic",
+                [
+                    f"{fmt(ev['splits'][s]['steps'][-1][key], d)} / {fmt(ev['splits'][s]['bicubic'][key], d)}"
+                    for s in splits
+                ],
+                f"{fmt(ev['mean_of_splits'][key], d)} / {fmt(ev['mean_of_splits']['bicubic'][key], d)}",
+            )
+        )
     lines = ["| reader / image | " + " | ".join(splits) + " | mean of splits |", "|---" * (len(splits) + 2) + "|"]
     for name, vals, mean in rows:
         if mean is None and vals and all(isinstance(v, (int, float)) for v in vals):
@@ -386,6 +447,13 @@ def evals_table(runs: dict[str, list[dict]]) -> tuple[list[list[str]], list[str]
         for r in evals:
             m = r["mean_of_splits"]
             accs = [s.get("acc") for s in m["steps"]]
-            rows.append([name, str(r["step"]), f"{fmt(m.get('psnr'), 2)} / {fmt(m['bicubic'].get('psnr'), 2)}",
-                         " / ".join(fmt(a) for a in accs[:-1]) or "-", fmt(accs[-1] if accs else None)])
+            rows.append(
+                [
+                    name,
+                    str(r["step"]),
+                    f"{fmt(m.get('psnr'), 2)} / {fmt(m['bicubic'].get('psnr'), 2)}",
+                    " / ".join(fmt(a) for a in accs[:-1]) or "-",
+                    fmt(accs[-1] if accs else None),
+                ]
+            )
     return rows, ["run", "step", "PSNR SR / bicubic (dB)", "mini decoders 1 / 2 / 3 (%)", "final decoder (%)"]

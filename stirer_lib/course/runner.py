@@ -13,6 +13,7 @@ The HTML copies render formulas offline with the MathJax of the `jupyter-server-
 copied once into RUN/notebooks/mathjax/; RUN/index.html links the chapters, the results table and
 the figures.
 """
+
 from __future__ import annotations
 
 import html
@@ -85,8 +86,9 @@ def list_notebooks(notebooks_dir: Path, start: int = 1, only: list[int] | None =
     if only:
         missing = sorted(set(only) - {int(p.name[:2]) for p in books})
         if missing:
-            raise SettingError(f"no notebook numbered {missing} in {notebooks_dir}; "
-                             f"there are {[p.name for p in books]}")
+            raise SettingError(
+                f"no notebook numbered {missing} in {notebooks_dir}; there are {[p.name for p in books]}"
+            )
         return [p for p in books if int(p.name[:2]) in only]
     return [p for p in books if int(p.name[:2]) >= start]
 
@@ -94,6 +96,7 @@ def list_notebooks(notebooks_dir: Path, start: int = 1, only: list[int] | None =
 def _failed_cell(nb_path: Path) -> int | None:
     """Index (0-based, among all cells) of the first cell whose output is an error."""
     import nbformat
+
     nb = nbformat.read(nb_path, as_version=4)
     for i, cell in enumerate(nb.cells):
         for out in cell.get("outputs", []):
@@ -107,10 +110,12 @@ def mathjax_source() -> Path:
 
     Found without importing the package: its __init__ imports jupyter_server, which the HTML copies do not need."""
     import importlib.util
+
     spec = importlib.util.find_spec("jupyter_server_mathjax")
     if spec is None or spec.origin is None:  # a dependency of the course (pyproject.toml, environment.yml)
-        raise DataError("the HTML copies need MathJax from the package jupyter-server-mathjax: "
-                        "pip install jupyter-server-mathjax")
+        raise DataError(
+            "the HTML copies need MathJax from the package jupyter-server-mathjax: pip install jupyter-server-mathjax"
+        )
     return Path(spec.origin).parent / "static"
 
 
@@ -134,6 +139,7 @@ def _to_html(nb_path: Path) -> Path:
     """The HTML copy of an executed notebook, its formulas rendered by the local MathJax copy."""
     import nbformat
     from nbconvert import HTMLExporter
+
     url = install_mathjax(nb_path.parent)
     body, _ = HTMLExporter(mathjax_url=url).from_notebook_node(nbformat.read(nb_path, as_version=4))
     html_path = nb_path.with_suffix(".html")
@@ -180,8 +186,11 @@ class _CellProgress:
             return
         self.i += 1
         now = time.perf_counter()
-        print(f"    {self.name} cell {self.i}/{self.n}  {now - self.t_cell:6.1f} s  ({_fmt_time(now - self.t0)} elapsed)",
-              file=self.out or sys.stdout, flush=True)
+        print(
+            f"    {self.name} cell {self.i}/{self.n}  {now - self.t_cell:6.1f} s  ({_fmt_time(now - self.t0)} elapsed)",
+            file=self.out or sys.stdout,
+            flush=True,
+        )
 
 
 def _quiet_kernel_manager(log_path: Path):
@@ -206,21 +215,29 @@ OPTIONAL_PARAMETERS = ("use_reference", "resume")  # passed only to the notebook
 def declared_parameters(nb) -> set[str]:
     """The names assigned in a notebook's cell tagged "parameters"."""
     import ast
+
     for cell in nb.cells:
         if cell.cell_type == "code" and "parameters" in cell.get("metadata", {}).get("tags", []):
             tree = ast.parse(cell.source)
-            return {t.id for node in tree.body if isinstance(node, ast.Assign) for t in node.targets
-                    if isinstance(t, ast.Name)}
+            return {
+                t.id
+                for node in tree.body
+                if isinstance(node, ast.Assign)
+                for t in node.targets
+                if isinstance(t, ast.Name)
+            }
     return set()
 
 
-def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_timeout: int,
-                 progress: bool = True) -> Path:
+def run_notebook(
+    src: Path, out_dir: Path, parameters: dict[str, Any], cell_timeout: int, progress: bool = True
+) -> Path:
     """Execute one notebook with papermill into out_dir (plus an HTML copy); raise NotebookFailed.
 
     progress: print one line per code cell and echo the notebook's training-progress lines."""
     import nbformat
     import papermill as pm
+
     out_dir.mkdir(parents=True, exist_ok=True)
     dst = out_dir / src.name
     kernel_log = dst.with_suffix(".kernel.log")
@@ -234,9 +251,19 @@ def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_time
         cells = _CellProgress(src.stem, n_code + (1 if parameters else 0))
         hooks = dict(on_cell_start=cells.start, on_cell_executed=cells.complete, stdout_file=_Echo())
     try:
-        pm.execute_notebook(str(src), str(dst), parameters=parameters, kernel_name=KERNEL, language="python",
-                            cwd=str(src.parent), execution_timeout=cell_timeout, progress_bar=False,
-                            log_output=False, kernel_manager_class=_quiet_kernel_manager(kernel_log), **hooks)
+        pm.execute_notebook(
+            str(src),
+            str(dst),
+            parameters=parameters,
+            kernel_name=KERNEL,
+            language="python",
+            cwd=str(src.parent),
+            execution_timeout=cell_timeout,
+            progress_bar=False,
+            log_output=False,
+            kernel_manager_class=_quiet_kernel_manager(kernel_log),
+            **hooks,
+        )
     except Exception as err:  # papermill's PapermillExecutionError, a timeout, a dead kernel
         cell = getattr(err, "cell_index", None)
         if cell is None and dst.exists():
@@ -250,9 +277,15 @@ def run_notebook(src: Path, out_dir: Path, parameters: dict[str, Any], cell_time
     return dst
 
 
-def run_solutions(profile: str, data_root: str | None = None, run_dir: str | None = None,
-                  overrides: list[str] | None = None, only: list[int] | None = None,
-                  solutions_dir: Path | None = None, use_reference: bool = False) -> list[NotebookRun]:
+def run_solutions(
+    profile: str,
+    data_root: str | None = None,
+    run_dir: str | None = None,
+    overrides: list[str] | None = None,
+    only: list[int] | None = None,
+    solutions_dir: Path | None = None,
+    use_reference: bool = False,
+) -> list[NotebookRun]:
     """Execute notebooks/solutions/NN_solutions.ipynb into RUN/solutions/ (after the chapters ran into RUN).
 
     The smoke tests run them so that no solution rots; a learner can run them too (`--solutions`).
@@ -261,8 +294,15 @@ def run_solutions(profile: str, data_root: str | None = None, run_dir: str | Non
     books = list_notebooks(solutions_dir or repo_root() / "notebooks" / "solutions", 1, only)
     os.environ.setdefault("STIRER_COURSE_ROOT", str(repo_root()))
     os.environ.setdefault("TQDM_DISABLE", "1")
-    params = {"profile": profile, "overrides": parse_overrides(overrides), "data_root": prof.data.root,
-              "run_dir": prof.run_dir, "seed": prof.seed, "interactive": False, "use_reference": bool(use_reference)}
+    params = {
+        "profile": profile,
+        "overrides": parse_overrides(overrides),
+        "data_root": prof.data.root,
+        "run_dir": prof.run_dir,
+        "seed": prof.seed,
+        "interactive": False,
+        "use_reference": bool(use_reference),
+    }
     runs = []
     print(f"solutions: profile {prof.name}, run dir {prof.run_dir}, {len(books)} notebooks", flush=True)
     for nb in books:
@@ -278,19 +318,38 @@ def run_solutions(profile: str, data_root: str | None = None, run_dir: str | Non
     return runs
 
 
-def course_command(profile: str, data_root: str | None = None, run_dir: str | None = None,
-                   overrides: list[str] | None = None, resume: bool = False) -> str:
+def course_command(
+    profile: str,
+    data_root: str | None = None,
+    run_dir: str | None = None,
+    overrides: list[str] | None = None,
+    resume: bool = False,
+) -> str:
     """The command line that runs this course (recorded as a reference run's provenance)."""
-    return " ".join(["python -m stirer_lib.course --profile", profile,
-                     *([f"--data {shlex.quote(str(data_root))}"] if data_root else []),
-                     *([f"--run-dir {shlex.quote(str(run_dir))}"] if run_dir else []),
-                     *[f"--set {shlex.quote(o)}" for o in overrides or []], *(["--resume"] if resume else [])])
+    return " ".join(
+        [
+            "python -m stirer_lib.course --profile",
+            profile,
+            *([f"--data {shlex.quote(str(data_root))}"] if data_root else []),
+            *([f"--run-dir {shlex.quote(str(run_dir))}"] if run_dir else []),
+            *[f"--set {shlex.quote(o)}" for o in overrides or []],
+            *(["--resume"] if resume else []),
+        ]
+    )
 
 
-def run_course(profile: str, data_root: str | None = None, run_dir: str | None = None, start: int = 1,
-               overrides: list[str] | None = None, notebooks_dir: Path | None = None,
-               prepare_data: bool = True, only: list[int] | None = None,
-               use_reference: bool = False, resume: bool = False) -> list[NotebookRun]:
+def run_course(
+    profile: str,
+    data_root: str | None = None,
+    run_dir: str | None = None,
+    start: int = 1,
+    overrides: list[str] | None = None,
+    notebooks_dir: Path | None = None,
+    prepare_data: bool = True,
+    only: list[int] | None = None,
+    use_reference: bool = False,
+    resume: bool = False,
+) -> list[NotebookRun]:
     """Run the notebooks from number `start` on (or those numbered `only`); print and return minutes per notebook.
 
     resume: the training notebooks continue their stage's RUN/STAGE/last.pt where there is one (a course
@@ -312,23 +371,34 @@ def run_course(profile: str, data_root: str | None = None, run_dir: str | None =
             ensure_profile_data(prof, user_root)
             ensure_ood_data(prof)
             ensure_heldout_data(prof)
-        params = {"profile": profile, "overrides": parse_overrides(overrides), "data_root": prof.data.root,
-                  "run_dir": prof.run_dir, "seed": prof.seed, "interactive": False,
-                  "use_reference": bool(use_reference), "resume": bool(resume)}
+        params = {
+            "profile": profile,
+            "overrides": parse_overrides(overrides),
+            "data_root": prof.data.root,
+            "run_dir": prof.run_dir,
+            "seed": prof.seed,
+            "interactive": False,
+            "use_reference": bool(use_reference),
+            "resume": bool(resume),
+        }
         runs = _run_all(notebooks, prof, params)
         if start == 1 and only is None and not use_reference:  # a whole course: its numbers and checkpoints
             command = course_command(profile, data_root, run_dir, overrides, resume)
             dst = reference.write(prof.run_dir, {r.name: r.minutes for r in runs}, command)
-            print(f"this run's reference numbers and weights: {dst} (publish them into the repository with "
-                  f"python -m stirer_lib.course --publish-reference {prof.run_dir})")
+            print(
+                f"this run's reference numbers and weights: {dst} (publish them into the repository with "
+                f"python -m stirer_lib.course --publish-reference {prof.run_dir})"
+            )
         return runs
 
 
 def _run_all(notebooks: list[Path], prof, params: dict) -> list[NotebookRun]:
     out_dir = Path(prof.run_dir) / "notebooks"
     runs: list[NotebookRun] = []
-    print(f"course: profile {prof.name}, data {prof.data.root}, run dir {prof.run_dir}, {len(notebooks)} notebooks",
-          flush=True)
+    print(
+        f"course: profile {prof.name}, data {prof.data.root}, run dir {prof.run_dir}, {len(notebooks)} notebooks",
+        flush=True,
+    )
     for nb in notebooks:
         t0 = time.perf_counter()
         print(f"  running {nb.name} ...", flush=True)
@@ -366,14 +436,25 @@ def results_rows(results: dict) -> tuple[list[str], list[tuple[str, list[str]]]]
     rows: list[tuple[str, list[str]]] = []
     for k in range(n_steps):
         name = "final decoder (T5)" if k == n_steps - 1 else f"mini decoder {k + 1} (CTC)"
-        rows.append((f"STIRER {name}: accuracy (%)",
-                     [_num(c["steps"][k]["acc"]) if k < len(c["steps"]) else "-" for c in cols]))
-    for key, label in (("crnn_acc", "CRNN on STIRER's SR"), ("crnn_acc_lr_bicubic", "CRNN on bicubic LR"),
-                       ("crnn_acc_hr", "CRNN on HR")):
+        rows.append(
+            (f"STIRER {name}: accuracy (%)", [_num(c["steps"][k]["acc"]) if k < len(c["steps"]) else "-" for c in cols])
+        )
+    for key, label in (
+        ("crnn_acc", "CRNN on STIRER's SR"),
+        ("crnn_acc_lr_bicubic", "CRNN on bicubic LR"),
+        ("crnn_acc_hr", "CRNN on HR"),
+    ):
         rows.append((f"{label}: accuracy (%)", [_num(c.get(key)) for c in cols]))
     for key, label, d in (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM (0-1)", 4)):
-        rows.append((f"{label}: SR / bicubic", [f"{_num(c['steps'][-1].get(key) if c['steps'] else None, d)} / "
-                                              f"{_num(c['bicubic'].get(key), d)}" for c in cols]))
+        rows.append(
+            (
+                f"{label}: SR / bicubic",
+                [
+                    f"{_num(c['steps'][-1].get(key) if c['steps'] else None, d)} / {_num(c['bicubic'].get(key), d)}"
+                    for c in cols
+                ],
+            )
+        )
     return headers, rows
 
 
@@ -382,8 +463,9 @@ def results_html(results: dict) -> str:
     esc = html.escape
     headers, rows = results_rows(results)
     head = "<tr><th></th>" + "".join(f"<th>{esc(h)}</th>" for h in headers) + "</tr>"
-    body = "".join("<tr><th>" + esc(name) + "</th>" + "".join(f"<td>{esc(v)}</td>" for v in vals) + "</tr>"
-                   for name, vals in rows)
+    body = "".join(
+        "<tr><th>" + esc(name) + "</th>" + "".join(f"<td>{esc(v)}</td>" for v in vals) + "</tr>" for name, vals in rows
+    )
     return f'<table class="results">{head}{body}</table>'
 
 
@@ -410,48 +492,69 @@ def write_index(run_dir: str | Path, runs: list[NotebookRun] | None = None) -> P
         note = "" if r is None else f" ({r.minutes:.1f} min{'' if r.ok else ', FAILED'})"
         weights = (r.weights if r is not None else None) or _weights_of(page.name, run_dir)
         title = page.stem[3:].replace("_", " ")
-        items.append(f'<li><a href="notebooks/{esc(page.name)}">{esc(page.stem[:2])} · {esc(title)}</a>{esc(note)}'
-                     + (f"<br><small>weights: {esc(weights)}</small>" if weights else "") + "</li>")
-    parts = [f"<h1>STIRER course: run {esc(run_dir.name)}</h1>",
-             "<h2>Chapters</h2>", "<ul>" + "".join(items) + "</ul>" if items else "<p>no chapter has run yet</p>"]
+        items.append(
+            f'<li><a href="notebooks/{esc(page.name)}">{esc(page.stem[:2])} · {esc(title)}</a>{esc(note)}'
+            + (f"<br><small>weights: {esc(weights)}</small>" if weights else "")
+            + "</li>"
+        )
+    parts = [
+        f"<h1>STIRER course: run {esc(run_dir.name)}</h1>",
+        "<h2>Chapters</h2>",
+        "<ul>" + "".join(items) + "</ul>" if items else "<p>no chapter has run yet</p>",
+    ]
     parts.append("<h2>Results</h2>")
     res_json = run_dir / "eval" / "results.json"
     if res_json.exists():
         results = load_results(res_json)
         model = (results.get("meta") or {}).get("stirer")
-        parts.append("<p>Notebook 06's evaluation of " + (f"<code>{esc(reference.shown_path(model))}</code>"
-                                                          if model else "the trained model")
-                     + " on the test splits: word accuracy of every step, what the CRNN of notebook 02 reads, "
-                       "and the SR image against bicubic interpolation.</p>")
+        parts.append(
+            "<p>Notebook 06's evaluation of "
+            + (f"<code>{esc(reference.shown_path(model))}</code>" if model else "the trained model")
+            + " on the test splits: word accuracy of every step, what the CRNN of notebook 02 reads, "
+            "and the SR image against bicubic interpolation.</p>"
+        )
         parts.append(results_html(results))
-        links = [(rel, what) for rel, what in (("eval/results.txt", "the official test.py printout"),
-                                               ("eval/results.json", "every number, per image"),
-                                               ("eval/ood/results.txt", "out of distribution (notebook 06)"))
-                 if (run_dir / rel).exists()]
+        links = [
+            (rel, what)
+            for rel, what in (
+                ("eval/results.txt", "the official test.py printout"),
+                ("eval/results.json", "every number, per image"),
+                ("eval/ood/results.txt", "out of distribution (notebook 06)"),
+            )
+            if (run_dir / rel).exists()
+        ]
         if links:
-            parts.append("<p>" + " · ".join(f'<a href="{esc(rel)}">{esc(rel)}</a> ({esc(what)})'
-                                            for rel, what in links) + "</p>")
+            parts.append(
+                "<p>" + " · ".join(f'<a href="{esc(rel)}">{esc(rel)}</a> ({esc(what)})' for rel, what in links) + "</p>"
+            )
     else:
         parts.append("<p>no results yet: notebook 06 writes eval/results.json</p>")
     if (run_dir / "summary.txt").exists():
         parts.append('<p><a href="summary.txt">summary.txt</a>: minutes per notebook</p>')
     order = {"pretrain": 0, "finetune": 1}  # the stages in course order, then every other figure
-    figures = sorted((p for p in run_dir.glob("*/*.png") if p.parent.name != "notebooks"),
-                     key=lambda p: (order.get(p.parent.name, 2), p.as_posix()))
+    figures = sorted(
+        (p for p in run_dir.glob("*/*.png") if p.parent.name != "notebooks"),
+        key=lambda p: (order.get(p.parent.name, 2), p.as_posix()),
+    )
     parts.append("<h2>Figures</h2>")
     for fig in figures:
         rel = fig.relative_to(run_dir).as_posix()
-        parts.append(f'<figure><img src="{esc(rel)}" style="max-width:100%">'
-                     f"<figcaption>{esc(_figure_caption(run_dir, rel))}</figcaption></figure>")
+        parts.append(
+            f'<figure><img src="{esc(rel)}" style="max-width:100%">'
+            f"<figcaption>{esc(_figure_caption(run_dir, rel))}</figcaption></figure>"
+        )
     if not figures:
         parts.append("<p>no figures yet (RUN/pretrain/curves.png, RUN/finetune/curves.png, ...)</p>")
-    page = ("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>STIRER course run</title>"
-            "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
-            "table.results{border-collapse:collapse;font-size:14px}"
-            "table.results th,table.results td{border:1px solid #ccc;padding:.25em .6em}"
-            "table.results td{text-align:right;font-variant-numeric:tabular-nums}"
-            "table.results th{text-align:left;background:#f6f6f6}</style></head><body>\n"
-            + "\n".join(parts) + "\n</body></html>\n")
+    page = (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>STIRER course run</title>'
+        "<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
+        "table.results{border-collapse:collapse;font-size:14px}"
+        "table.results th,table.results td{border:1px solid #ccc;padding:.25em .6em}"
+        "table.results td{text-align:right;font-variant-numeric:tabular-nums}"
+        "table.results th{text-align:left;background:#f6f6f6}</style></head><body>\n"
+        + "\n".join(parts)
+        + "\n</body></html>\n"
+    )
     out = run_dir / "index.html"
     atomic_write_text(page, out)
     return out

@@ -1,4 +1,5 @@
 """What every notebook and command does first: read the profile, resolve paths, make sure the data exists."""
+
 from __future__ import annotations
 
 import os
@@ -34,8 +35,9 @@ def ensure_profile_data(prof: Profile, user_root: bool = False) -> Path:
 
     user_root: the folder was named by the user (--data): it is never regenerated in place."""
     d = prof.data
-    return ensure_data(d.root, synthetic=d.synthetic, sizes=d.sizes, seed=d.seed, style=d.style,
-                       replace_outdated=not user_root)
+    return ensure_data(
+        d.root, synthetic=d.synthetic, sizes=d.sizes, seed=d.seed, style=d.style, replace_outdated=not user_root
+    )
 
 
 OOD_TRAIN_SIZE = 8  # the out-of-distribution and held-out sets are for testing: their training parts are token-sized
@@ -46,10 +48,15 @@ def _test_set(prof: Profile, n: int, root_setting: str, suffix: str, style: str,
     root; made from data.seed when missing; None when n is 0 or the profile uses real data."""
     if n <= 0 or not prof.data.synthetic:
         return None
-    sizes = {"train1": OOD_TRAIN_SIZE, "train2": OOD_TRAIN_SIZE, "easy": n, "medium": n, "hard": n,
-             "pretrain": OOD_TRAIN_SIZE}
-    root = resolve(root_setting) if root_setting else Path(prof.data.root).with_name(
-        Path(prof.data.root).name + suffix)
+    sizes = {
+        "train1": OOD_TRAIN_SIZE,
+        "train2": OOD_TRAIN_SIZE,
+        "easy": n,
+        "medium": n,
+        "hard": n,
+        "pretrain": OOD_TRAIN_SIZE,
+    }
+    root = resolve(root_setting) if root_setting else Path(prof.data.root).with_name(Path(prof.data.root).name + suffix)
     return ensure_data(root, synthetic=True, sizes=sizes, seed=prof.data.seed, style=style, test_camera=camera)
 
 
@@ -65,8 +72,13 @@ def ensure_heldout_data(prof: Profile) -> Path | None:
     return _test_set(prof, prof.eval.heldout_images, prof.eval.heldout_root, "-heldout", prof.data.style, "heldout")
 
 
-def prepare(profile: str, overrides: dict[str, Any] | list[str] | None = None, data_root: str | None = None,
-            run_dir: str | None = None, seed: int | None = None) -> tuple[Profile, bool]:
+def prepare(
+    profile: str,
+    overrides: dict[str, Any] | list[str] | None = None,
+    data_root: str | None = None,
+    run_dir: str | None = None,
+    seed: int | None = None,
+) -> tuple[Profile, bool]:
     """The profile with overrides and absolute paths; returns (profile, data root given by the user)."""
     prof = get_profile(profile, overrides)
     default_root = resolve(prof.data.root)
@@ -77,8 +89,14 @@ def prepare(profile: str, overrides: dict[str, Any] | list[str] | None = None, d
     return prof, Path(prof.data.root) != default_root
 
 
-def start(profile: str = "smoke", overrides: dict[str, Any] | None = None, data_root: str | None = None,
-          run_dir: str | None = None, seed: int | None = None, ensure_data: bool = True) -> Profile:
+def start(
+    profile: str = "smoke",
+    overrides: dict[str, Any] | None = None,
+    data_root: str | None = None,
+    run_dir: str | None = None,
+    seed: int | None = None,
+    ensure_data: bool = True,
+) -> Profile:
     """Load a profile for a notebook or a script and prepare its data and run directory.
 
     Returns the Profile with absolute `data.root` and `run_dir`, and `device` set. Synthetic data is

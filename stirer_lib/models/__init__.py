@@ -11,11 +11,26 @@ Where each part of the paper lives:
   efficiency.py  parameters and multiply-adds per component vs the paper's Table 5
   crnn.py        the CRNN recogniser used to judge SR images
 """
+
 from .config import CONFIG_NAMES, StirerConfig, config_from_name
 from .crnn import CRNN, load_crnn
 from .loading import checkpoint_dict, load_stirer, read_checkpoint, save_checkpoint
 from .stirer import STIRER, StirerOutput, build_stirer, count_parameters, is_mini_decoder_key, predictions
 
-__all__ = ["StirerConfig", "config_from_name", "CONFIG_NAMES", "STIRER", "StirerOutput", "build_stirer",
-           "checkpoint_dict", "load_stirer", "read_checkpoint", "save_checkpoint", "is_mini_decoder_key",
-           "predictions", "count_parameters", "CRNN", "load_crnn"]
+__all__ = [
+    "StirerConfig",
+    "config_from_name",
+    "CONFIG_NAMES",
+    "STIRER",
+    "StirerOutput",
+    "build_stirer",
+    "checkpoint_dict",
+    "load_stirer",
+    "read_checkpoint",
+    "save_checkpoint",
+    "is_mini_decoder_key",
+    "predictions",
+    "count_parameters",
+    "CRNN",
+    "load_crnn",
+]

@@ -26,6 +26,7 @@ Ablations of Table 3 (each a boolean switch; the paper's names):
 
 A course profile sets any field as `--set model.<field>=value` (stirer_lib.course.profiles).
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -100,12 +101,25 @@ class StirerConfig:
             raise ValueError("a STIRER needs at least one of stisr_decoder / str_decoder")
 
     @classmethod
-    def small(cls, **overrides: Any) -> "StirerConfig":
+    def small(cls, **overrides: Any) -> StirerConfig:
         """A narrow, shallow STIRER for CPU lessons: the same code, 0.91 M parameters (see the module doc)."""
-        kw: dict[str, Any] = dict(embed_dim=32, depths=(2, 2, 2), num_heads=(4, 4, 4),
-                                  mini_vit_dim=64, mini_vit_depth=1, mini_vit_heads=4,
-                                  vit_dim=64, vit_depth=1, vit_heads=4, t5_d_ff=128, t5_d_kv=16,
-                                  t5_encoder_layers=2, t5_decoder_layers=2, t5_heads=4, name="small")
+        kw: dict[str, Any] = dict(
+            embed_dim=32,
+            depths=(2, 2, 2),
+            num_heads=(4, 4, 4),
+            mini_vit_dim=64,
+            mini_vit_depth=1,
+            mini_vit_heads=4,
+            vit_dim=64,
+            vit_depth=1,
+            vit_heads=4,
+            t5_d_ff=128,
+            t5_d_kv=16,
+            t5_encoder_layers=2,
+            t5_decoder_layers=2,
+            t5_heads=4,
+            name="small",
+        )
         kw.update(overrides)
         return cls(**kw)
 
@@ -115,7 +129,7 @@ class StirerConfig:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "StirerConfig":
+    def from_dict(cls, d: dict[str, Any]) -> StirerConfig:
         """Inverse of to_dict; unknown keys are an error naming them."""
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(d) - known)
@@ -123,7 +137,7 @@ class StirerConfig:
             raise ValueError(f"unknown StirerConfig keys {unknown}; known: {sorted(known)}")
         return cls(**d)
 
-    def replace(self, **changes: Any) -> "StirerConfig":
+    def replace(self, **changes: Any) -> StirerConfig:
         """A copy with some fields changed (dataclasses.replace)."""
         return replace(self, **changes)
 

@@ -9,6 +9,7 @@ CRNN is half as wide, about 4 x cheaper, and learns as fast per image; docs/EXPE
 short run"). As in the STIRER evaluation, RGB input is turned into gray inside the forward
 (0.299 R + 0.587 G + 0.114 B) and fed in [0, 1] without any mean shift (docs/DESIGN.md section 4).
 """
+
 from __future__ import annotations
 
 import os
@@ -26,10 +27,21 @@ from ..text import NUM_CTC_CLASSES
 GRAY_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601 luma, as the official evaluation
 
 # (out channels, kernel, padding, batch norm) of conv0..conv6; pools follow conv0, conv1, conv3, conv5
-_CONVS = [(64, 3, 1, False), (128, 3, 1, False), (256, 3, 1, True), (256, 3, 1, False),
-          (512, 3, 1, True), (512, 3, 1, False), (512, 2, 0, True)]
-_POOLS = {0: ((2, 2), (2, 2), (0, 0)), 1: ((2, 2), (2, 2), (0, 0)),
-          3: ((2, 2), (2, 1), (0, 1)), 5: ((2, 2), (2, 1), (0, 1))}  # kernel, stride, padding
+_CONVS = [
+    (64, 3, 1, False),
+    (128, 3, 1, False),
+    (256, 3, 1, True),
+    (256, 3, 1, False),
+    (512, 3, 1, True),
+    (512, 3, 1, False),
+    (512, 2, 0, True),
+]
+_POOLS = {
+    0: ((2, 2), (2, 2), (0, 0)),
+    1: ((2, 2), (2, 2), (0, 0)),
+    3: ((2, 2), (2, 1), (0, 1)),
+    5: ((2, 2), (2, 1), (0, 1)),
+}  # kernel, stride, padding
 
 
 class BidirectionalLSTM(nn.Module):
@@ -47,7 +59,7 @@ class BidirectionalLSTM(nn.Module):
 
 def _cnn(nc: int, width: float = 1.0) -> nn.Sequential:
     """conv0..conv6 with ReLU, BN after conv2/4/6 and four max-pools: [B,nc,32,W] -> [B,512*width,1,W/4+1]."""
-    layers: "OrderedDict[str, nn.Module]" = OrderedDict()
+    layers: OrderedDict[str, nn.Module] = OrderedDict()
     c_in = nc
     for i, (c_out, k, p, bn) in enumerate(_CONVS):
         c_out = scaled(c_out, width)
@@ -113,7 +125,9 @@ def build_crnn(config: dict | None = None) -> CRNN:
     unknown = sorted(set(cfg) - {"width", "nh", "nc"})
     if unknown:
         raise ValueError(f"unknown CRNN config keys {unknown}; known: width, nh, nc")
-    return CRNN(HR_HEIGHT, int(cfg.get("nc", 1)), NUM_CTC_CLASSES, int(cfg.get("nh", 256)), float(cfg.get("width", 1.0)))
+    return CRNN(
+        HR_HEIGHT, int(cfg.get("nc", 1)), NUM_CTC_CLASSES, int(cfg.get("nh", 256)), float(cfg.get("width", 1.0))
+    )
 
 
 def load_crnn(path_or_state_dict: str | os.PathLike | dict, map_location: str | torch.device = "cpu") -> CRNN:
@@ -128,15 +142,20 @@ def load_crnn(path_or_state_dict: str | os.PathLike | dict, map_location: str | 
     source = f"CRNN checkpoint {obj}" if isinstance(obj, (str, os.PathLike)) else "CRNN state_dict"
     if isinstance(obj, (str, os.PathLike)):
         if not Path(obj).exists():
-            raise MissingCheckpointError(f"no CRNN checkpoint at {obj}: train one in notebook 02 (saved to "
-                                  "RUN/crnn/crnn.pt) or put crnn.pytorch's crnn.pth in ckpt/ (ckpt/README.md)")
+            raise MissingCheckpointError(
+                f"no CRNN checkpoint at {obj}: train one in notebook 02 (saved to "
+                "RUN/crnn/crnn.pt) or put crnn.pytorch's crnn.pth in ckpt/ (ckpt/README.md)"
+            )
         obj = read(obj, "CRNN checkpoint")
     config = obj.get("config") if isinstance(obj, dict) and "model" in obj else None
     try:
         model = build_crnn(config)
     except (TypeError, ValueError) as e:
         raise CheckpointError(f"{source}: its CRNN config {config!r} cannot be built ({e})") from None
-    layout = ("expected crnn.pytorch's CRNN(32, 1, 37, 256) layout" if config is None
-              else f"expected a CRNN of width {model.width:g} and hidden size {model.nh}")
+    layout = (
+        "expected crnn.pytorch's CRNN(32, 1, 37, 256) layout"
+        if config is None
+        else f"expected a CRNN of width {model.width:g} and hidden size {model.nh}"
+    )
     load_strict(model, state_dict_of(obj, source), source, layout)
     return model.to(map_location).eval()

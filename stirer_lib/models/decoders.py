@@ -12,6 +12,7 @@ STR decoder Phi_Rec (Eqs. 5-6):
 The modules are returned as ModuleDicts whose names (`last_sr`, `down_conv`, `conv_after_body`,
 `upsample`, `vit`, `decoder`) STIRER registers at its top level, the official state_dict layout.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -29,11 +30,14 @@ from .vit import ViTEncoder
 def build_stisr_decoder(cfg: StirerConfig) -> nn.ModuleDict:
     """Phi_SR's modules: SRB on 52 channels, conv to C', 3-conv body, pixel-shuffle head."""
     c = cfg.in_chans + cfg.embed_dim
-    return nn.ModuleDict(dict(
-        last_sr=RecurrentResidualBlock(c) if cfg.use_bigru else nn.Identity(),
-        down_conv=nn.Conv2d(c, cfg.embed_dim, 3, 1, 1),
-        conv_after_body=three_conv(cfg.embed_dim),
-        upsample=pixel_shuffle_head(cfg.embed_dim, cfg.in_chans, cfg.upscale)))
+    return nn.ModuleDict(
+        dict(
+            last_sr=RecurrentResidualBlock(c) if cfg.use_bigru else nn.Identity(),
+            down_conv=nn.Conv2d(c, cfg.embed_dim, 3, 1, 1),
+            conv_after_body=three_conv(cfg.embed_dim),
+            upsample=pixel_shuffle_head(cfg.embed_dim, cfg.in_chans, cfg.upscale),
+        )
+    )
 
 
 def stisr_decode(m: nn.Module, lr: torch.Tensor, h: torch.Tensor, h0: torch.Tensor) -> torch.Tensor:
@@ -44,11 +48,20 @@ def stisr_decode(m: nn.Module, lr: torch.Tensor, h: torch.Tensor, h0: torch.Tens
 
 def t5_config(cfg: StirerConfig) -> T5Config:
     """The release's T5Config (DESIGN.md section 2); d_kv stays independent of d_model."""
-    return T5Config(vocab_size=cfg.vocab_size, d_model=cfg.vit_dim, d_kv=cfg.t5_d_kv, d_ff=cfg.t5_d_ff,
-                    num_layers=cfg.t5_encoder_layers, num_decoder_layers=cfg.t5_decoder_layers,
-                    num_heads=cfg.t5_heads, relative_attention_num_buckets=cfg.t5_buckets,
-                    dropout_rate=cfg.t5_dropout, eos_token_id=cfg.vocab_size - 1, pad_token_id=0,
-                    decoder_start_token_id=0)
+    return T5Config(
+        vocab_size=cfg.vocab_size,
+        d_model=cfg.vit_dim,
+        d_kv=cfg.t5_d_kv,
+        d_ff=cfg.t5_d_ff,
+        num_layers=cfg.t5_encoder_layers,
+        num_decoder_layers=cfg.t5_decoder_layers,
+        num_heads=cfg.t5_heads,
+        relative_attention_num_buckets=cfg.t5_buckets,
+        dropout_rate=cfg.t5_dropout,
+        eos_token_id=cfg.vocab_size - 1,
+        pad_token_id=0,
+        decoder_start_token_id=0,
+    )
 
 
 def build_str_decoder(cfg: StirerConfig) -> nn.ModuleDict:
@@ -76,8 +89,10 @@ def teacher_forced(m: nn.Module, z: torch.Tensor, labels: torch.Tensor) -> torch
     cross entropy (L_CE of Eq. 8) is stirer_lib.losses.decoder_ce.
     """
     if labels.dim() != 2 or labels.dtype != torch.long:
-        raise ValueError(f"decoder labels must be a [B, 31] long tensor, got {tuple(labels.shape)} {labels.dtype}; "
-                         "build them with stirer_lib.text.encode_decoder_labels")
+        raise ValueError(
+            f"decoder labels must be a [B, 31] long tensor, got {tuple(labels.shape)} {labels.dtype}; "
+            "build them with stirer_lib.text.encode_decoder_labels"
+        )
     return m.decoder(inputs_embeds=z, decoder_input_ids=shift_right(labels)).logits
 
 
@@ -106,8 +121,9 @@ def _heads(x: torch.Tensor, attn: nn.Module) -> torch.Tensor:
     return x.view(x.shape[0], x.shape[1], attn.n_heads, attn.key_value_proj_dim).transpose(1, 2)
 
 
-def _attend(attn: nn.Module, q_in: torch.Tensor, k: torch.Tensor, v: torch.Tensor,
-            bias: torch.Tensor | None) -> torch.Tensor:
+def _attend(
+    attn: nn.Module, q_in: torch.Tensor, k: torch.Tensor, v: torch.Tensor, bias: torch.Tensor | None
+) -> torch.Tensor:
     """One T5 attention read: softmax(q k^T + bias) v (T5 does not scale q k^T), output projection."""
     q = _heads(attn.q(q_in), attn)
     if bias is not None:
@@ -132,7 +148,7 @@ class _T5Steps:
         self.keys = [enc.new_empty(shape) for _ in self.blocks]
         self.values = [enc.new_empty(shape) for _ in self.blocks]
         cfg = t5.config
-        self.out_scale = cfg.d_model ** -0.5 if getattr(cfg, "scale_decoder_outputs", cfg.tie_word_embeddings) else None
+        self.out_scale = cfg.d_model**-0.5 if getattr(cfg, "scale_decoder_outputs", cfg.tie_word_embeddings) else None
 
     def logits(self, tokens: torch.Tensor, t: int) -> torch.Tensor:
         """tokens [B] at position t -> next-token logits [B,V] (float32)."""
@@ -142,8 +158,8 @@ class _T5Steps:
             h = sa.layer_norm(x)
             keys[:, :, t] = _heads(sa.SelfAttention.k(h), sa.SelfAttention)[:, :, 0]
             values[:, :, t] = _heads(sa.SelfAttention.v(h), sa.SelfAttention)[:, :, 0]
-            bias = self.bias[:, :, t:t + 1, :t + 1]  # query t against keys 0..t
-            x = x + _attend(sa.SelfAttention, h, keys[:, :, :t + 1], values[:, :, :t + 1], bias)
+            bias = self.bias[:, :, t : t + 1, : t + 1]  # query t against keys 0..t
+            x = x + _attend(sa.SelfAttention, h, keys[:, :, : t + 1], values[:, :, : t + 1], bias)
             ca = blk.layer[1]
             x = x + _attend(ca.EncDecAttention, ca.layer_norm(x), ck, cv, None)
             ff = blk.layer[2]

@@ -14,6 +14,7 @@ paper's "FLOPs" are multiply-adds counted per Conv / Linear / GRU module (thop /
 One 4 x 16 x 64 image; the STR decoder generates 20 tokens greedily (T5 encoder once, decoder
 20 steps with a cache). Counts run on CPU, where they are defined; biases and norms are not MACs.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -23,14 +24,22 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .config import StirerConfig
 from .decoders import greedy_generate, stisr_decode, str_encode
-from .stirer import STIRER, STR_PREFIXES, STISR_PREFIXES, build_stirer, is_mini_decoder_key
+from .stirer import STIRER, STISR_PREFIXES, STR_PREFIXES, build_stirer, is_mini_decoder_key
 
 # paper Table 5 (params, MACs) and the official code's counts (fixtures/official_reference_numbers.json)
-PAPER_TABLE5 = {"encoder": (0.52e6, 0.52e9), "stisr_decoder": (0.13e6, 0.13e9),
-                "str_decoder": (3.38e6, 0.09e9), "total": (4.03e6, 0.74e9)}
-OFFICIAL_COUNTS = {"encoder": (530_394, 522_436_608), "stisr_decoder": (119_688, 121_143_296),
-                   "str_decoder": (3_380_256, 86_580_480), "total": (4_030_338, 730_160_384),
-                   "mini_decoders": (9_017_007, 368_732_160)}
+PAPER_TABLE5 = {
+    "encoder": (0.52e6, 0.52e9),
+    "stisr_decoder": (0.13e6, 0.13e9),
+    "str_decoder": (3.38e6, 0.09e9),
+    "total": (4.03e6, 0.74e9),
+}
+OFFICIAL_COUNTS = {
+    "encoder": (530_394, 522_436_608),
+    "stisr_decoder": (119_688, 121_143_296),
+    "str_decoder": (3_380_256, 86_580_480),
+    "total": (4_030_338, 730_160_384),
+    "mini_decoders": (9_017_007, 368_732_160),
+}
 ATTENTION_OPS = ("bmm", "scaled_dot_product")
 
 
@@ -50,9 +59,12 @@ def cpu_attention_formulas() -> dict:
     custom_mapping. Empty on a torch without these names."""
     try:
         from torch.utils import flop_counter as fcm
+
         aten = torch.ops.aten
-        return {aten._scaled_dot_product_flash_attention_for_cpu: fcm.sdpa_flop.__wrapped__,
-                aten._scaled_dot_product_flash_attention_for_cpu_backward: fcm.sdpa_backward_flop.__wrapped__}
+        return {
+            aten._scaled_dot_product_flash_attention_for_cpu: fcm.sdpa_flop.__wrapped__,
+            aten._scaled_dot_product_flash_attention_for_cpu_backward: fcm.sdpa_backward_flop.__wrapped__,
+        }
     except (ImportError, AttributeError):
         return {}
 
@@ -102,26 +114,37 @@ def component_costs(model: STIRER | StirerConfig | None = None, new_tokens: int 
         if cfg.str_decoder:
             z, m1, a1 = _count(lambda: str_encode(model, lr, h))
             _, m2, a2 = _count(lambda: greedy_generate(model, z, new_tokens or cfg.max_new_tokens))
-            rows.append(ComponentCost("str_decoder", _params(model, lambda n: n.startswith(STR_PREFIXES)),
-                                      m1 + m2, a1 + a2))
+            rows.append(
+                ComponentCost("str_decoder", _params(model, lambda n: n.startswith(STR_PREFIXES)), m1 + m2, a1 + a2)
+            )
     inference = [r for r in rows if r.name != "mini_decoders"]
-    rows.append(ComponentCost("total", sum(r.params for r in inference), sum(r.macs for r in inference),
-                              sum(r.macs_all for r in inference)))
+    rows.append(
+        ComponentCost(
+            "total",
+            sum(r.params for r in inference),
+            sum(r.macs for r in inference),
+            sum(r.macs_all for r in inference),
+        )
+    )
     return rows
 
 
 def efficiency_table(model: STIRER | StirerConfig | None = None) -> str:
     """A text table: ours (params, GMACs, GMACs incl. attention) | official code | paper Table 5."""
     rows = component_costs(model)
-    lines = [f"{'component':14} {'params':>10} {'GMACs':>7} {'+attn':>7} | {'official':>10} {'GMACs':>7} | "
-             f"{'paper':>6} {'GMACs':>6}"]
+    lines = [
+        f"{'component':14} {'params':>10} {'GMACs':>7} {'+attn':>7} | {'official':>10} {'GMACs':>7} | "
+        f"{'paper':>6} {'GMACs':>6}"
+    ]
     for r in rows:
         off = OFFICIAL_COUNTS.get(r.name)
         pap = PAPER_TABLE5.get(r.name)
         o = f"{off[0]:>10,} {off[1] / 1e9:>7.3f}" if off else f"{'':>10} {'':>7}"
         p = f"{pap[0] / 1e6:>5.2f}M {pap[1] / 1e9:>6.2f}" if pap else f"{'':>6} {'':>6}"
         lines.append(f"{r.name:14} {r.params:>10,} {r.macs / 1e9:>7.3f} {r.macs_all / 1e9:>7.3f} | {o} | {p}")
-    lines.append("GMACs: multiply-adds of Conv / Linear / GRU (the paper's 'FLOPs'); +attn adds the attention "
-                 "products FlopCounterMode sees. 1 x 4 x 16 x 64 input, 20 greedy steps; total = inference model "
-                 "(mini decoders dropped).")
+    lines.append(
+        "GMACs: multiply-adds of Conv / Linear / GRU (the paper's 'FLOPs'); +attn adds the attention "
+        "products FlopCounterMode sees. 1 x 4 x 16 x 64 input, 20 greedy steps; total = inference model "
+        "(mini decoders dropped)."
+    )
     return "\n".join(lines)

@@ -10,6 +10,7 @@ the missing and unexpected keys. `inference_only=True` builds the model without 
 paper's 4.03 M model) and drops exactly their keys (layers.i.{vit,fc,conv_after_body,upsample}.*), by name,
 before the strict load.
 """
+
 from __future__ import annotations
 
 import os
@@ -24,16 +25,20 @@ from ..errors import CheckpointError, MissingCheckpointError
 from .config import StirerConfig
 from .stirer import STIRER, build_stirer, is_mini_decoder_key
 
-FIT_HINT = ("Pass the config the checkpoint was trained with (our checkpoints store it), or --inference-only "
-            "(inference_only=True) for a file without mini decoders")
+FIT_HINT = (
+    "Pass the config the checkpoint was trained with (our checkpoints store it), or --inference-only "
+    "(inference_only=True) for a file without mini decoders"
+)
 
 
 def read_checkpoint(path_or_obj: str | os.PathLike | dict) -> tuple[dict[str, torch.Tensor], StirerConfig | None]:
     """(state_dict as float32, config or None) from a path, our checkpoint dict, or a plain state_dict."""
     source = str(path_or_obj) if isinstance(path_or_obj, (str, os.PathLike)) else "checkpoint dict"
     if isinstance(path_or_obj, (str, os.PathLike)) and not Path(path_or_obj).exists():
-        raise MissingCheckpointError(f"STIRER checkpoint {path_or_obj} not found; train one (notebooks 04/05) or put "
-                                     "the release at ckpt/STIRER_Final_Release.pth (see ckpt/README.md)")
+        raise MissingCheckpointError(
+            f"STIRER checkpoint {path_or_obj} not found; train one (notebooks 04/05) or put "
+            "the release at ckpt/STIRER_Final_Release.pth (see ckpt/README.md)"
+        )
     obj: Any = read(path_or_obj, "STIRER checkpoint") if isinstance(path_or_obj, (str, os.PathLike)) else path_or_obj
     cfg = None
     if isinstance(obj, dict) and isinstance(obj.get("model"), dict) and obj.get("config"):
@@ -44,8 +49,12 @@ def read_checkpoint(path_or_obj: str | os.PathLike | dict) -> tuple[dict[str, to
     return state_dict_of(obj, source), cfg
 
 
-def load_stirer(path_or_state_dict: str | os.PathLike | dict, inference_only: bool = False,
-                config: StirerConfig | None = None, map_location: str | torch.device = "cpu") -> STIRER:
+def load_stirer(
+    path_or_state_dict: str | os.PathLike | dict,
+    inference_only: bool = False,
+    config: StirerConfig | None = None,
+    map_location: str | torch.device = "cpu",
+) -> STIRER:
     """A STIRER in eval mode with the given weights (release config unless the checkpoint says otherwise).
 
     inference_only: build without the mini decoders and drop their keys (the paper's 4.03 M model).

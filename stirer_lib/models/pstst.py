@@ -6,6 +6,7 @@ recurrent residual block (TSRN's SRB), and, in training, two mini decoders that 
 - mini STISR decoder (Eq. 2): I_SR^i = PixelShuffle(conv(conv(h_i) + h_0)), 4 x 32 x 128;
 - mini STR decoder (Eq. 3): p_i = Linear(ViT(h_i)), a CTC distribution over 32 column patches.
 """
+
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -20,14 +21,18 @@ from .vit import ViTEncoder
 
 def three_conv(dim: int) -> nn.Sequential:
     """SwinIR's '3conv' residual: 3x3 to dim/4, LReLU, 1x1, LReLU, 3x3 back to dim."""
-    return nn.Sequential(nn.Conv2d(dim, dim // 4, 3, 1, 1), nn.LeakyReLU(0.2, inplace=True),
-                         nn.Conv2d(dim // 4, dim // 4, 1), nn.LeakyReLU(0.2, inplace=True),
-                         nn.Conv2d(dim // 4, dim, 3, 1, 1))
+    return nn.Sequential(
+        nn.Conv2d(dim, dim // 4, 3, 1, 1),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(dim // 4, dim // 4, 1),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.Conv2d(dim // 4, dim, 3, 1, 1),
+    )
 
 
 def pixel_shuffle_head(dim: int, out_chans: int, scale: int) -> nn.Sequential:
     """SwinIR's 'pixelshuffledirect' upsampler: 3x3 conv to out*s^2 channels, PixelShuffle(s)."""
-    return nn.Sequential(nn.Conv2d(dim, out_chans * scale ** 2, 3, 1, 1), nn.PixelShuffle(scale))
+    return nn.Sequential(nn.Conv2d(dim, out_chans * scale**2, 3, 1, 1), nn.PixelShuffle(scale))
 
 
 @contextmanager
@@ -64,14 +69,14 @@ def bidirectional_gru(x: torch.Tensor, gru: nn.GRU) -> torch.Tensor:
     b_hh = (gru.bias_hh_l0, gru.bias_hh_l0_reverse)
     gi = F.linear(x, w_ih, b_ih).view(n_seq, steps, 2, 3 * hid)  # input projections of all steps at once
     gi = torch.stack([gi[:, :, 0].transpose(0, 1), gi[:, :, 1].flip(1).transpose(0, 1)], 1)  # [T,2,N,3H]
-    gi_rz, gi_n = gi[..., :2 * hid].unbind(0), gi[..., 2 * hid:].unbind(0)
+    gi_rz, gi_n = gi[..., : 2 * hid].unbind(0), gi[..., 2 * hid :].unbind(0)
     h = x.new_zeros(2, n_seq, hid)
     outs = []
     with one_thread_loop(x):
         for t in range(steps):  # addmm per direction: models.efficiency counts these as the GRU's MACs
             gh = torch.stack([torch.addmm(b_hh[d], h[d], w_hh[d]) for d in (0, 1)])  # [2,N,3H]
-            r, z = torch.sigmoid(gh[..., :2 * hid].add(gi_rz[t])).split(hid, -1)
-            n = torch.tanh(torch.addcmul(gi_n[t], r, gh[..., 2 * hid:]))
+            r, z = torch.sigmoid(gh[..., : 2 * hid].add(gi_rz[t])).split(hid, -1)
+            n = torch.tanh(torch.addcmul(gi_n[t], r, gh[..., 2 * hid :]))
             h = torch.lerp(n, h, z)
             outs.append(h)
         out = torch.stack(outs, 0)  # [T,2,N,H], the backward direction in reversed time
@@ -146,10 +151,23 @@ class PSTSTBlock(nn.Module):
       I_SR^i = PixelShuffle(conv(conv_after_body(g_i) + g_i)),  p_i = fc(ViT(g_i)) [B,32,37].
     """
 
-    def __init__(self, dim: int, img_size: tuple[int, int], depth: int, num_heads: int, ws: tuple[int, int],
-                 mlp_ratio: float, drop_path: list[float], mask_value: float, use_bigru: bool,
-                 mini_decoders: bool, mini_vit: dict | None = None, in_chans: int = 4, upscale: int = 2,
-                 num_classes: int = 37):
+    def __init__(
+        self,
+        dim: int,
+        img_size: tuple[int, int],
+        depth: int,
+        num_heads: int,
+        ws: tuple[int, int],
+        mlp_ratio: float,
+        drop_path: list[float],
+        mask_value: float,
+        use_bigru: bool,
+        mini_decoders: bool,
+        mini_vit: dict | None = None,
+        in_chans: int = 4,
+        upscale: int = 2,
+        num_classes: int = 37,
+    ):
         super().__init__()
         self.img_size = tuple(img_size)
         self.residual_group = SwinStage(dim, img_size, depth, num_heads, ws, mlp_ratio, drop_path, mask_value)
@@ -163,8 +181,9 @@ class PSTSTBlock(nn.Module):
             self.conv_after_body = nn.Conv2d(dim, dim, 3, 1, 1)
             self.upsample = pixel_shuffle_head(dim, in_chans, upscale)
 
-    def forward(self, t: torch.Tensor, size: tuple[int, int]
-                ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
+    def forward(
+        self, t: torch.Tensor, size: tuple[int, int]
+    ) -> tuple[torch.Tensor, torch.Tensor | None, torch.Tensor | None]:
         """t = h_{i-1} [B,H*W,C] -> (h_i [B,H*W,C], I_SR^i [B,4,2H,2W] or None, p_i [B,32,37] or None)."""
         g = tokens_to_map(self.residual_group(t, size), size)  # [B,C,H,W]
         g = self.gru(self.conv(g))

@@ -10,6 +10,7 @@ The modules carry the official state_dict names (conv_first, patch_embed.norm, l
 last_sr, down_conv, conv_after_body, upsample, vit, decoder.*), so the release loads as it is.
 The 4-channel input is not mean-shifted (the release's img_range = 1, mean = 0).
 """
+
 from __future__ import annotations
 
 import re
@@ -22,8 +23,7 @@ import torch.nn as nn
 from ..scoring import bicubic_upsample
 from ..text import ctc_greedy_decode, decode_ids
 from .config import StirerConfig
-from .decoders import (build_stisr_decoder, build_str_decoder, greedy_generate, stisr_decode, str_encode,
-                       teacher_forced)
+from .decoders import build_stisr_decoder, build_str_decoder, greedy_generate, stisr_decode, str_encode, teacher_forced
 from .pstst import PatchEmbedNorm, PSTSTBlock, tokens_to_map
 
 # state_dict key prefixes of the decoders; the encoder is the rest minus the per-block mini decoders
@@ -64,15 +64,31 @@ class STIRER(nn.Module):
         depths = cfg.depths if cfg.use_pstst else ()
         n_stl = sum(depths) if cfg.use_stl else 0
         dpr = torch.linspace(0, cfg.drop_path_rate, max(n_stl, 1)).tolist()  # stochastic depth, linear
-        mini_vit = dict(dim=cfg.mini_vit_dim, depth=cfg.mini_vit_depth, heads=cfg.mini_vit_heads,
-                        mlp_ratio=cfg.mini_vit_mlp_ratio)
+        mini_vit = dict(
+            dim=cfg.mini_vit_dim, depth=cfg.mini_vit_depth, heads=cfg.mini_vit_heads, mlp_ratio=cfg.mini_vit_mlp_ratio
+        )
         self.layers = nn.ModuleList()
         start = 0
         for depth, heads in zip(depths, cfg.num_heads):
             d = depth if cfg.use_stl else 0
-            self.layers.append(PSTSTBlock(c, cfg.img_size, d, heads, cfg.window_size, cfg.mlp_ratio,
-                                          dpr[start:start + d], cfg.mask_value, cfg.use_bigru, cfg.mini_decoders,
-                                          mini_vit, cfg.in_chans, cfg.upscale, cfg.num_ctc_classes))
+            self.layers.append(
+                PSTSTBlock(
+                    c,
+                    cfg.img_size,
+                    d,
+                    heads,
+                    cfg.window_size,
+                    cfg.mlp_ratio,
+                    dpr[start : start + d],
+                    cfg.mask_value,
+                    cfg.use_bigru,
+                    cfg.mini_decoders,
+                    mini_vit,
+                    cfg.in_chans,
+                    cfg.upscale,
+                    cfg.num_ctc_classes,
+                )
+            )
             start += d
         self.norm = nn.LayerNorm(c)
         if cfg.stisr_decoder:
@@ -96,8 +112,9 @@ class STIRER(nn.Module):
                 logits.append(p_i)
         return tokens_to_map(self.norm(t), size), h0, srs, logits
 
-    def forward(self, lr: torch.Tensor, labels: torch.Tensor | None = None,
-                generate: bool | None = None) -> StirerOutput:
+    def forward(
+        self, lr: torch.Tensor, labels: torch.Tensor | None = None, generate: bool | None = None
+    ) -> StirerOutput:
         """Eqs. (1), (4)-(6): lr [B,4,16,64] in [0,1] (RGB + mask) -> outputs, no loss. labels: decoder labels
         [B,31] for teacher forcing (ar_logits); generate: greedy text ids (default: in eval mode only)."""
         _check_input(lr, self.config)
@@ -143,14 +160,17 @@ def _check_input(lr: torch.Tensor, cfg: StirerConfig) -> None:
     """Raise a clear error for a wrongly shaped LR batch."""
     want = (cfg.in_chans, *cfg.img_size)
     if lr.dim() != 4 or tuple(lr.shape[1:]) != want:
-        raise ValueError(f"STIRER expects LR images [B, {want[0]}, {want[1]}, {want[2]}] (RGB + mask), got "
-                         f"{tuple(lr.shape)}; resize LR images to {want[2]} x {want[1]} and add the mask channel")
+        raise ValueError(
+            f"STIRER expects LR images [B, {want[0]}, {want[1]}, {want[2]}] (RGB + mask), got "
+            f"{tuple(lr.shape)}; resize LR images to {want[2]} x {want[1]} and add the mask channel"
+        )
 
 
 def build_stirer(cfg: StirerConfig | str | None = None) -> STIRER:
     """A freshly initialised STIRER from a config (or 'release' / 'small'), in train mode."""
     if isinstance(cfg, str):
         from .config import config_from_name
+
         cfg = config_from_name(cfg)
     return STIRER(cfg)
 

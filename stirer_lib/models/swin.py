@@ -18,6 +18,7 @@ F.scaled_dot_product_attention with bias + mask as one additive float mask (-100
 released). The relative-position index and the masks depend only on shapes: buffers computed once
 (cached per width when another width comes in), never per forward.
 """
+
 from __future__ import annotations
 
 import torch
@@ -53,8 +54,9 @@ def shift_regions(size: tuple[int, int], ws: tuple[int, int], shift: tuple[int, 
     return region
 
 
-def shift_attention_mask(size: tuple[int, int], ws: tuple[int, int], shift: tuple[int, int],
-                         value: float = -100.0) -> torch.Tensor:
+def shift_attention_mask(
+    size: tuple[int, int], ws: tuple[int, int], shift: tuple[int, int], value: float = -100.0
+) -> torch.Tensor:
     """[nW,N,N] mask: 0 where two tokens came from the same region before the roll, `value` else."""
     ids = window_partition(shift_regions(size, ws, shift)[None, :, :, None], ws).squeeze(-1)  # [nW,N]
     diff = ids[:, None, :] - ids[:, :, None]
@@ -141,12 +143,23 @@ class WindowAttention(nn.Module):
 class SwinTransformerLayer(nn.Module):
     """One STL on column-major tokens: x + DropPath(W-MSA or SW-MSA(LN(x))), then x + DropPath(MLP(LN(x)))."""
 
-    def __init__(self, dim: int, img_size: tuple[int, int], ws: tuple[int, int], num_heads: int,
-                 shifted: bool, mlp_ratio: float = 2.0, drop_path: float = 0.0, mask_value: float = -100.0):
+    def __init__(
+        self,
+        dim: int,
+        img_size: tuple[int, int],
+        ws: tuple[int, int],
+        num_heads: int,
+        shifted: bool,
+        mlp_ratio: float = 2.0,
+        drop_path: float = 0.0,
+        mask_value: float = -100.0,
+    ):
         super().__init__()
         if ws[0] != img_size[0]:
-            raise ValueError(f"STIRER's Swin windows span the full height of the feature map ([H, W/32]); got "
-                             f"window {tuple(ws)} on a {tuple(img_size)} map")
+            raise ValueError(
+                f"STIRER's Swin windows span the full height of the feature map ([H, W/32]); got "
+                f"window {tuple(ws)} on a {tuple(img_size)} map"
+            )
         self.ws, self.img_size, self.mask_value = ws, tuple(img_size), mask_value
         self.shift = (ws[0] // 2, ws[1] // 2) if shifted else (0, 0)
         self.norm1 = nn.LayerNorm(dim)
@@ -181,8 +194,9 @@ class SwinTransformerLayer(nn.Module):
         windows are views, the width shift one flat roll, the height shift folded into cols_index / the mask."""
         h = size[0]
         if h != self.ws[0]:
-            raise ValueError(f"an STL with {tuple(self.ws)} windows takes maps {self.ws[0]} rows high, "
-                             f"got {tuple(size)}")
+            raise ValueError(
+                f"an STL with {tuple(self.ws)} windows takes maps {self.ws[0]} rows high, got {tuple(size)}"
+            )
         b, n_tok, c = x.shape
         roll = self.shift[1] * h
         y = self.norm1(x)
@@ -211,13 +225,32 @@ def cols_to_rows(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 class SwinStage(nn.Module):
     """The STLs of one PSTST block (`residual_group.blocks.i`), shifted windows on odd layers."""
 
-    def __init__(self, dim: int, img_size: tuple[int, int], depth: int, num_heads: int, ws: tuple[int, int],
-                 mlp_ratio: float, drop_path: list[float], mask_value: float = -100.0):
+    def __init__(
+        self,
+        dim: int,
+        img_size: tuple[int, int],
+        depth: int,
+        num_heads: int,
+        ws: tuple[int, int],
+        mlp_ratio: float,
+        drop_path: list[float],
+        mask_value: float = -100.0,
+    ):
         super().__init__()
         self.ws = ws
         self.blocks = nn.ModuleList(
-            SwinTransformerLayer(dim, img_size, ws, num_heads, shifted=i % 2 == 1, mlp_ratio=mlp_ratio,
-                                 drop_path=drop_path[i], mask_value=mask_value) for i in range(depth))
+            SwinTransformerLayer(
+                dim,
+                img_size,
+                ws,
+                num_heads,
+                shifted=i % 2 == 1,
+                mlp_ratio=mlp_ratio,
+                drop_path=drop_path[i],
+                mask_value=mask_value,
+            )
+            for i in range(depth)
+        )
 
     def forward(self, x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         """Row-major tokens [B,H*W,C] -> [B,H*W,C]; column-major from the first layer to the last."""

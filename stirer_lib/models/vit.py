@@ -7,6 +7,7 @@ embeddings; pre-norm blocks; a final LayerNorm. Names follow timm's VisionTransf
 (`patch_embed.proj`, `pos_embed`, `blocks.i.{norm1,attn.qkv,attn.proj,norm2,mlp.fc1,mlp.fc2}`,
 `norm`) so the official weights load unchanged.
 """
+
 from __future__ import annotations
 
 import torch
@@ -64,8 +65,17 @@ class Block(nn.Module):
 class ViTEncoder(nn.Module):
     """Column-patch ViT: [B,C,H,W] -> [B,N,D] with N = (H/ph)*(W/pw) (32 for 16 x 64 and 16 x 2)."""
 
-    def __init__(self, in_chans: int, img_size: tuple[int, int], patch: tuple[int, int], dim: int,
-                 depth: int, num_heads: int, mlp_ratio: float = 4.0, eps: float = 1e-6):
+    def __init__(
+        self,
+        in_chans: int,
+        img_size: tuple[int, int],
+        patch: tuple[int, int],
+        dim: int,
+        depth: int,
+        num_heads: int,
+        mlp_ratio: float = 4.0,
+        eps: float = 1e-6,
+    ):
         super().__init__()
         n = (img_size[0] // patch[0]) * (img_size[1] // patch[1])
         self.pos_embed = nn.Parameter(torch.zeros(1, n, dim))
@@ -77,6 +87,8 @@ class ViTEncoder(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.patch_embed(x)  # [B,N,D]
         if x.shape[1] != self.pos_embed.shape[1]:
-            raise ValueError(f"ViT expects {self.pos_embed.shape[1]} patches, got {x.shape[1]} "
-                             f"(input {tuple(x.shape)}): feed the model 16 x 64 LR images")
+            raise ValueError(
+                f"ViT expects {self.pos_embed.shape[1]} patches, got {x.shape[1]} "
+                f"(input {tuple(x.shape)}): feed the model 16 x 64 LR images"
+            )
         return self.norm(self.blocks(x + self.pos_embed))

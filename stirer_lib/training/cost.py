@@ -4,6 +4,7 @@ Workload (docs/DESIGN.md section 1): pretraining reads MJSynth (about 8.9 M word
 5.5 M in the common LMDB release) for 8 epochs; fine-tuning reads TextZoom train1 + train2
 (17,367 pairs) for the number of epochs of the `paper` profile. Time = images / throughput.
 """
+
 from __future__ import annotations
 
 import json
@@ -33,5 +34,9 @@ def recipe_hours(images_per_s: float, finetune_epochs: int, processes: int = 1) 
     pre = (MJSYNTH_WORDS + SYNTHTEXT_WORDS) * PRETRAIN_EPOCHS
     ft = TEXTZOOM_TRAIN_PAIRS * finetune_epochs
     rate = images_per_s * processes
-    return {"pretrain_images": pre, "finetune_images": ft, "pretrain_h": pre / rate / 3600,
-            "finetune_h": ft / rate / 3600}
+    return {
+        "pretrain_images": pre,
+        "finetune_images": ft,
+        "pretrain_h": pre / rate / 3600,
+        "finetune_h": ft / rate / 3600,
+    }

@@ -6,6 +6,7 @@ loads crnn.pytorch's released `crnn.pth`. The checkpoint RUN/crnn/crnn.pt is
 {"model": state_dict in crnn.pytorch's layout, "config": None or {"width", "nh", "nc"}, "step": n, "history": [...],
 "optimizer": Adam state} and is written atomically, so an interrupted run resumes from it.
 """
+
 from __future__ import annotations
 
 import os
@@ -26,8 +27,16 @@ from ..scoring import crnn_read
 from ..text import NUM_CTC_CLASSES
 from .settings import CrnnSettings
 
-__all__ = ["crnn_read", "gap_readings", "accuracy_gap", "gap_table", "save_crnn", "train_crnn",
-           "train_loader", "eval_loader"]
+__all__ = [
+    "crnn_read",
+    "gap_readings",
+    "accuracy_gap",
+    "gap_table",
+    "save_crnn",
+    "train_crnn",
+    "train_loader",
+    "eval_loader",
+]
 
 
 def eval_loader(root: str | os.PathLike, split: str, batch_size: int, max_images: int | None = None) -> DataLoader:
@@ -44,8 +53,9 @@ def gap_readings(results: dict, split: str, source: str) -> dict:
     return {"accuracy": r[f"crnn_acc_{source}"], "n": r["n"], "preds": preds, "labels": labels, "correct": correct}
 
 
-def accuracy_gap(crnn: CRNN, root: str | os.PathLike, batch_size: int = 64,
-                 max_images: int | None = None) -> dict[str, dict[str, dict]]:
+def accuracy_gap(
+    crnn: CRNN, root: str | os.PathLike, batch_size: int = 64, max_images: int | None = None
+) -> dict[str, dict[str, dict]]:
     """CRNN accuracy (%) per test split on HR and on bicubic-upsampled LR: {split: {"hr": ..., "lr_bicubic": ...}}.
 
     The evaluation of stirer_lib.evaluation without a STIRER (model None)."""
@@ -69,14 +79,21 @@ def gap_table(gap: dict[str, dict[str, dict]]) -> str:
     return "\n".join(lines)
 
 
-def save_crnn(path: str | os.PathLike, crnn: CRNN, step: int, history: list[dict],
-              optimizer: torch.optim.Optimizer | None = None) -> Path:
+def save_crnn(
+    path: str | os.PathLike, crnn: CRNN, step: int, history: list[dict], optimizer: torch.optim.Optimizer | None = None
+) -> Path:
     """Write {"model", "config", "step", "history", "optimizer"} atomically (stirer_lib.checkpoint); config is
     None for crnn.pytorch's layout, else the width / hidden size (stirer_lib.models.crnn.crnn_config)."""
-    return atomic_save({"model": {k: v.detach().cpu() for k, v in crnn.state_dict().items()},
-                        "config": crnn_config(crnn),
-                        "step": int(step), "history": list(history),
-                        "optimizer": optimizer.state_dict() if optimizer is not None else None}, path)
+    return atomic_save(
+        {
+            "model": {k: v.detach().cpu() for k, v in crnn.state_dict().items()},
+            "config": crnn_config(crnn),
+            "step": int(step),
+            "history": list(history),
+            "optimizer": optimizer.state_dict() if optimizer is not None else None,
+        },
+        path,
+    )
 
 
 def _batches(loader: DataLoader):
@@ -85,27 +102,41 @@ def _batches(loader: DataLoader):
         yield from loader
 
 
-def train_loader(root: str | os.PathLike, batch_size: int, num_workers: int = 0,
-                 dataset: Dataset | None = None) -> DataLoader:
+def train_loader(
+    root: str | os.PathLike, batch_size: int, num_workers: int = 0, dataset: Dataset | None = None
+) -> DataLoader:
     """Shuffled loader of collate_train batches over every LMDB under ROOT/pretrain (HR images used)."""
     ds = dataset if dataset is not None else pretrain_set(root)
-    return DataLoader(ds, batch_size=batch_size, shuffle=True, drop_last=len(ds) > batch_size,
-                      num_workers=num_workers, collate_fn=collate_train,
-                      persistent_workers=num_workers > 0)
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=len(ds) > batch_size,
+        num_workers=num_workers,
+        collate_fn=collate_train,
+        persistent_workers=num_workers > 0,
+    )
 
 
 def _hr_accuracy(crnn: CRNN, loader: DataLoader, device: torch.device) -> float | None:
     """The CRNN's word accuracy (%) on a test loader's HR images (stirer_lib.evaluation)."""
-    res = evaluate_loaders(None, {"split": loader}, crnn, device=device, ssim_on=False, details=False,
-                           crnn_on=("hr",))
+    res = evaluate_loaders(None, {"split": loader}, crnn, device=device, ssim_on=False, details=False, crnn_on=("hr",))
     return res["over_all"]["crnn_acc_hr"]
 
 
-def train_crnn(settings: CrnnSettings, run_dir: str | os.PathLike, data_root: str | os.PathLike,
-               crnn: CRNN | None = None, dataset: Dataset | None = None,
-               eval_loaders: dict[str, DataLoader] | None = None, resume: bool = True, progress: bool = True,
-               device: str | torch.device = "cpu", num_workers: int = 0,
-               on_step: Callable[[int, int], None] | None = None) -> tuple[CRNN, list[dict]]:
+def train_crnn(
+    settings: CrnnSettings,
+    run_dir: str | os.PathLike,
+    data_root: str | os.PathLike,
+    crnn: CRNN | None = None,
+    dataset: Dataset | None = None,
+    eval_loaders: dict[str, DataLoader] | None = None,
+    resume: bool = True,
+    progress: bool = True,
+    device: str | torch.device = "cpu",
+    num_workers: int = 0,
+    on_step: Callable[[int, int], None] | None = None,
+) -> tuple[CRNN, list[dict]]:
     """Train CRNN(32, 1, 37, hidden, width) with CTC on the HR words of ROOT/pretrain; returns (eval model, history).
 
     on_step(step, max_steps) after every step (e.g. viz.training.StepProgress(...).step for headless runs).
@@ -115,6 +146,7 @@ def train_crnn(settings: CrnnSettings, run_dir: str | os.PathLike, data_root: st
     batches, read on HR every eval_every steps (accuracy in %).
     """
     from tqdm.auto import tqdm
+
     cfg = settings
     path = Path(run_dir) / "crnn" / "crnn.pt"
     device = torch.device(device)

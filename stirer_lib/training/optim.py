@@ -12,6 +12,7 @@ Schedules (build_scheduler), stepped once per training step:
   "cosine" (not in the release): a linear warm-up, then a cosine decay to 0 at the last step.
   "constant" (not in the release): the same warm-up, then the rates held.
 """
+
 from __future__ import annotations
 
 import math
@@ -62,20 +63,32 @@ def group_lr(optimizer: torch.optim.Optimizer, name: str) -> float | None:
     return next((g["lr"] for g in optimizer.param_groups if g.get("name") == name), None)
 
 
-def build_optimizer(model: nn.Module, lr: float, lr_sr: float, weight_decay: float = 0.01,
-                    betas: tuple[float, float] = (0.9, 0.999), lr_str: float | None = None) -> torch.optim.AdamW:
+def build_optimizer(
+    model: nn.Module,
+    lr: float,
+    lr_sr: float,
+    weight_decay: float = 0.01,
+    betas: tuple[float, float] = (0.9, 0.999),
+    lr_str: float | None = None,
+) -> torch.optim.AdamW:
     """AdamW over the parameter groups, with torch's fused kernel where the parameters' device has one
     (one kernel per step instead of ~10 per tensor; the same update within float rounding), else foreach."""
     try:
-        return torch.optim.AdamW(param_groups(model, lr, lr_sr, lr_str), betas=betas, weight_decay=weight_decay,
-                                 fused=True)
+        return torch.optim.AdamW(
+            param_groups(model, lr, lr_sr, lr_str), betas=betas, weight_decay=weight_decay, fused=True
+        )
     except (RuntimeError, ValueError):  # no fused AdamW for this device / dtype / torch version (fresh groups:
-        return torch.optim.AdamW(param_groups(model, lr, lr_sr, lr_str), betas=betas,  # the failed try filled them)
-                                 weight_decay=weight_decay, foreach=True)
+        return torch.optim.AdamW(
+            param_groups(model, lr, lr_sr, lr_str),
+            betas=betas,  # the failed try filled them)
+            weight_decay=weight_decay,
+            foreach=True,
+        )
 
 
-def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, gamma: float = 0.5, kind: str = "step",
-                    warmup_steps: int = 0) -> torch.optim.lr_scheduler.LRScheduler:
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, total_steps: int, gamma: float = 0.5, kind: str = "step", warmup_steps: int = 0
+) -> torch.optim.lr_scheduler.LRScheduler:
     """The learning-rate schedule, stepped per step.
 
     "step" (the release): halve every group's rate once, after half of the planned steps.
@@ -98,4 +111,5 @@ def build_scheduler(optimizer: torch.optim.Optimizer, total_steps: int, gamma: f
         if kind == "constant":
             return 1.0
         return 0.5 * (1.0 + math.cos(math.pi * min(1.0, (step - warm) / max(1, total_steps - warm))))
+
     return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)

@@ -4,6 +4,7 @@ A resumed run continues the dropout and drop-path streams where the interrupted 
 trainer stores one rng_state() per rank under last.pt's "rng" (stirer_lib.rundir describes the file)
 and restores it with set_rng_state. Tensors and plain data only, so the checkpoint loads weights-only.
 """
+
 from __future__ import annotations
 
 import random
@@ -15,11 +16,18 @@ import torch
 def rng_state() -> dict:
     """This process's RNG states as tensors and plain data: python, numpy, torch CPU and every CUDA device."""
     kind, keys, pos, has_gauss, gauss = np.random.get_state()
-    return {"python": random.getstate(),
-            "numpy": {"kind": kind, "keys": torch.from_numpy(keys.astype(np.int64)), "pos": int(pos),
-                      "has_gauss": int(has_gauss), "gauss": float(gauss)},
-            "torch": torch.get_rng_state(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None}
+    return {
+        "python": random.getstate(),
+        "numpy": {
+            "kind": kind,
+            "keys": torch.from_numpy(keys.astype(np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "gauss": float(gauss),
+        },
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+    }
 
 
 def set_rng_state(state: dict) -> None:

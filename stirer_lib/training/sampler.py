@@ -3,10 +3,11 @@
 Resuming needs no saved sampler state: the epoch's permutation is recomputed from (seed, epoch)
 and the batches already seen are skipped by index (their images are never decoded).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Iterator
+from collections.abc import Iterator
 
 import numpy as np
 import torch
@@ -50,12 +51,12 @@ class EpochBatchSampler:
         order = epoch_permutation(self.n, self.seed, self.epoch)
         per_rank = math.ceil(self.n / self.world)
         padded = (order * math.ceil(per_rank * self.world / self.n))[: per_rank * self.world]
-        return padded[self.rank::self.world]
+        return padded[self.rank :: self.world]
 
     def __iter__(self) -> Iterator[list[int]]:
         shard, b = self._shard(), self.batch_size
         for k in range(self.start, len(self)):
-            yield shard[k * b:(k + 1) * b]
+            yield shard[k * b : (k + 1) * b]
 
     def __len__(self) -> int:
         return self.steps_per_epoch(self.n, self.batch_size, self.world)

@@ -4,6 +4,7 @@ StageSettings is the `pretrain` / `finetune` section (stirer_lib.training.traine
 the `crnn` section (stirer_lib.training.crnn). stirer_lib.course.profiles builds them from a
 profile and `--set key=value` overrides, checking every value against the field's type.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ class StageSettings:
     best_by: str = "acc_final"  # which evaluated model best.pt keeps: "acc_final" or "last"
     find_unused_parameters: bool = False  # DDP, for ablations that leave parameters unused
 
-    def check(self, stage: str) -> "StageSettings":
+    def check(self, stage: str) -> StageSettings:
         """Raise ValueError for values that cannot work; returns self."""
         if self.max_steps is None and self.epochs is None:
             raise ValueError(f"{stage} needs max_steps or epochs (set {stage}.max_steps=N)")
@@ -48,8 +49,9 @@ class StageSettings:
         if self.schedule not in SCHEDULES:
             raise ValueError(f"{stage}.schedule is {self.schedule!r}; choose one of {SCHEDULES}")
         if self.amp not in AMP_MODES:
-            raise ValueError(f"{stage}.amp is {self.amp!r}; choose one of {AMP_MODES} (auto: bf16 or fp16 on CUDA, "
-                             f"off on a CPU)")
+            raise ValueError(
+                f"{stage}.amp is {self.amp!r}; choose one of {AMP_MODES} (auto: bf16 or fp16 on CUDA, off on a CPU)"
+            )
         if self.batch_size < 1:
             raise ValueError(f"{stage}.batch_size must be >= 1, got {self.batch_size}")
         return self

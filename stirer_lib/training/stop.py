@@ -1,4 +1,5 @@
 """Ctrl-C and SIGTERM as a request to stop after the current training step (and save)."""
+
 from __future__ import annotations
 
 import signal
@@ -22,7 +23,7 @@ class StopFlag:
             raise KeyboardInterrupt
         self.requested = True
 
-    def __enter__(self) -> "StopFlag":
+    def __enter__(self) -> StopFlag:
         if threading.current_thread() is threading.main_thread():
             for sig in (signal.SIGINT, signal.SIGTERM):
                 self._old[sig] = signal.signal(sig, self._handler)

@@ -19,6 +19,7 @@ good checkpoint (a step does not wait for the device: the losses are read every 
 before every checkpoint or evaluation, which is when a non-finite one is found). The same code runs
 alone or under torchrun with DistributedDataParallel.
 """
+
 from __future__ import annotations
 
 import contextlib
@@ -39,7 +40,7 @@ from ..errors import DataError, SettingError, UserError
 from ..evaluation import compact, evaluate_loaders, is_better
 from ..losses import stirer_loss
 from ..models.loading import checkpoint_dict
-from ..rundir import RunExistsError, RunLock, append_jsonl, check_run_dir, truncate_jsonl
+from ..rundir import RunLock, append_jsonl, check_run_dir, truncate_jsonl
 from ..utils import seed_everything
 from . import distributed as ddp
 from .optim import build_optimizer, build_scheduler, group_lr
@@ -68,15 +69,22 @@ class Callbacks:
     on_step: list[Callable[[int], None]] = field(default_factory=list)
 
 
-def epoch_loader(dataset: Dataset, s: StageSettings, seed: int, epoch: int, start: int, info: ddp.DistInfo,
-                 num_workers: int = 0) -> DataLoader:
+def epoch_loader(
+    dataset: Dataset, s: StageSettings, seed: int, epoch: int, start: int, info: ddp.DistInfo, num_workers: int = 0
+) -> DataLoader:
     """The loader of one epoch from batch `start` on; everything random is a function of (seed, epoch)."""
     set_epoch_seed(dataset, seed, epoch)
     sampler = EpochBatchSampler(len(dataset), s.batch_size, seed, epoch, info.rank, info.world, start)
     cuda = info.device.type == "cuda"
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate_train, num_workers=num_workers,
-                      pin_memory=cuda, persistent_workers=False,
-                      generator=torch.Generator().manual_seed(epoch_seed(seed, epoch, salt=2)))
+    return DataLoader(
+        dataset,
+        batch_sampler=sampler,
+        collate_fn=collate_train,
+        num_workers=num_workers,
+        pin_memory=cuda,
+        persistent_workers=False,
+        generator=torch.Generator().manual_seed(epoch_seed(seed, epoch, salt=2)),
+    )
 
 
 def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
@@ -86,8 +94,9 @@ def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
         return None
     if mode == "fp16":
         if device.type != "cuda":
-            raise SettingError("amp=fp16 needs a CUDA device (float16 autocast with a GradScaler); use amp=bf16 "
-                               "or amp=off on a CPU")
+            raise SettingError(
+                "amp=fp16 needs a CUDA device (float16 autocast with a GradScaler); use amp=bf16 or amp=off on a CPU"
+            )
         return torch.float16
     if mode == "bf16" or torch.cuda.is_bf16_supported():
         return torch.bfloat16
@@ -101,6 +110,7 @@ def default_init(run_dir: Path) -> Path | None:
 
 # ----------------------------------------------------------------------------- the loop
 
+
 class Trainer:
     """Holds the state of one stage's run; `fit()` trains until the planned step (settings.max_steps or
     epochs) or, earlier, until `stop_at` (an interruption at that step: the schedule stays the planned one).
@@ -111,11 +121,25 @@ class Trainer:
     checkpoints (the profile it came from).
     """
 
-    def __init__(self, model: nn.Module, train_set: Dataset, settings: StageSettings, run_dir: str | Path,
-                 stage: str, eval_loaders: dict[str, DataLoader] | None = None, seed: int = 0, num_workers: int = 0,
-                 resume: bool = False, overwrite: bool = False, stop_at: int | None = None,
-                 init: str | Path | None = None, callbacks: Callbacks | None = None, progress: bool = True,
-                 record: dict | None = None, device: str | torch.device | None = None):
+    def __init__(
+        self,
+        model: nn.Module,
+        train_set: Dataset,
+        settings: StageSettings,
+        run_dir: str | Path,
+        stage: str,
+        eval_loaders: dict[str, DataLoader] | None = None,
+        seed: int = 0,
+        num_workers: int = 0,
+        resume: bool = False,
+        overwrite: bool = False,
+        stop_at: int | None = None,
+        init: str | Path | None = None,
+        callbacks: Callbacks | None = None,
+        progress: bool = True,
+        record: dict | None = None,
+        device: str | torch.device | None = None,
+    ):
         if stage not in STAGES:
             raise ValueError(f"unknown stage {stage!r}; choose one of {STAGES}")
         self.stage, self.s = stage, settings.check(stage)
@@ -131,8 +155,16 @@ class Trainer:
             self.close()
             raise
 
-    def _setup(self, model: nn.Module, train_set: Dataset, eval_loaders: dict[str, DataLoader] | None, resume: bool,
-               overwrite: bool, stop_at: int | None, init: str | Path | None) -> None:
+    def _setup(
+        self,
+        model: nn.Module,
+        train_set: Dataset,
+        eval_loaders: dict[str, DataLoader] | None,
+        resume: bool,
+        overwrite: bool,
+        stop_at: int | None,
+        init: str | Path | None,
+    ) -> None:
         """Lock and check the run directory, build optimizer and schedule, restore or initialise the weights."""
         resume_state, err = None, None
         if self.info.main:
@@ -153,19 +185,26 @@ class Trainer:
         self.dataset, self._eval_loaders = train_set, eval_loaders or {}
         self.steps_per_epoch = EpochBatchSampler.steps_per_epoch(len(self.dataset), self.s.batch_size, self.info.world)
         if self.steps_per_epoch <= 0:
-            raise DataError(f"{self.stage}: the training set has {len(self.dataset)} items, fewer than one batch of "
-                            f"{self.s.batch_size} per process; lower {self.stage}.batch_size or add data")
+            raise DataError(
+                f"{self.stage}: the training set has {len(self.dataset)} items, fewer than one batch of "
+                f"{self.s.batch_size} per process; lower {self.stage}.batch_size or add data"
+            )
         self.total_steps = self.s.max_steps if self.s.max_steps is not None else self.s.epochs * self.steps_per_epoch
         if self.total_steps <= 0:
             raise DataError(f"{self.stage}: the profile plans {self.total_steps} steps; set {self.stage}.max_steps > 0")
         self.stop_at = self.total_steps if stop_at is None else min(stop_at, self.total_steps)
         if stop_at is not None and stop_at > self.total_steps and self.info.main:
-            print(f"--max-steps {stop_at} is past the profile's plan of {self.total_steps} steps; stopping at "
-                  f"{self.total_steps} (train longer with --set {self.stage}.max_steps={stop_at})", flush=True)
-        self.optimizer = build_optimizer(self.model, self.s.lr, self.s.lr_sr, self.s.weight_decay,
-                                         betas=(self.s.beta1, 0.999), lr_str=self.s.lr_str)
-        self.scheduler = build_scheduler(self.optimizer, self.total_steps, kind=self.s.schedule,
-                                         warmup_steps=self.s.warmup_steps)
+            print(
+                f"--max-steps {stop_at} is past the profile's plan of {self.total_steps} steps; stopping at "
+                f"{self.total_steps} (train longer with --set {self.stage}.max_steps={stop_at})",
+                flush=True,
+            )
+        self.optimizer = build_optimizer(
+            self.model, self.s.lr, self.s.lr_sr, self.s.weight_decay, betas=(self.s.beta1, 0.999), lr_str=self.s.lr_str
+        )
+        self.scheduler = build_scheduler(
+            self.optimizer, self.total_steps, kind=self.s.schedule, warmup_steps=self.s.warmup_steps
+        )
         self.amp_dtype = amp_dtype(self.s.amp, self.device)  # autocast dtype of the forward; None: float32
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.amp_dtype == torch.float16)
         self.step, self.best = 0, None
@@ -176,9 +215,15 @@ class Trainer:
             self._restore(resume_state)
         else:
             self._init_weights(init)
-        self.ddp_model = (DistributedDataParallel(self.model, device_ids=[self.device.index] if self.device.type == "cuda" else None,
-                                                  find_unused_parameters=self.s.find_unused_parameters)
-                          if self.info.world > 1 else self.model)
+        self.ddp_model = (
+            DistributedDataParallel(
+                self.model,
+                device_ids=[self.device.index] if self.device.type == "cuda" else None,
+                find_unused_parameters=self.s.find_unused_parameters,
+            )
+            if self.info.world > 1
+            else self.model
+        )
 
     def close(self) -> None:
         """Release the run directory's lock. The process group stays: ddp.teardown(trainer.info) leaves it
@@ -194,11 +239,15 @@ class Trainer:
                 raise DataError(
                     f"fine-tuning starts from the pretraining checkpoint, but {self.run_dir.parent / 'pretrain'} has "
                     f"neither best.pt nor last.pt: run the pretraining stage first (notebook 04 or "
-                    f"`python -m stirer_lib.train --stage pretrain ...`), pass --init CKPT, or --init none")
+                    f"`python -m stirer_lib.train --stage pretrain ...`), pass --init CKPT, or --init none"
+                )
         if init is not None and str(init) != "none":
-            load_strict(self.model, state_dict_of(read(init, "initial weights"), str(init)), f"initial weights {init}",
-                        "Is it another model configuration? Set model.config / model.<field> to the one it was "
-                        "trained with")
+            load_strict(
+                self.model,
+                state_dict_of(read(init, "initial weights"), str(init)),
+                f"initial weights {init}",
+                "Is it another model configuration? Set model.config / model.<field> to the one it was trained with",
+            )
             self.init_from = str(init)
             if self.info.main:
                 print(f"{self.stage}: initialised from {init}", flush=True)
@@ -209,16 +258,23 @@ class Trainer:
             raise ResumeMismatchError(f"{last} is a {state['stage']} checkpoint, not {self.stage}")
         saved, now = state.get("config"), self.cfg.to_dict() if self.cfg is not None else None
         if saved is not None and now is not None and saved != now:
-            diff = {k: (saved.get(k, "absent"), now.get(k, "absent")) for k in sorted(set(saved) | set(now))
-                    if saved.get(k, "absent") != now.get(k, "absent")}
-            raise ResumeMismatchError(f"{last} was trained with another model config, (saved, now): {diff}; resume "
-                                      f"with the same profile and model.<field> settings, or pass --overwrite")
+            diff = {
+                k: (saved.get(k, "absent"), now.get(k, "absent"))
+                for k in sorted(set(saved) | set(now))
+                if saved.get(k, "absent") != now.get(k, "absent")
+            }
+            raise ResumeMismatchError(
+                f"{last} was trained with another model config, (saved, now): {diff}; resume "
+                f"with the same profile and model.<field> settings, or pass --overwrite"
+            )
         saved_groups = [g.get("name") for g in state["optimizer"]["param_groups"]]
         groups = [g.get("name") for g in self.optimizer.param_groups]
         if saved_groups != groups:
-            raise ResumeMismatchError(f"{last} holds the optimizer groups {saved_groups}, this profile builds "
-                                      f"{groups}: resume with the same {self.stage}.lr_str (None: no str_decoder "
-                                      f"group), or pass --overwrite")
+            raise ResumeMismatchError(
+                f"{last} holds the optimizer groups {saved_groups}, this profile builds "
+                f"{groups}: resume with the same {self.stage}.lr_str (None: no str_decoder "
+                f"group), or pass --overwrite"
+            )
         load_strict(self.model, state_dict_of(state, str(last)), str(last))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
@@ -232,8 +288,11 @@ class Trainer:
         if len(rngs) == self.info.world:
             set_rng_state(rngs[self.info.rank])
         elif self.info.main:
-            print(f"resuming with {self.info.world} processes from a checkpoint of {len(rngs)}: the dropout "
-                  f"random streams restart (data order follows the new sharding)", flush=True)
+            print(
+                f"resuming with {self.info.world} processes from a checkpoint of {len(rngs)}: the dropout "
+                f"random streams restart (data order follows the new sharding)",
+                flush=True,
+            )
         if self.info.main:
             print(f"{self.stage}: resuming from {last} at step {self.step}", flush=True)
 
@@ -245,20 +304,34 @@ class Trainer:
             if new is None or math.isclose(g["initial_lr"], new, rel_tol=1e-9):
                 continue
             if self.info.main:
-                print(f"{self.stage}: resuming with {g['name']} learning rate {new:g} (the checkpoint had "
-                      f"{g['initial_lr']:g}); the schedule continues from there", flush=True)
+                print(
+                    f"{self.stage}: resuming with {g['name']} learning rate {new:g} (the checkpoint had "
+                    f"{g['initial_lr']:g}); the schedule continues from there",
+                    flush=True,
+                )
             factor = g["lr"] / g["initial_lr"]
             g["initial_lr"], g["lr"] = new, new * factor
             self.scheduler.base_lrs[i] = new
 
     # -- checkpoints
     def _state(self, rngs: list[dict], finished: bool) -> dict:
-        return checkpoint_dict(self.model, step=self.step, epoch=self.step // self.steps_per_epoch,
-                               batch_in_epoch=self.step % self.steps_per_epoch,
-                               optimizer=self.optimizer.state_dict(), scheduler=self.scheduler.state_dict(),
-                               scaler=self.scaler.state_dict(), rng=rngs, stage=self.stage, profile=self.record,
-                               total_steps=self.total_steps, world=self.info.world, finished=finished, best=self.best,
-                               init_from=self.init_from)
+        return checkpoint_dict(
+            self.model,
+            step=self.step,
+            epoch=self.step // self.steps_per_epoch,
+            batch_in_epoch=self.step % self.steps_per_epoch,
+            optimizer=self.optimizer.state_dict(),
+            scheduler=self.scheduler.state_dict(),
+            scaler=self.scaler.state_dict(),
+            rng=rngs,
+            stage=self.stage,
+            profile=self.record,
+            total_steps=self.total_steps,
+            world=self.info.world,
+            finished=finished,
+            best=self.best,
+            init_from=self.init_from,
+        )
 
     def save_last(self, rng: dict | None = None, finished: bool = False) -> Path | None:
         """All ranks call this together; rank 0 writes last.pt with every rank's RNG state (after checking
@@ -272,8 +345,9 @@ class Trainer:
         return path
 
     def _save_best(self, results: dict) -> None:
-        atomic_save(checkpoint_dict(self.model, step=self.step, stage=self.stage, metrics=results),
-                    self.run_dir / "best.pt")
+        atomic_save(
+            checkpoint_dict(self.model, step=self.step, stage=self.stage, metrics=results), self.run_dir / "best.pt"
+        )
 
     # -- logging and evaluation
     def _log(self, record: dict) -> None:
@@ -289,8 +363,9 @@ class Trainer:
         self.check_finite()
         results = None
         if self.info.main and self._eval_loaders:
-            results = compact(evaluate_loaders(self.model, self._eval_loaders, device=self.device, ssim_on=False,
-                                               details=False))
+            results = compact(
+                evaluate_loaders(self.model, self._eval_loaders, device=self.device, ssim_on=False, details=False)
+            )
             if self.s.best_by == "last" or is_better(results, self.best):
                 self.best = {"step": self.step, "mean_of_splits": results["mean_of_splits"]}
                 self._save_best(results)
@@ -303,10 +378,13 @@ class Trainer:
         """Forward, Eq. 9, backward, AdamW step -> the loss terms, detached, on the device. Nothing here waits
         for the device (no host sync): check_finite reads the terms later, every log_every steps."""
         dev = self.device  # the CTC lengths stay on the CPU, where torch reads them
-        batch = {**batch, **{k: batch[k].to(dev, non_blocking=True) for k in ("lr", "hr", "decoder_labels",
-                                                                            "ctc_targets")}}
-        autocast = (torch.autocast(dev.type, dtype=self.amp_dtype) if self.amp_dtype is not None
-                    else contextlib.nullcontext())
+        batch = {
+            **batch,
+            **{k: batch[k].to(dev, non_blocking=True) for k in ("lr", "hr", "decoder_labels", "ctc_targets")},
+        }
+        autocast = (
+            torch.autocast(dev.type, dtype=self.amp_dtype) if self.amp_dtype is not None else contextlib.nullcontext()
+        )
         with autocast:
             out = self.ddp_model(batch["lr"], labels=batch["decoder_labels"])
         parts = stirer_loss(out, batch, alpha=self.s.alpha)  # float32: the losses cast the outputs they read
@@ -341,27 +419,45 @@ class Trainer:
         last = self.run_dir / "last.pt"
         kept = f"the last good checkpoint {last} is kept" if last.exists() else "no checkpoint was written yet"
         how = "--resume (a resumed run takes the new learning rates)" if last.exists() else "--overwrite"
-        return (f"non-finite loss at step {step} of the {self.stage} stage ({terms}); {kept}. "
-                f"Lower the learning rate (--set {self.stage}.lr=... / {self.stage}.lr_sr=...), set "
-                f"{self.stage}.grad_clip, or turn off mixed precision ({self.stage}.amp=off), then run again "
-                f"with {how}.")
+        return (
+            f"non-finite loss at step {step} of the {self.stage} stage ({terms}); {kept}. "
+            f"Lower the learning rate (--set {self.stage}.lr=... / {self.stage}.lr_sr=...), set "
+            f"{self.stage}.grad_clip, or turn off mixed precision ({self.stage}.amp=off), then run again "
+            f"with {how}."
+        )
 
     # -- the loop
     def fit(self) -> dict:
         """Train to stop_at; save, evaluate and plot on schedule. Returns a summary dict."""
         from tqdm.auto import tqdm
+
         if self.resumed_finished:  # nothing left to do
             if self.info.main:
                 print(f"{self.stage}: {self.run_dir} holds a finished run of {self.step} steps", flush=True)
             return {"step": self.step, "finished": True, "best": self.best, "run_dir": str(self.run_dir)}
         if self.info.main and self.step == 0:
-            self._log({"kind": "start", "step": 0, "stage": self.stage, "total_steps": self.total_steps,
-                       "steps_per_epoch": self.steps_per_epoch, "train_size": len(self.dataset),
-                       "world": self.info.world, "batch_size": self.s.batch_size, "init_from": self.init_from})
+            self._log(
+                {
+                    "kind": "start",
+                    "step": 0,
+                    "stage": self.stage,
+                    "total_steps": self.total_steps,
+                    "steps_per_epoch": self.steps_per_epoch,
+                    "train_size": len(self.dataset),
+                    "world": self.info.world,
+                    "batch_size": self.s.batch_size,
+                    "init_from": self.init_from,
+                }
+            )
         elif self.info.main:
             truncate_jsonl(self.run_dir / "metrics.jsonl", self.step)
-        bar = tqdm(total=self.stop_at, initial=self.step, desc=self.stage, disable=not (self.progress and self.info.main),
-                   dynamic_ncols=True)
+        bar = tqdm(
+            total=self.stop_at,
+            initial=self.step,
+            desc=self.stage,
+            disable=not (self.progress and self.info.main),
+            dynamic_ncols=True,
+        )
         window: list[dict[str, torch.Tensor]] = []
         t0 = time.perf_counter()
         self.model.train()
@@ -369,8 +465,9 @@ class Trainer:
             try:
                 while self.step < self.stop_at:
                     epoch, start = divmod(self.step, self.steps_per_epoch)
-                    for batch in epoch_loader(self.dataset, self.s, self.seed, epoch, start, self.info,
-                                              self.num_workers):
+                    for batch in epoch_loader(
+                        self.dataset, self.s, self.seed, epoch, start, self.info, self.num_workers
+                    ):
                         self._step_start = (self.step, rng_state())  # kept for a hard interrupt
                         window.append(self.train_step(batch))
                         bar.update(1)
@@ -380,14 +477,16 @@ class Trainer:
                         if due:  # the host reads the losses here only
                             self.check_finite()
                             mean = self._log_train(window, time.perf_counter() - t0)
-                            bar.set_postfix(loss=f"{mean['total']:.3f}", l_sr=f"{mean['l_sr']:.3f}",
-                                            l_rec=f"{mean['l_rec']:.3f}")
+                            bar.set_postfix(
+                                loss=f"{mean['total']:.3f}", l_sr=f"{mean['l_sr']:.3f}", l_rec=f"{mean['l_rec']:.3f}"
+                            )
                             window = []
                         # alone: a flag; under torchrun an all_reduce that waits, so at the logged steps only
                         if (due or self.info.world == 1) and ddp.any_true([stop.requested], self.info)[0]:
                             self.save_last()
-                            raise TrainingInterrupted(f"stopped at step {self.step}; {self.run_dir / 'last.pt'} "
-                                                      f"saved, continue with --resume")
+                            raise TrainingInterrupted(
+                                f"stopped at step {self.step}; {self.run_dir / 'last.pt'} saved, continue with --resume"
+                            )
                         self._on_schedule()
                         if self.step >= self.stop_at:
                             break
@@ -399,9 +498,8 @@ class Trainer:
             finally:
                 bar.close()
         finished = self.step >= self.total_steps
-        if finished and self.s.eval_every >= 0:
-            if self.s.eval_every == 0 or self.step % self.s.eval_every:
-                self.evaluate()
+        if finished and self.s.eval_every >= 0 and (self.s.eval_every == 0 or self.step % self.s.eval_every):
+            self.evaluate()
         self.save_last(finished=finished)
         return {"step": self.step, "finished": finished, "best": self.best, "run_dir": str(self.run_dir)}
 
@@ -410,9 +508,16 @@ class Trainer:
         keys = list(window[-1])
         rows = torch.stack([torch.stack([w[k] for k in keys]) for w in window]).tolist()  # [steps][terms]
         mean = {k: sum(r[i] for r in rows) / len(rows) for i, k in enumerate(keys)}
-        self._log({"kind": "train", "step": self.step, "epoch": (self.step - 1) // self.steps_per_epoch,
-                   **self._group_lrs(),
-                   "time_s": round(elapsed, 3), **mean})
+        self._log(
+            {
+                "kind": "train",
+                "step": self.step,
+                "epoch": (self.step - 1) // self.steps_per_epoch,
+                **self._group_lrs(),
+                "time_s": round(elapsed, 3),
+                **mean,
+            }
+        )
         return mean
 
     def _group_lrs(self) -> dict[str, float]:

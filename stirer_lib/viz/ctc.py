@@ -4,6 +4,7 @@ CRNN scores 33 frames (columns of its feature map, each about 4 px of the 128 px
 classes. Greedy CTC decoding takes the best class per frame (the best path), merges repeated
 symbols and drops blanks: "--hh-e-ll-ll-oo-" -> "-h-e-l-l-o-" -> "hello" (Graves et al. 2006).
 """
+
 from __future__ import annotations
 
 import matplotlib.pyplot as plt
@@ -35,8 +36,9 @@ def _gray(image: torch.Tensor) -> torch.Tensor:
     return 0.299 * image[0] + 0.587 * image[1] + 0.114 * image[2]
 
 
-def plot_ctc_alignment(crnn: torch.nn.Module, image: torch.Tensor, label: str | None = None,
-                       fig: plt.Figure | None = None) -> plt.Figure:
+def plot_ctc_alignment(
+    crnn: torch.nn.Module, image: torch.Tensor, label: str | None = None, fig: plt.Figure | None = None
+) -> plt.Figure:
     """Image with the per-frame best symbols on top, and the frame x class probability heat map below.
 
     image: [C,32,128] in [0,1]. The white dots on the heat map mark the best path.
@@ -55,8 +57,16 @@ def plot_ctc_alignment(crnn: torch.nn.Module, image: torch.Tensor, label: str | 
     step = width / t_steps  # frame t covers about [t * step, (t + 1) * step)
     for t, s in enumerate(symbols):
         ax_img.axvline(t * step, color="tab:blue", lw=0.3, alpha=0.5)
-        ax_img.text((t + 0.5) * step, -2, s, ha="center", va="bottom", fontsize=8, family="monospace",
-                    color="0.6" if s == BLANK else "tab:red")
+        ax_img.text(
+            (t + 0.5) * step,
+            -2,
+            s,
+            ha="center",
+            va="bottom",
+            fontsize=8,
+            family="monospace",
+            color="0.6" if s == BLANK else "tab:red",
+        )
     ax_img.set_yticks([])
     ax_img.set_xlabel("x (pixels); one column of symbols per CTC frame")
     title = f"best path {path}\nmerge repeats {merged}  ->  drop blanks '{text}'"
@@ -123,8 +133,11 @@ def plot_misreads(dataset, hr: dict, lr: dict, n: int = 6, fig: plt.Figure | Non
     idx = misread_indices(hr, lr, n) if any(hr["correct"]) else []
     fig = fig or plt.figure(figsize=(8, 1.2 * max(len(idx), 1) + 0.4))
     if not idx:
-        why = ("CRNN reads no HR word of this split yet" if not any(hr["correct"])
-               else "every word CRNN reads on HR it also reads on bicubic LR")
+        why = (
+            "CRNN reads no HR word of this split yet"
+            if not any(hr["correct"])
+            else "every word CRNN reads on HR it also reads on bicubic LR"
+        )
         fig.text(0.5, 0.5, f"no misreads to show: {why}", ha="center", fontsize=10)
         return fig
     axes = fig.subplots(len(idx), 2, squeeze=False)
@@ -134,8 +147,11 @@ def plot_misreads(dataset, hr: dict, lr: dict, n: int = 6, fig: plt.Figure | Non
         for ax, img, res, name in ((axes[row, 0], hr_img, hr, "HR"), (axes[row, 1], up, lr, "LR bicubic")):
             ax.imshow(img[:3].permute(1, 2, 0).numpy())
             ok = res["correct"][i]
-            ax.set_title(f"{name}: {res['preds'][i] or '(nothing)'} (label {label})", fontsize=9,
-                         color="tab:green" if ok else "tab:red")
+            ax.set_title(
+                f"{name}: {res['preds'][i] or '(nothing)'} (label {label})",
+                fontsize=9,
+                color="tab:green" if ok else "tab:red",
+            )
             ax.axis("off")
     fig.tight_layout()
     return fig

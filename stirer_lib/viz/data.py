@@ -3,10 +3,11 @@
 Used by notebook 01. Every function returns a matplotlib Figure (the notebook shows it);
 `degradation_explorer` returns an ipywidgets box when interactive, else a static Figure.
 """
+
 from __future__ import annotations
 
 from collections import Counter
-from typing import Sequence
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -46,9 +47,13 @@ def sample_grid(datasets: dict[str, object], n: int = 6, title: str = "HR / LR /
 def label_stats(labels: Sequence[str], raw: Sequence[str] | None = None) -> dict[str, float]:
     """Numbers about a list of (filtered) labels and, optionally, their raw stored form."""
     lengths = np.array([len(s) for s in labels])
-    out = {"n": len(labels), "mean length": float(lengths.mean()), "max length": int(lengths.max()),
-           "share > 20 chars": float((lengths > 20).mean()),
-           "share with digits": float(np.mean([any(c.isdigit() for c in s) for s in labels]))}
+    out = {
+        "n": len(labels),
+        "mean length": float(lengths.mean()),
+        "max length": int(lengths.max()),
+        "share > 20 chars": float((lengths > 20).mean()),
+        "share with digits": float(np.mean([any(c.isdigit() for c in s) for s in labels])),
+    }
     if raw is not None:
         out["raw with upper case"] = float(np.mean([any(c.isupper() for c in s) for s in raw]))
         out["raw with punctuation"] = float(np.mean([any(not c.isalnum() for c in s) for s in raw]))
@@ -80,7 +85,7 @@ def degradation_steps(steps: list[tuple[str, np.ndarray]], params: dict | None =
     cols = min(4, len(steps))
     rows = -(-len(steps) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 1.35 * rows + (0.3 if params else 0)), squeeze=False)
-    for ax in list(axes.flat)[len(steps):]:
+    for ax in list(axes.flat)[len(steps) :]:
         fig.delaxes(ax)
     for ax, (name, img) in zip(axes.flat, steps):
         ax.set_xticks([]), ax.set_yticks([])
@@ -100,23 +105,26 @@ def _fmt(v) -> str:
 
 def _degrade_once(scene: np.ndarray, blur: float, scale: float, noise: float, quality: int, seed: int = 0):
     from ..data.camera import CameraParams, capture
+
     p = CameraParams(blur=blur, scale=scale, noise=noise, quality=quality)
     return capture(scene, p, np.random.default_rng(seed))
 
 
 def degradation_grid(scene: np.ndarray, settings: Sequence[dict] | None = None) -> plt.Figure:
     """The static fallback of the explorer: the LR (bicubic back to HR size) for a few settings."""
-    settings = settings or [dict(blur=0.0, scale=2.0, noise=0.0, quality=100),
-                            dict(blur=1.0, scale=2.0, noise=0.0, quality=100),
-                            dict(blur=0.5, scale=3.5, noise=0.0, quality=100),
-                            dict(blur=0.5, scale=2.5, noise=8.0, quality=100),
-                            dict(blur=0.5, scale=2.5, noise=2.0, quality=25),
-                            dict(blur=1.2, scale=4.0, noise=5.0, quality=50)]
+    settings = settings or [
+        dict(blur=0.0, scale=2.0, noise=0.0, quality=100),
+        dict(blur=1.0, scale=2.0, noise=0.0, quality=100),
+        dict(blur=0.5, scale=3.5, noise=0.0, quality=100),
+        dict(blur=0.5, scale=2.5, noise=8.0, quality=100),
+        dict(blur=0.5, scale=2.5, noise=2.0, quality=25),
+        dict(blur=1.2, scale=4.0, noise=5.0, quality=50),
+    ]
     cols = 4
     rows = -(-(len(settings) + 1) // cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.0 * cols, 1.45 * rows), squeeze=False)
     axes = list(axes.flat)
-    for ax in axes[len(settings) + 1:]:
+    for ax in axes[len(settings) + 1 :]:
         fig.delaxes(ax)
     for ax in axes:
         ax.set_xticks([]), ax.set_yticks([])
@@ -124,8 +132,9 @@ def degradation_grid(scene: np.ndarray, settings: Sequence[dict] | None = None) 
     for ax, s in zip(axes[1:], settings):
         lr = _degrade_once(scene, **s)[-1][1]
         ax.imshow(np.asarray(Image.fromarray(lr.astype(np.uint8)).resize((128, 32), Image.BICUBIC)))
-        ax.set_title(f"blur {s['blur']:.1f}, scale {s['scale']:.1f}\nnoise {s['noise']:.0f}, JPEG q {s['quality']}",
-                     fontsize=9)
+        ax.set_title(
+            f"blur {s['blur']:.1f}, scale {s['scale']:.1f}\nnoise {s['noise']:.0f}, JPEG q {s['quality']}", fontsize=9
+        )
     fig.tight_layout()
     return fig
 
@@ -135,14 +144,18 @@ def degradation_explorer(scene: np.ndarray, interactive: bool = True):
     if not interactive:
         return degradation_grid(scene)
     import ipywidgets as w
+
     out = w.Output()
-    sliders = dict(blur=w.FloatSlider(value=0.6, min=0, max=2.5, step=0.1, description="blur sigma"),
-                   scale=w.FloatSlider(value=2.5, min=2, max=6, step=0.1, description="scale"),
-                   noise=w.FloatSlider(value=3, min=0, max=20, step=0.5, description="noise sigma"),
-                   quality=w.IntSlider(value=80, min=5, max=100, step=5, description="JPEG q"))
+    sliders = dict(
+        blur=w.FloatSlider(value=0.6, min=0, max=2.5, step=0.1, description="blur sigma"),
+        scale=w.FloatSlider(value=2.5, min=2, max=6, step=0.1, description="scale"),
+        noise=w.FloatSlider(value=3, min=0, max=20, step=0.5, description="noise sigma"),
+        quality=w.IntSlider(value=80, min=5, max=100, step=5, description="JPEG q"),
+    )
 
     def draw(_=None) -> None:
         from IPython.display import display
+
         with out:
             out.clear_output(wait=True)
             steps = _degrade_once(scene, **{k: s.value for k, s in sliders.items()})

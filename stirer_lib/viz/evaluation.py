@@ -11,13 +11,14 @@ Reference numbers, all from docs/DESIGN.md section 2 (which records the paper an
 the paper's Table 1 (TextZoom, accuracy of the unified model, PSNR / SSIM), Table 3 (ablations),
 Table 5 (efficiency, "FLOPs" = multiply-adds), and the release log of the official README.
 """
+
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -34,12 +35,23 @@ PAPER_TABLE1 = {
     "CRNN on LR (bicubic), paper": (37.5, 21.4, 21.1, 27.3, 20.35, 0.6961),
 }
 # the official README's log of STIRER_Final_Release.pth: last step per split, means of the split means
-RELEASE_LOG = {"easy": (87.89, 25.15, 0.8741), "medium": (74.20, 20.66, 0.6858), "hard": (59.64, 21.12, 0.7350),
-               "mean_of_splits": (73.91, 22.31, 0.7650), "crnn_on_sr": (52.56, 31.61, 27.48, 38.10)}
+RELEASE_LOG = {
+    "easy": (87.89, 25.15, 0.8741),
+    "medium": (74.20, 20.66, 0.6858),
+    "hard": (59.64, 21.12, 0.7350),
+    "mean_of_splits": (73.91, 22.31, 0.7650),
+    "crnn_on_sr": (52.56, 31.61, 27.48, 38.10),
+}
 # paper Table 3 (ablations): accuracy over all images (%), PSNR (dB); None = not applicable
-PAPER_TABLE3 = {"full": (74.8, 22.46), "no_pstst": (67.5, 21.76), "no_mini_decoders": (74.1, 22.34),
-                "no_stl": (72.7, 22.13), "no_bigru": (70.6, 22.00), "no_stisr_decoder": (73.1, None),
-                "no_str_decoder": (None, 22.14)}
+PAPER_TABLE3 = {
+    "full": (74.8, 22.46),
+    "no_pstst": (67.5, 21.76),
+    "no_mini_decoders": (74.1, 22.34),
+    "no_stl": (72.7, 22.13),
+    "no_bigru": (70.6, 22.00),
+    "no_stisr_decoder": (73.1, None),
+    "no_str_decoder": (None, 22.14),
+}
 
 
 @dataclass
@@ -68,18 +80,29 @@ def _rgb(x: torch.Tensor) -> np.ndarray:
 
 
 @torch.no_grad()
-def collect_examples(model: torch.nn.Module, dataset, indices: Sequence[int], device: str | torch.device = "cpu",
-                     crnn: torch.nn.Module | None = None) -> dict:
+def collect_examples(
+    model: torch.nn.Module,
+    dataset,
+    indices: Sequence[int],
+    device: str | torch.device = "cpu",
+    crnn: torch.nn.Module | None = None,
+) -> dict:
     """Run the model on some test items -> {"labels", "lr", "hr", "steps": [(name, srs, preds)], "crnn"}."""
     batch = collate_eval([dataset[i] for i in indices])
     model = model.to(device).eval()
     out = model(batch["lr"].to(device), generate=True)
     steps = step_outputs(out)
     names = [f"step {i} (block {i + 1})" for i in range(len(steps) - 1)] + [f"step {len(steps) - 1} (final)"]
-    return {"labels": batch["labels"], "lr": batch["lr"], "hr": batch["hr"],
-            "steps": [(n, sr.cpu() if sr is not None else None, [filter_label(p) for p in preds] if preds else None)
-                      for n, (preds, sr) in zip(names, steps)],
-            "crnn": crnn_read(crnn.to(device).eval(), out.sr) if crnn is not None and out.sr is not None else None}
+    return {
+        "labels": batch["labels"],
+        "lr": batch["lr"],
+        "hr": batch["hr"],
+        "steps": [
+            (n, sr.cpu() if sr is not None else None, [filter_label(p) for p in preds] if preds else None)
+            for n, (preds, sr) in zip(names, steps)
+        ],
+        "crnn": crnn_read(crnn.to(device).eval(), out.sr) if crnn is not None and out.sr is not None else None,
+    }
 
 
 def examples_figure(ex: dict, max_items: int = 6) -> plt.Figure:
@@ -117,9 +140,11 @@ def word_figure(ex: dict, indices: Sequence[int] = (0,), panel_px: int = 440) ->
     blocks = []
     for i in indices:
         label = ex["labels"][i]
-        panels = [("LR (bicubic)", bicubic_upsample(ex["lr"][i:i + 1])[0], None, label)]
-        panels += [(name, None if imgs is None else imgs[i], preds[i] if preds else None, label)
-                   for name, imgs, preds in ex["steps"]]
+        panels = [("LR (bicubic)", bicubic_upsample(ex["lr"][i : i + 1])[0], None, label)]
+        panels += [
+            (name, None if imgs is None else imgs[i], preds[i] if preds else None, label)
+            for name, imgs, preds in ex["steps"]
+        ]
         crnn = f"; CRNN on the final SR: {ex['crnn'][i] or '(nothing)'}" if ex.get("crnn") else ""
         panels.append((f"HR: {label}{crnn}", ex["hr"][i], None, label))
         blocks.append(panels)
@@ -140,8 +165,7 @@ def word_figure(ex: dict, indices: Sequence[int] = (0,), panel_px: int = 440) ->
             if pred is None:
                 ax.set_title(name, fontsize=10)
             else:
-                ax.set_title(f"{name}: {pred or '(nothing)'}", fontsize=10,
-                             color="green" if pred == label else "red")
+                ax.set_title(f"{name}: {pred or '(nothing)'}", fontsize=10, color="green" if pred == label else "red")
     for ax in list(axes.flat):
         if id(ax) not in used:
             fig.delaxes(ax)
@@ -196,18 +220,26 @@ def comparison_table(results: dict, name: str = "ours") -> str:
     acc = lambda k: s[k]["steps"][-1]["acc"] if k in s else None
     head = f"{'':34}{'easy':>7}{'medium':>8}{'hard':>7}{'mean':>8}{'all':>8}{'PSNR':>8}{'SSIM':>8}"
     lines = [head, "-" * len(head)]
-    lines.append(f"{name + ' (mean of splits | over all)':34}{_f(acc('easy')):>7}{_f(acc('medium')):>8}"
-                 f"{_f(acc('hard')):>7}{_f(m['acc']):>8}{_f(a['acc']):>8}"
-                 f"{_f(m['psnr']) + '|' + _f(a['psnr']):>14}{_f(m['ssim'], 4) + '|' + _f(a['ssim'], 4):>14}")
-    lines.append(f"{name + ': CRNN on our SR':34}{_f(s.get('easy', {}).get('crnn_acc')):>7}"
-                 f"{_f(s.get('medium', {}).get('crnn_acc')):>8}{_f(s.get('hard', {}).get('crnn_acc')):>7}"
-                 f"{_f(m['crnn_acc']):>8}{_f(a['crnn_acc']):>8}")
-    lines.append(f"{name + ': CRNN on bicubic LR / HR':34}{'':>7}{'':>8}{'':>7}"
-                 f"{'':>8}{_f(a['crnn_acc_lr_bicubic']) + '/' + _f(a['crnn_acc_hr']):>14}"
-                 f"{_f(a['bicubic']['psnr']):>8}{_f(a['bicubic']['ssim'], 4):>8}   (bicubic LR)")
+    lines.append(
+        f"{name + ' (mean of splits | over all)':34}{_f(acc('easy')):>7}{_f(acc('medium')):>8}"
+        f"{_f(acc('hard')):>7}{_f(m['acc']):>8}{_f(a['acc']):>8}"
+        f"{_f(m['psnr']) + '|' + _f(a['psnr']):>14}{_f(m['ssim'], 4) + '|' + _f(a['ssim'], 4):>14}"
+    )
+    lines.append(
+        f"{name + ': CRNN on our SR':34}{_f(s.get('easy', {}).get('crnn_acc')):>7}"
+        f"{_f(s.get('medium', {}).get('crnn_acc')):>8}{_f(s.get('hard', {}).get('crnn_acc')):>7}"
+        f"{_f(m['crnn_acc']):>8}{_f(a['crnn_acc']):>8}"
+    )
+    lines.append(
+        f"{name + ': CRNN on bicubic LR / HR':34}{'':>7}{'':>8}{'':>7}"
+        f"{'':>8}{_f(a['crnn_acc_lr_bicubic']) + '/' + _f(a['crnn_acc_hr']):>14}"
+        f"{_f(a['bicubic']['psnr']):>8}{_f(a['bicubic']['ssim'], 4):>8}   (bicubic LR)"
+    )
     e, md, h, mean = (RELEASE_LOG[k] for k in ("easy", "medium", "hard", "mean_of_splits"))
-    lines.append(f"{'release log (official README)':34}{e[0]:>7.2f}{md[0]:>8.2f}{h[0]:>7.2f}{mean[0]:>8.2f}"
-                 f"{'':>8}{mean[1]:>8.2f}{mean[2]:>8.4f}   (mean of splits)")
+    lines.append(
+        f"{'release log (official README)':34}{e[0]:>7.2f}{md[0]:>8.2f}{h[0]:>7.2f}{mean[0]:>8.2f}"
+        f"{'':>8}{mean[1]:>8.2f}{mean[2]:>8.4f}   (mean of splits)"
+    )
     c = RELEASE_LOG["crnn_on_sr"]
     lines.append(f"{'release log: CRNN on SR':34}{c[0]:>7.2f}{c[1]:>8.2f}{c[2]:>7.2f}{'':>8}{c[3]:>8.2f}")
     for row, (pe, pm, ph, pall, pp, ps) in PAPER_TABLE1.items():
@@ -233,8 +265,14 @@ def ablation_table(ablations: dict[str, dict]) -> str:
     return "\n".join(lines)
 
 
-def image_browser(dataset, model: torch.nn.Module, interactive: bool = True, device: str | torch.device = "cpu",
-                  crnn: torch.nn.Module | None = None, static_items: int = 2):
+def image_browser(
+    dataset,
+    model: torch.nn.Module,
+    interactive: bool = True,
+    device: str | torch.device = "cpu",
+    crnn: torch.nn.Module | None = None,
+    static_items: int = 2,
+):
     """A slider over the test set: one word at a time, LR / SR of each step / HR, each panel >= 400 px wide.
 
     Headless (interactive=False): one Figure of the first `static_items` words."""
@@ -263,14 +301,26 @@ def ood_rows(runs: dict[str, dict]) -> tuple[list[list[str]], list[str]]:
     """Rows and headers of a Markdown table comparing evaluations (e.g. in distribution vs out of distribution):
     per run, the final decoder's and the best mini decoder's accuracy, PSNR / SSIM of the SR image against
     bicubic's, and the CRNN on SR / bicubic LR / HR (mean of splits)."""
-    headers = ["test set", "final decoder (%)", "best mini decoder (%)", "PSNR SR / bicubic (dB)",
-               "SSIM SR / bicubic", "CRNN on SR / bicubic LR / HR (%)"]
+    headers = [
+        "test set",
+        "final decoder (%)",
+        "best mini decoder (%)",
+        "PSNR SR / bicubic (dB)",
+        "SSIM SR / bicubic",
+        "CRNN on SR / bicubic LR / HR (%)",
+    ]
     rows = []
     for name, res in runs.items():
         m = res["mean_of_splits"]
         minis = [s["acc"] for s in m["steps"][:-1] if s.get("acc") is not None]
-        rows.append([name, _f(m["acc"]), _f(max(minis)) if minis else "-",
-                     f"{_f(m['psnr'])} / {_f(m['bicubic']['psnr'])}",
-                     f"{_f(m['ssim'], 4)} / {_f(m['bicubic']['ssim'], 4)}",
-                     f"{_f(m['crnn_acc'], 1)} / {_f(m['crnn_acc_lr_bicubic'], 1)} / {_f(m['crnn_acc_hr'], 1)}"])
+        rows.append(
+            [
+                name,
+                _f(m["acc"]),
+                _f(max(minis)) if minis else "-",
+                f"{_f(m['psnr'])} / {_f(m['bicubic']['psnr'])}",
+                f"{_f(m['ssim'], 4)} / {_f(m['bicubic']['ssim'], 4)}",
+                f"{_f(m['crnn_acc'], 1)} / {_f(m['crnn_acc_lr_bicubic'], 1)} / {_f(m['crnn_acc_hr'], 1)}",
+            ]
+        )
     return rows, headers

@@ -6,6 +6,7 @@ is its *own* reader. `checked` says how each row was verified for this course: "
 the row copied from it), "secondary" (a survey README quoting the paper), "paper" (the paper's table as recalled,
 not re-read here: its weighted average agrees with the three splits; check the table before citing it).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -26,23 +27,51 @@ class FieldRow:
 
 
 FIELD: tuple[FieldRow, ...] = (
-    FieldRow("bicubic", "CRNN", 36.4, 21.1, 21.1, 26.8, "TSRN paper (Wang et al., ECCV 2020, arXiv 2005.03341)", "paper"),
+    FieldRow(
+        "bicubic", "CRNN", 36.4, 21.1, 21.1, 26.8, "TSRN paper (Wang et al., ECCV 2020, arXiv 2005.03341)", "paper"
+    ),
     FieldRow("bicubic", "ASTER", 64.7, 42.4, 31.2, 47.2, "TSRN paper (ECCV 2020)", "paper"),
     FieldRow("TSRN", "CRNN", 52.5, 38.2, 31.4, 41.4, "TSRN paper (ECCV 2020)", "paper"),
-    FieldRow("TSRN", "ASTER", 75.1, 56.3, 40.1, 58.3,
-             "github.com/yfaqh/Awesome-Scene-Text-Image-Super-Resolution (quoting the paper)", "secondary"),
+    FieldRow(
+        "TSRN",
+        "ASTER",
+        75.1,
+        56.3,
+        40.1,
+        58.3,
+        "github.com/yfaqh/Awesome-Scene-Text-Image-Super-Resolution (quoting the paper)",
+        "secondary",
+    ),
     FieldRow("TATT", "CRNN", 62.6, 53.4, 39.8, 52.6, "TATT paper (Ma et al., CVPR 2022, arXiv 2203.09388)", "paper"),
     FieldRow("TATT", "ASTER", 78.9, 63.4, 45.4, 63.6, "TATT paper (CVPR 2022)", "paper"),
-    FieldRow("C3-STISR", "CRNN", 65.2, 53.6, 39.8, 53.7, "C3-STISR paper (Zhao et al., IJCAI 2022, arXiv 2204.14044)",
-             "paper"),
+    FieldRow(
+        "C3-STISR",
+        "CRNN",
+        65.2,
+        53.6,
+        39.8,
+        53.7,
+        "C3-STISR paper (Zhao et al., IJCAI 2022, arXiv 2204.14044)",
+        "paper",
+    ),
     FieldRow("C3-STISR", "ASTER", 79.1, 63.3, 46.8, 64.1, "C3-STISR paper (IJCAI 2022)", "paper"),
     FieldRow("LEMMA", "CRNN", 64.98, 59.89, 43.48, 56.73, "github.com/csguoh/LEMMA README (re-trained model)", "read"),
     FieldRow("LEMMA", "ASTER", 81.53, 67.40, 48.85, 66.93, "github.com/csguoh/LEMMA README (re-trained model)", "read"),
-    FieldRow("PEAN", "CRNN", 68.9, 60.2, 45.9, 59.0, "PEAN paper (Zhao et al., ACM MM 2024, arXiv 2311.17955)", "paper"),
+    FieldRow(
+        "PEAN", "CRNN", 68.9, 60.2, 45.9, 59.0, "PEAN paper (Zhao et al., ACM MM 2024, arXiv 2311.17955)", "paper"
+    ),
     FieldRow("PEAN", "ASTER", 84.5, 71.4, 52.9, 70.6, "PEAN paper (ACM MM 2024)", "paper"),
     FieldRow("STIRER", "CRNN on its SR", 52.56, 31.61, 27.48, 38.10, "github.com/zhaominyiz/STIRER test log", "read"),
-    FieldRow("STIRER", "its own reader", 87.89, 74.20, 59.64, 74.8,
-             "github.com/zhaominyiz/STIRER test log; paper Table 1", "read"),
+    FieldRow(
+        "STIRER",
+        "its own reader",
+        87.89,
+        74.20,
+        59.64,
+        74.8,
+        "github.com/zhaominyiz/STIRER test log; paper Table 1",
+        "read",
+    ),
 )
 
 
@@ -54,8 +83,19 @@ def field_rows(reader: str | None = None) -> tuple[list[list[str]], list[str]]:
     rows = [r for r in FIELD if reader is None or r.reader == reader or r.method == "STIRER"]
     rows = sorted(rows, key=lambda r: (order.get(r.reader, 2), r.average))
     headers = ["method", "read by", "easy", "medium", "hard", "average (%)", "source", "checked"]
-    return [[r.method, r.reader, f"{r.easy:.1f}", f"{r.medium:.1f}", f"{r.hard:.1f}", f"{r.average:.1f}", r.source,
-             r.checked] for r in rows], headers
+    return [
+        [
+            r.method,
+            r.reader,
+            f"{r.easy:.1f}",
+            f"{r.medium:.1f}",
+            f"{r.hard:.1f}",
+            f"{r.average:.1f}",
+            r.source,
+            r.checked,
+        ]
+        for r in rows
+    ], headers
 
 
 def stirer_sr_rank(reader: str = "CRNN") -> str:
@@ -65,8 +105,11 @@ def stirer_sr_rank(reader: str = "CRNN") -> str:
     above = [r for r in methods if r.average > own.average]
     below = [r for r in methods if r.average <= own.average]
     bic = next(r for r in FIELD if r.method == "bicubic" and r.reader == reader)
-    return (f"read by {reader}, STIRER's SR images ({own.average:.1f} %) rank below "
-            f"{', '.join(f'{r.method} ({r.average:.1f} %)' for r in above) or 'no method'}"
-            + (f" and above {', '.join(f'{r.method} ({r.average:.1f} %)' for r in below)}" if below else "")
-            + f", and above bicubic ({bic.average:.1f} %); STIRER's own reader ({next(r for r in FIELD if r.reader == 'its own reader').average:.1f} %) "
-              f"reads more than any of them")
+    reader_own = next(r for r in FIELD if r.reader == "its own reader")
+    return (
+        f"read by {reader}, STIRER's SR images ({own.average:.1f} %) rank below "
+        f"{', '.join(f'{r.method} ({r.average:.1f} %)' for r in above) or 'no method'}"
+        + (f" and above {', '.join(f'{r.method} ({r.average:.1f} %)' for r in below)}" if below else "")
+        + f", and above bicubic ({bic.average:.1f} %); STIRER's own reader ({reader_own.average:.1f} %) "
+        f"reads more than any of them"
+    )

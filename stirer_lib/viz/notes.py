@@ -4,15 +4,19 @@ Notebooks display these as Markdown (rendered in JupyterLab and in the HTML copi
 printing dicts or dataclass reprs. Every function returns the Markdown string and, with
 `show=True` (the default), displays it.
 """
+
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-SMOKE_NOTE = ("**Smoke run: the numbers in this notebook mean nothing.** The `smoke` profile trains for a few "
-              "steps on a few dozen generated images, only to check that every cell runs (the tests run it). To see "
-              "STIRER learn, set `profile = \"cpu\"` in the parameters cell (the notebooks' default) or run the course "
-              "with `--profile cpu`.")
+SMOKE_NOTE = (
+    "**Smoke run: the numbers in this notebook mean nothing.** The `smoke` profile trains for a few "
+    "steps on a few dozen generated images, only to check that every cell runs (the tests run it). To see "
+    'STIRER learn, set `profile = "cpu"` in the parameters cell (the notebooks\' default) or run the course '
+    "with `--profile cpu`."
+)
 
 # one line per profile, for the header of every notebook (stirer_lib/course/profiles.py holds the settings)
 PROFILE_WORDS = {
@@ -22,13 +26,16 @@ PROFILE_WORDS = {
     "gpu": "one GPU: the release model on TextZoom-like synthetic words at scale",
     "paper": "the paper's recipe on real MJSynth + SynthText + TextZoom (under `data/`)",
 }
-SWITCH = ("To switch, set `profile` in the parameters cell (`smoke`, `cpu`, `cpu-long`, `gpu`, `paper`; "
-          "notebook 01 explains).")
+SWITCH = (
+    "To switch, set `profile` in the parameters cell (`smoke`, `cpu`, `cpu-long`, `gpu`, `paper`; "
+    "notebook 01 explains)."
+)
 
 
 def _show(md: str, show: bool) -> str:
     if show:
         from IPython.display import Markdown, display
+
         display(Markdown(md))
     return md
 
@@ -67,8 +74,13 @@ def run_header(prof: Any, show: bool = True, weights: str | None = None, **extra
     sentence, e.g. stirer_lib.course.reference.weights_note, saying which parameter trains your own), then a
     table of data, run directory, device (and `extra` rows); in the smoke profile it opens with a warning that
     its numbers mean nothing."""
-    rows = [("profile", prof.name), ("data", f"`{prof.data.root}`"), ("run directory", f"`{prof.run_dir}`"),
-            ("device", getattr(prof, "device", "cpu")), *extra.items()]
+    rows = [
+        ("profile", prof.name),
+        ("data", f"`{prof.data.root}`"),
+        ("run directory", f"`{prof.run_dir}`"),
+        ("device", getattr(prof, "device", "cpu")),
+        *extra.items(),
+    ]
     words = PROFILE_WORDS.get(prof.name)
     lines = [f"**Profile `{prof.name}`**" + (f": {words}." if words else ".") + f" {SWITCH}"]
     if weights:

@@ -6,6 +6,7 @@ the final decoder's accuracy and the SR image's PSNR gain over bicubic (mean of 
 evaluated). The release's budget is marked for scale: different data (MJSynth + SynthText, then TextZoom),
 labelled so.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -52,8 +53,9 @@ def stage_points(path: str | Path, offset: int = 0) -> tuple[list[tuple[int, flo
     return points, offset + last_step * per_step
 
 
-def run_curve(name: str, pretrain_log: str | Path | None, finetune_log: str | Path | None,
-              finetune_offset: int | None = None) -> Curve:
+def run_curve(
+    name: str, pretrain_log: str | Path | None, finetune_log: str | Path | None, finetune_offset: int | None = None
+) -> Curve:
     """A run's curve from its stages' logs; fine-tuning starts after the pretraining's images (or finetune_offset,
     the images of the pretraining it was initialised from when that was another run's)."""
     curve = Curve(name)
@@ -72,19 +74,28 @@ def run_curve(name: str, pretrain_log: str | Path | None, finetune_log: str | Pa
 def scaling_figure(curves: list[Curve], release: bool = True) -> plt.Figure:
     """Final-decoder accuracy and SR gain over bicubic against training images seen (log x), one line per run."""
     fig, axes = plt.subplots(1, 2, figsize=(12, 4.2))
-    panels = ((axes[0], "acc", "final decoder accuracy (%)", RELEASE_FINAL_ACC),
-              (axes[1], "gain", "SR PSNR - bicubic PSNR (dB)", RELEASE_SR_GAIN))
+    panels = (
+        (axes[0], "acc", "final decoder accuracy (%)", RELEASE_FINAL_ACC),
+        (axes[1], "gain", "SR PSNR - bicubic PSNR (dB)", RELEASE_SR_GAIN),
+    )
     for ax, key, label, release_y in panels:
         for c in curves:
             pts = [(x, y) for x, y in zip(c.images, getattr(c, key)) if y is not None and x > 0]
             if not pts:
                 continue
-            line, = ax.plot(*zip(*pts), marker="o", ms=3, label=c.name)
+            (line,) = ax.plot(*zip(*pts), marker="o", ms=3, label=c.name)
             if c.finetune_from:
                 ax.axvline(c.finetune_from, color=line.get_color(), ls=":", lw=1)
         if release:
-            ax.plot([RELEASE_IMAGES], [release_y], marker="*", ms=14, color="black", ls="none",
-                    label="release (TextZoom: other data)")
+            ax.plot(
+                [RELEASE_IMAGES],
+                [release_y],
+                marker="*",
+                ms=14,
+                color="black",
+                ls="none",
+                label="release (TextZoom: other data)",
+            )
         ax.set_xscale("log")
         ax.set_xlabel("training images seen (log; dotted: fine-tuning starts)")
         ax.set_ylabel(label)
@@ -101,11 +112,18 @@ def scaling_sentences(curves: list[Curve]) -> str:
     ends = [(c.name, c.last()) for c in curves if c.last() is not None]
     if not ends:
         return "No run has a periodic evaluation to place on the curve yet."
+
     def fmt(v: float | None, unit: str, sign: bool = False) -> str:
         return "not measured" if v is None else (f"{v:+.2f}{unit}" if sign else f"{v:.1f}{unit}")
-    said = [f"{name} saw {images:,} training images: its final decoder reads {fmt(acc, ' %')} and its SR image is "
-            f"{fmt(gain, ' dB', True)} against bicubic" for name, (images, acc, gain) in ends]
+
+    said = [
+        f"{name} saw {images:,} training images: its final decoder reads {fmt(acc, ' %')} and its SR image is "
+        f"{fmt(gain, ' dB', True)} against bicubic"
+        for name, (images, acc, gain) in ends
+    ]
     most = max(ends, key=lambda e: e[1][0])
-    said.append(f"the release saw about {RELEASE_IMAGES / most[1][0]:,.0f} times the images of {most[0]} and reads "
-                f"{RELEASE_FINAL_ACC:.1f} % at {RELEASE_SR_GAIN:+.2f} dB on TextZoom")
+    said.append(
+        f"the release saw about {RELEASE_IMAGES / most[1][0]:,.0f} times the images of {most[0]} and reads "
+        f"{RELEASE_FINAL_ACC:.1f} % at {RELEASE_SR_GAIN:+.2f} dB on TextZoom"
+    )
     return "; ".join(said) + "."

@@ -1,14 +1,16 @@
 """Pictures of training: loss and accuracy curves (static or live), SR images and predictions per step."""
+
 from __future__ import annotations
 
 import io
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import matplotlib.pyplot as plt
-from matplotlib.ticker import PercentFormatter
 import torch
+from matplotlib.ticker import PercentFormatter
 
 from ..atomic_write import atomic_write_bytes
 from ..rundir import read_metrics
@@ -18,8 +20,15 @@ LOSS_KEYS = ("total", "l_sr", "l_rec")
 
 def _legend_below(ax: plt.Axes, handles: list, labels: list) -> None:
     """A legend under the axes (outside them, so it never covers a curve); tight_layout makes room for it."""
-    ax.legend(handles, labels, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.16),
-              ncol=min(3, max(1, len(labels))), frameon=False)
+    ax.legend(
+        handles,
+        labels,
+        fontsize=8,
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.16),
+        ncol=min(3, max(1, len(labels))),
+        frameon=False,
+    )
 
 
 def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: str = "") -> plt.Figure:
@@ -32,7 +41,9 @@ def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: s
     for key in LOSS_KEYS:
         pts = [(r["step"], r[key]) for r in train if key in r]
         if pts:
-            ax_loss.plot(*zip(*pts), label={"total": "L (Eq. 9)", "l_sr": "L_SR (Eq. 7)", "l_rec": "L_Rec (Eq. 8)"}[key])
+            ax_loss.plot(
+                *zip(*pts), label={"total": "L (Eq. 9)", "l_sr": "L_SR (Eq. 7)", "l_rec": "L_Rec (Eq. 8)"}[key]
+            )
     ax_loss.set_xlabel("step")
     ax_loss.set_ylabel("loss")
     if train:
@@ -45,8 +56,13 @@ def plot_curves(records: Sequence[dict], fig: plt.Figure | None = None, title: s
         n_steps = len(accs[-1])
         for k in range(n_steps):
             name = "final decoder" if k == n_steps - 1 else f"mini decoder {k + 1}"
-            ax_acc.plot(steps, [a[k] if len(a) > k and a[k] is not None else float("nan") for a in accs],
-                        marker="o", label=name, lw=2 if k == n_steps - 1 else 1)
+            ax_acc.plot(
+                steps,
+                [a[k] if len(a) > k and a[k] is not None else float("nan") for a in accs],
+                marker="o",
+                label=name,
+                lw=2 if k == n_steps - 1 else 1,
+            )
         ax_acc.set_ylabel("word accuracy (%)")
         ax_acc.yaxis.set_major_formatter(PercentFormatter(100, decimals=0))
         ax_acc.set_ylim(0, 100)
@@ -99,6 +115,7 @@ class LiveCurves:
 
     def _draw(self) -> None:
         from IPython.display import display
+
         if self._fig is None:
             self._fig = plt.figure(figsize=(11, 4.2))
         plot_curves(self.records, self._fig, self.title)
@@ -140,6 +157,7 @@ class StepProgress:
 
     def step(self, step: int, total: int | None = None) -> None:
         import time
+
         if total:
             self.total = int(total)
         if not self.enabled or not self.total:
@@ -153,8 +171,11 @@ class StepProgress:
         done = max(step - self.first, 1)
         elapsed = now - self.t0
         eta = elapsed / done * (self.total - step)
-        print(f"{self.name}: step {step}/{self.total} ({100 * step / self.total:.0f} %), {_clock(elapsed)} elapsed, "
-              f"ETA {_clock(eta)}", flush=True)
+        print(
+            f"{self.name}: step {step}/{self.total} ({100 * step / self.total:.0f} %), {_clock(elapsed)} elapsed, "
+            f"ETA {_clock(eta)}",
+            flush=True,
+        )
         stride = max(1, round(self.every * self.total))
         self.next_at = (step // stride + 1) * stride
 
@@ -163,9 +184,15 @@ def _rgb(img: torch.Tensor) -> torch.Tensor:
     return img[:3].detach().float().clamp(0, 1).permute(1, 2, 0).cpu()
 
 
-def show_steps(lr: torch.Tensor, srs: Sequence[torch.Tensor | None], hr: torch.Tensor,
-               preds: Sequence[Sequence[str]], labels: Sequence[str], n: int = 4,
-               step_names: Sequence[str] | None = None) -> plt.Figure:
+def show_steps(
+    lr: torch.Tensor,
+    srs: Sequence[torch.Tensor | None],
+    hr: torch.Tensor,
+    preds: Sequence[Sequence[str]],
+    labels: Sequence[str],
+    n: int = 4,
+    step_names: Sequence[str] | None = None,
+) -> plt.Figure:
     """Per row one word: LR, the SR image of every step with that step's prediction, HR with the label.
 
     srs: the intermediate SR images then the final one ([B, 4, 32, 128] each, None if absent);
