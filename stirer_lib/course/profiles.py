@@ -111,6 +111,11 @@ class Profile:
         return dataclasses.asdict(self)
 
 
+def _stage(stage: str, **settings: Any) -> dict[str, Any]:
+    """{"pretrain.max_steps": 3500, ...}: a stage's settings as the dotted keys of a profile's changes."""
+    return {f"{stage}.{k}": v for k, v in settings.items()}
+
+
 # What each profile changes, as dotted keys (the same keys --set takes). A synthetic profile's data sizes and style
 # come from data/synth.py's SYNTH_SIZES / SYNTH_STYLES (`_synthetic_data`), the one place that writes them.
 # The measurements behind the cpu recipes: docs/EXPERIMENTS.md (the section named in each comment).
@@ -140,38 +145,34 @@ _CHANGES: dict[str, dict[str, Any]] = {
         # best_by "last": on 100 images per split the best-accuracy pick is noise.
         # pretraining at a constant rate after a warm-up (a decaying rate kept the CTC heads on their all-blank
         # plateau), fine-tuning with a cosine to 0 (a short run ends with small steps; "The SR path in a short run")
-        **{
-            f"pretrain.{k}": v
-            for k, v in dict(
-                max_steps=1600,
-                eval_every=800,
-                ckpt_every=200,
-                lr=2e-3,
-                lr_sr=2e-3,
-                lr_str=5e-4,
-                log_every=20,
-                eval_max_images=100,
-                best_by="last",
-                schedule="constant",
-                warmup_steps=50,
-            ).items()
-        },
-        **{
-            f"finetune.{k}": v
-            for k, v in dict(
-                max_steps=2000,
-                eval_every=1000,
-                ckpt_every=200,
-                lr=1e-3,
-                lr_sr=1e-3,
-                lr_str=5e-4,
-                log_every=20,
-                eval_max_images=100,
-                best_by="last",
-                schedule="cosine",
-                warmup_steps=50,
-            ).items()
-        },
+        **_stage(
+            "pretrain",
+            max_steps=1600,
+            eval_every=800,
+            ckpt_every=200,
+            lr=2e-3,
+            lr_sr=2e-3,
+            lr_str=5e-4,
+            log_every=20,
+            eval_max_images=100,
+            best_by="last",
+            schedule="constant",
+            warmup_steps=50,
+        ),
+        **_stage(
+            "finetune",
+            max_steps=2000,
+            eval_every=1000,
+            ckpt_every=200,
+            lr=1e-3,
+            lr_sr=1e-3,
+            lr_str=5e-4,
+            log_every=20,
+            eval_max_images=100,
+            best_by="last",
+            schedule="cosine",
+            warmup_steps=50,
+        ),
         "eval.batch_size": 64,
         "eval.ood_images": 300,
         "eval.heldout_images": 300,
@@ -196,38 +197,34 @@ _CHANGES: dict[str, dict[str, Any]] = {
         "model.t5_init": "t5",
         "model.sr_residual": True,
         "model.embed_dim": 48,
-        **{
-            f"pretrain.{k}": v
-            for k, v in dict(
-                max_steps=3500,
-                eval_every=500,
-                ckpt_every=250,
-                lr=2e-3,
-                lr_sr=2e-3,
-                lr_str=5e-4,
-                log_every=25,
-                eval_max_images=100,
-                best_by="last",
-                schedule="cosine",
-                warmup_steps=100,
-            ).items()
-        },
-        **{
-            f"finetune.{k}": v
-            for k, v in dict(
-                max_steps=6000,
-                eval_every=500,
-                ckpt_every=250,
-                lr=1e-3,
-                lr_sr=1e-3,
-                lr_str=5e-4,
-                log_every=25,
-                eval_max_images=100,
-                best_by="last",
-                schedule="cosine",
-                warmup_steps=50,
-            ).items()
-        },
+        **_stage(
+            "pretrain",
+            max_steps=3500,
+            eval_every=500,
+            ckpt_every=250,
+            lr=2e-3,
+            lr_sr=2e-3,
+            lr_str=5e-4,
+            log_every=25,
+            eval_max_images=100,
+            best_by="last",
+            schedule="cosine",
+            warmup_steps=100,
+        ),
+        **_stage(
+            "finetune",
+            max_steps=6000,
+            eval_every=500,
+            ckpt_every=250,
+            lr=1e-3,
+            lr_sr=1e-3,
+            lr_str=5e-4,
+            log_every=25,
+            eval_max_images=100,
+            best_by="last",
+            schedule="cosine",
+            warmup_steps=50,
+        ),
         "eval.batch_size": 64,
         "eval.ood_images": 300,
         "eval.heldout_images": 300,
@@ -257,18 +254,8 @@ _CHANGES: dict[str, dict[str, Any]] = {
         "data.num_workers": 8,
         "model.config": "release",
         "crnn.max_steps": 0,  # use the released ckpt/crnn.pth
-        **{
-            f"pretrain.{k}": v
-            for k, v in dict(
-                max_steps=None, epochs=8, batch_size=256, eval_every=5000, ckpt_every=1000, log_every=50
-            ).items()
-        },
-        **{
-            f"finetune.{k}": v
-            for k, v in dict(
-                max_steps=None, epochs=500, batch_size=48, eval_every=1000, ckpt_every=1000, log_every=50
-            ).items()
-        },
+        **_stage("pretrain", max_steps=None, epochs=8, batch_size=256, eval_every=5000, ckpt_every=1000, log_every=50),
+        **_stage("finetune", max_steps=None, epochs=500, batch_size=48, eval_every=1000, ckpt_every=1000, log_every=50),
         "eval.batch_size": 256,
         "course.cell_timeout_s": 7 * 24 * 3600,
     },
