@@ -134,10 +134,10 @@ def test_duration_words_quote_the_shipped_files(monkeypatch, tmp_path):
     (ref_dir / reference.RESULTS).write_text(json.dumps(results))
     monkeypatch.setattr(reference, "reference_dir", lambda profile: tmp_path / "reference" / profile)
     words = reference.duration_words("toy")
-    assert words.startswith("on 2 CPUs: ")
-    assert "the CRNN, this notebook took 9.4 minutes" in words
+    assert words.startswith("trained on 2 CPUs (") and words.endswith(")")
+    assert "the CRNN: this notebook took 9.4 minutes" in words
     assert words.count("training took 3.0 minutes") == 2  # 120 s + 60 s after the resume
-    assert words.endswith("the six notebooks ran 25.7 minutes in all")
+    assert words.endswith("the six notebooks ran 25.7 minutes in all)")
     results["provenance"]["command"] += " --resume"
     (ref_dir / reference.RESULTS).write_text(json.dumps(results))
     resumed = reference.duration_words("toy")

@@ -143,19 +143,19 @@ def _training_time(profile: str, part: str, ref: dict) -> str | None:
 
 def duration_words(profile: str) -> str | None:
     """How long a reference run trained, in words from its shipped files (the one source the notebooks quote):
-    "on 2 CPUs: the CRNN, this notebook took 9.4 minutes; stage 1 (pretraining), training took 6.6 minutes; ...";
-    None when the profile ships no reference run."""
+    "trained on 2 CPUs (the CRNN: this notebook took 9.4 minutes; stage 1 (pretraining): training took 6.6 minutes;
+    ...)"; None when the profile ships no reference run."""
     ref = load(profile)
     if ref is None:
         return None
-    said = [f"{TRAIN_WORDS[part]}, {took}" for part in PARTS if (took := _training_time(profile, part, ref))]
+    said = [f"{TRAIN_WORDS[part]}: {took}" for part in PARTS if (took := _training_time(profile, part, ref))]
     total = ref.get("total_minutes")
     whole = (
         ""
         if "--resume" in (ref.get("provenance") or {}).get("command", "") or not isinstance(total, (int, float))
         else f"; the six notebooks ran {total:.1f} minutes in all"
     )
-    return f"on {_machine_short(ref)}: " + ("; ".join(said) or "no training time recorded") + whole
+    return f"trained on {_machine_short(ref)} (" + ("; ".join(said) or "no training time recorded") + whole + ")"
 
 
 def weights_note(profile: str, part: str, use_reference: bool) -> str:
