@@ -211,41 +211,32 @@ def _main(argv: list[str] | None = None) -> int:
     return 0
 
 
+def _reader_line(r: dict) -> str:
+    """One evaluation of the reader yardstick, as printed."""
+    accs = "  ".join(f"{s} {v:5.1f}" for s, v in r["acc"].items())
+    return (
+        f"step {r['step']:>6}  ctc {r['loss']:.3f}  LR accuracy (%) {accs}  mean {r['mean']:5.1f}  {r['seconds']:.0f} s"
+    )
+
+
+def _sr_line(r: dict) -> str:
+    """One evaluation of the SR yardstick, as printed."""
+    splits = "  ".join(f"{s} {p:.2f}/{b:.2f}" for s, (p, b) in r["splits"].items())
+    return (
+        f"step {r['step']:>6}  loss {r['loss']:.4f}  PSNR SR/bicubic {splits}  gain {r['gain_db']:+.2f} dB, "
+        f"SSIM {r['ssim']:.4f} vs {r['bicubic']['ssim']:.4f} ({r['gain_ssim']:+.4f})  {r['seconds']:.0f} s"
+    )
+
+
 def _run(a: argparse.Namespace) -> None:
     """Train the job and print one line per evaluation."""
+    common = {"max_test": a.max_test, "seed": a.seed, "progress": not a.no_progress}
     if a.job == "reader":
-        for r in train_reader(
-            a.data,
-            a.run_dir,
-            a.steps,
-            a.eval_every,
-            a.source,
-            max_test=a.max_test,
-            seed=a.seed,
-            progress=not a.no_progress,
-        ):
-            accs = "  ".join(f"{s} {v:5.1f}" for s, v in r["acc"].items())
-            tqdm.write(
-                f"step {r['step']:>6}  ctc {r['loss']:.3f}  LR accuracy (%) {accs}  mean {r['mean']:5.1f}  "
-                f"{r['seconds']:.0f} s"
-            )
+        records, line = train_reader(a.data, a.run_dir, a.steps, a.eval_every, a.source, **common), _reader_line
     else:
-        for r in train_sr(
-            a.data,
-            a.steps,
-            a.eval_every,
-            a.width,
-            a.blocks,
-            max_test=a.max_test,
-            seed=a.seed,
-            progress=not a.no_progress,
-        ):
-            splits = "  ".join(f"{s} {p:.2f}/{b:.2f}" for s, (p, b) in r["splits"].items())
-            tqdm.write(
-                f"step {r['step']:>6}  loss {r['loss']:.4f}  PSNR SR/bicubic {splits}  "
-                f"gain {r['gain_db']:+.2f} dB, SSIM {r['ssim']:.4f} vs {r['bicubic']['ssim']:.4f} "
-                f"({r['gain_ssim']:+.4f})  {r['seconds']:.0f} s"
-            )
+        records, line = train_sr(a.data, a.steps, a.eval_every, a.width, a.blocks, **common), _sr_line
+    for r in records:
+        tqdm.write(line(r))
 
 
 def main(argv: list[str] | None = None) -> int:
