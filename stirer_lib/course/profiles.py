@@ -116,6 +116,12 @@ def _stage(stage: str, **settings: Any) -> dict[str, Any]:
     return {f"{stage}.{k}": v for k, v in settings.items()}
 
 
+# The lesson profiles' (cpu, cpu-long) learning rates and evaluation picks, written once:
+# lr 2e-3 / 1e-3, not the paper's 1e-4 at batch 256 for 8 epochs: a short run needs large steps;
+# best_by "last": on 100 images per split the best-accuracy pick is noise.
+_LESSON_PRETRAIN = dict(lr=2e-3, lr_sr=2e-3, lr_str=5e-4, eval_max_images=100, best_by="last")
+_LESSON_FINETUNE = dict(lr=1e-3, lr_sr=1e-3, lr_str=5e-4, eval_max_images=100, best_by="last")
+
 # What each profile changes, as dotted keys (the same keys --set takes). A synthetic profile's data sizes and style
 # come from data/synth.py's SYNTH_SIZES / SYNTH_STYLES (`_synthetic_data`), the one place that writes them.
 # The measurements behind the cpu recipes: docs/EXPERIMENTS.md (the section named in each comment).
@@ -141,35 +147,25 @@ _CHANGES: dict[str, dict[str, Any]] = {
         "model.t5_init": "t5",
         "model.sr_residual": True,
         "model.use_bigru": False,
-        # lr 2e-3 / 1e-3, not the paper's 1e-4 at batch 256 for 8 epochs: a short run needs large steps.
-        # best_by "last": on 100 images per split the best-accuracy pick is noise.
         # pretraining at a constant rate after a warm-up (a decaying rate kept the CTC heads on their all-blank
         # plateau), fine-tuning with a cosine to 0 (a short run ends with small steps; "The SR path in a short run")
         **_stage(
             "pretrain",
+            **_LESSON_PRETRAIN,
             max_steps=1600,
             eval_every=800,
             ckpt_every=200,
-            lr=2e-3,
-            lr_sr=2e-3,
-            lr_str=5e-4,
             log_every=20,
-            eval_max_images=100,
-            best_by="last",
             schedule="constant",
             warmup_steps=50,
         ),
         **_stage(
             "finetune",
+            **_LESSON_FINETUNE,
             max_steps=2000,
             eval_every=1000,
             ckpt_every=200,
-            lr=1e-3,
-            lr_sr=1e-3,
-            lr_str=5e-4,
             log_every=20,
-            eval_max_images=100,
-            best_by="last",
             schedule="cosine",
             warmup_steps=50,
         ),
@@ -199,29 +195,21 @@ _CHANGES: dict[str, dict[str, Any]] = {
         "model.embed_dim": 48,
         **_stage(
             "pretrain",
+            **_LESSON_PRETRAIN,
             max_steps=3500,
             eval_every=500,
             ckpt_every=250,
-            lr=2e-3,
-            lr_sr=2e-3,
-            lr_str=5e-4,
             log_every=25,
-            eval_max_images=100,
-            best_by="last",
             schedule="cosine",
             warmup_steps=100,
         ),
         **_stage(
             "finetune",
+            **_LESSON_FINETUNE,
             max_steps=6000,
             eval_every=500,
             ckpt_every=250,
-            lr=1e-3,
-            lr_sr=1e-3,
-            lr_str=5e-4,
             log_every=25,
-            eval_max_images=100,
-            best_by="last",
             schedule="cosine",
             warmup_steps=50,
         ),
