@@ -384,17 +384,19 @@ def crnn_step_fn(
 
 def stirer_steps(
     prof: Profile,
-    model: torch.nn.Module,
+    models: dict[str, torch.nn.Module],
     sets: dict[str, Dataset],
     tmp: Path,
     device: torch.device,
     n: int,
     scaled: dict[str, int],
 ) -> tuple[dict[str, float], float]:
-    """Seconds per training step of each stage (the Trainer's own train_step) and of one last.pt save."""
+    """Seconds per training step of each stage (the Trainer's own train_step, on the stage's model with its frozen
+    part) and of one last.pt save."""
     out, save_s = {}, 0.0
     for stage in ("pretrain", "finetune"):
         s = dataclasses.replace(prof.stage(stage), eval_every=-1)
+        model = models[stage]
         trainer = Trainer(
             model,
             sets[stage],
@@ -452,8 +454,9 @@ def measure(prof: Profile, device: torch.device, n: int) -> Measured:
         start_s = start_seconds()
         other = "small" if prof.model.config == "release" else "release"
         t0 = time.perf_counter()
-        model = build_model(prof).to(device)
-        build_s = time.perf_counter() - t0 + seconds(lambda: build_stirer(config_from_name(other)), device)
+        models = {stage: build_model(prof, stage).to(device) for stage in ("pretrain", "finetune")}  # the same or
+        # (fine-tuning from a reference run's pretrained model) another
+        build_s = (time.perf_counter() - t0) / 2 + seconds(lambda: build_stirer(config_from_name(other)), device)
         scaled: dict[str, int] = {}
         crnn = CRNN(HR_HEIGHT, 1, NUM_CTC_CLASSES, prof.crnn.hidden, prof.crnn.width).to(device).train()
         crnn_step, batch = time_steps(
@@ -467,8 +470,8 @@ def measure(prof: Profile, device: torch.device, n: int) -> Measured:
         )
         if batch < prof.crnn.batch_size:
             scaled["CRNN step"] = batch
-        steps, save_s = stirer_steps(prof, model, sets, tmp / "runs", device, n, scaled)
-        evals = eval_costs(prof, model, crnn.eval(), test, device, max(1, n // 2), scaled)
+        steps, save_s = stirer_steps(prof, models, sets, tmp / "runs", device, n, scaled)
+        evals = eval_costs(prof, models["finetune"], crnn.eval(), test, device, max(1, n // 2), scaled)
         return Measured(
             **gen,
             start_s=start_s,
@@ -476,7 +479,7 @@ def measure(prof: Profile, device: torch.device, n: int) -> Measured:
             item_s=item_s,
             crnn_step_s=crnn_step,
             crnn_params=count_parameters(crnn),
-            params=count_parameters(model),
+            params=count_parameters(models["pretrain"]),
             step_s=steps,
             save_s=save_s,
             **evals,

@@ -362,3 +362,46 @@ def test_cosine_schedule_warms_up_then_decays_every_group_to_zero():
         opt.step()
         sched.step()
     assert lrs == pytest.approx([5e-4] + [1e-3] * 5)
+
+
+def test_finetune_from_a_reference_run_with_the_encoder_frozen(data_root, tmp_path):
+    """finetune.init=reference:cpu-long builds cpu-long's model, loads its shipped stage 1 strictly, and with
+    freeze=encoder only the feature encoder's own weights stay as loaded (mini decoders and decoders learn)."""
+    from stirer_lib.course import reference
+    from stirer_lib.course.build import build_model, stage_model, stage_start
+    from stirer_lib.models.stirer import is_feature_encoder_key
+
+    if not (reference.reference_dir("cpu-long") / "pretrain.pt").exists():
+        pytest.skip("reference/cpu-long/pretrain.pt is not in this checkout")
+    prof = _prof(data_root, tmp_path, **{"finetune.init": "reference:cpu-long", "finetune.freeze": "encoder"})
+    assert stage_model(prof, "finetune") == get_profile("cpu-long").model and prof.model.changes == {}
+    start = stage_start(prof, "finetune")
+    assert start == reference.checkpoint("cpu-long", "pretrain")
+    summary = train_stage(prof, "finetune", progress=False)
+    assert summary["finished"]
+    before, last = read(start)["model"], read(tmp_path / "finetune" / "last.pt")
+    assert last["init_from"] == str(start) and last["config"]["use_bigru"] and last["config"]["embed_dim"] == 48
+    after, weights = last["model"], {k for k, _ in build_model(prof, "finetune").named_parameters()}
+    changed = {k for k in weights if not torch.equal(after[k].float(), before[k].float())}
+    assert changed and not any(is_feature_encoder_key(k) for k in changed)  # (BatchNorm statistics are buffers)
+    assert any(k.startswith(("vit.", "decoder.")) for k in changed)  # the STR decoder learned
+    assert any(k.startswith("layers.") for k in changed)  # so did the mini decoders inside the PSTST blocks
+    assert reference.started_from(tmp_path / "finetune" / "metrics.jsonl") == "cpu-long"
+    assert reference.stage1_log(tmp_path / "pretrain.jsonl", tmp_path / "finetune" / "metrics.jsonl") == (
+        reference.reference_dir("cpu-long") / "pretrain_metrics.jsonl"
+    )
+
+
+@pytest.mark.parametrize(
+    "key, value, words",
+    [
+        ("finetune.init", "reference:nope", "'nope' is not a profile"),
+        ("finetune.init", "mine", "choose run, none or reference:P"),
+        ("finetune.freeze", "all", "choose one of ('none', 'encoder')"),
+    ],
+)
+def test_bad_start_or_freeze_settings_are_refused(key, value, words):
+    from stirer_lib.errors import SettingError
+
+    with pytest.raises(SettingError, match=words.replace("(", r"\(").replace(")", r"\)")):
+        get_profile("smoke", {key: value})

@@ -20,7 +20,7 @@ matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stirer_lib.course.reference import reference_dir  # noqa: E402
+from stirer_lib.course.reference import reference_dir, stage1_log  # noqa: E402
 from stirer_lib.viz.scaling import run_curve, scaling_figure, scaling_sentences  # noqa: E402
 
 
@@ -32,9 +32,8 @@ def main() -> int:
     for name in ("cpu", "cpu-long"):
         ref = reference_dir(name)
         if (ref / "finetune_metrics.jsonl").exists():
-            curves.append(
-                run_curve(f"{name} reference", ref / "pretrain_metrics.jsonl", ref / "finetune_metrics.jsonl")
-            )
+            logs = ref / "pretrain_metrics.jsonl", ref / "finetune_metrics.jsonl"
+            curves.append(run_curve(f"{name} reference", stage1_log(*logs), logs[1]))  # after the stage 1 it continued
     if not curves:
         print("no reference run with metrics logs under reference/: nothing to draw", file=sys.stderr)
         return 2

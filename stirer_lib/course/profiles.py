@@ -463,6 +463,11 @@ def parse_overrides(overrides: dict[str, Any] | list[str] | tuple[str, ...] | No
     return pairs
 
 
+def reference_start(init: str) -> str | None:
+    """The profile P of a stage's init "reference:P" (its shipped pretrained weights), else None."""
+    return init.split(":", 1)[1] if init.startswith("reference:") else None
+
+
 def check(prof: Profile) -> Profile:
     """Refuse settings that cannot work together (a stage without a length, a model StirerConfig refuses)."""
     for stage in ("pretrain", "finetune"):
@@ -470,6 +475,11 @@ def check(prof: Profile) -> Profile:
             prof.stage(stage).check(stage)
         except ValueError as err:
             raise SettingError(str(err)) from None
+        ref = reference_start(prof.stage(stage).init)
+        if ref is not None and ref not in PROFILE_NAMES:
+            raise SettingError(
+                f"{stage}.init={prof.stage(stage).init!r}: {ref!r} is not a profile; choose one of {PROFILE_NAMES}"
+            )
     try:
         prof.model.stirer_config()
     except ValueError as err:

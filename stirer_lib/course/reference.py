@@ -438,6 +438,32 @@ def stage_evals(profile: str, stage: str) -> list[dict]:
     return [r for r in read_metrics(path) if r.get("kind") == "eval"]
 
 
+def started_from(finetune_log: str | os.PathLike) -> str | None:
+    """The profile P whose shipped pretrained model (reference/P/pretrain.pt) a fine-tuning started from, by its
+    log's start record (`init_from`); None when it started from anything else (its own run's stage 1)."""
+    path = Path(finetune_log)
+    starts = [r for r in read_metrics(path) if r.get("kind") == "start"] if path.exists() else []
+    init = Path(str(starts[0].get("init_from") or "")) if starts else Path()
+    parts = init.parts
+    if len(parts) >= 3 and parts[-3] == "reference" and parts[-1] == PARTS["pretrain"]:
+        return parts[-2]
+    return None
+
+
+def stage1_log(pretrain_log: str | os.PathLike, finetune_log: str | os.PathLike) -> Path:
+    """The metrics log of the stage 1 a fine-tuning continued: the reference run P's pretraining log when it
+    started from reference/P/pretrain.pt, else `pretrain_log` (the run's own)."""
+    ref = started_from(finetune_log)
+    return reference_dir(ref) / METRICS["pretrain"] if ref else Path(pretrain_log)
+
+
+def finetune_start(profile: str) -> Path:
+    """The pretrained model the reference run of `profile` fine-tuned: reference/P/pretrain.pt of the run it
+    started from (the cpu course fine-tunes the long run's stage 1), else its own reference/<profile>/pretrain.pt."""
+    ref = started_from(reference_dir(profile) / METRICS["finetune"])
+    return checkpoint(ref or profile, "pretrain")
+
+
 def evals_table(runs: dict[str, list[dict]]) -> tuple[list[list[str]], list[str]]:
     """Rows and headers of a Markdown table of evaluation records {name: [eval record, ...]}: per evaluation,
     the mean PSNR against bicubic's, each mini decoder's accuracy and the final decoder's (mean of splits)."""

@@ -24,7 +24,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from .config import StirerConfig
 from .decoders import greedy_generate, stisr_decode, str_encode
-from .stirer import STIRER, STISR_PREFIXES, STR_PREFIXES, build_stirer, is_mini_decoder_key
+from .stirer import STIRER, STISR_PREFIXES, STR_PREFIXES, build_stirer, is_feature_encoder_key, is_mini_decoder_key
 
 # paper Table 5 (params, MACs) and the official code's counts (fixtures/official_reference_numbers.json)
 PAPER_TABLE5 = {
@@ -104,8 +104,9 @@ def component_costs(model: STIRER | StirerConfig | None = None, new_tokens: int 
             lean = build_stirer(cfg.replace(mini_decoders=False)).eval()
             _, lean_macs, lean_all = _count(lambda: lean.encode(lr))
             mini_macs, mini_all = enc_macs - lean_macs, enc_all - lean_all
-        is_encoder = lambda n: not is_mini_decoder_key(n) and not n.startswith(STISR_PREFIXES + STR_PREFIXES)
-        rows.append(ComponentCost("encoder", _params(model, is_encoder), enc_macs - mini_macs, enc_all - mini_all))
+        rows.append(
+            ComponentCost("encoder", _params(model, is_feature_encoder_key), enc_macs - mini_macs, enc_all - mini_all)
+        )
         if mini_macs:
             rows.append(ComponentCost("mini_decoders", _params(model, is_mini_decoder_key), mini_macs, mini_all))
         if cfg.stisr_decoder:

@@ -188,6 +188,12 @@ def is_mini_decoder_key(key: str) -> bool:
     return MINI_DECODER_KEY.match(key) is not None
 
 
+def is_feature_encoder_key(key: str) -> bool:
+    """True for the feature encoder's own keys (Eq. 1: conv_first, the patch embedding, the PSTST blocks' Swin and
+    Bi-GRU layers, the norm), not its mini decoders nor the STISR / STR decoders."""
+    return not is_mini_decoder_key(key) and not key.startswith(STISR_PREFIXES + STR_PREFIXES)
+
+
 def count_parameters(model: nn.Module) -> int:
     """Parameters, each shared tensor (T5's tied embedding) counted once."""
     return sum(p.numel() for p in model.parameters())

@@ -20,8 +20,8 @@ import math
 import torch
 from torch import nn
 
-from ..models.stirer import STR_PREFIXES  # STIRER's top-level STR decoder: vit.*, decoder.*
-from .settings import SCHEDULES
+from ..models.stirer import STR_PREFIXES, is_feature_encoder_key  # STR decoder: STIRER's top-level vit.*, decoder.*
+from .settings import FREEZE, SCHEDULES
 
 SR_HEAD_KEYS = ("upsample", "conv_after_body")
 
@@ -56,6 +56,19 @@ def param_groups(model: nn.Module, lr: float, lr_sr: float, lr_str: float | None
     if str_dec:
         groups.append({"params": str_dec, "lr": lr_str, "name": "str_decoder"})
     return groups
+
+
+def freeze(model: nn.Module, part: str) -> int:
+    """Stop the gradients of `part` ("encoder": the feature encoder's own weights; "none": nothing); returns how
+    many parameters were frozen. Call before build_optimizer, which takes the trainable parameters only."""
+    if part not in FREEZE:
+        raise ValueError(f"freeze is {part!r}; choose one of {FREEZE}")
+    frozen = 0
+    for name, p in model.named_parameters():
+        if part == "encoder" and is_feature_encoder_key(name):
+            p.requires_grad_(False)
+            frozen += p.numel()
+    return frozen
 
 
 def group_lr(optimizer: torch.optim.Optimizer, name: str) -> float | None:

@@ -13,6 +13,7 @@ STAGES = ("pretrain", "finetune")
 BEST_BY = ("acc_final", "last")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 SCHEDULES = ("step", "cosine", "constant")
+FREEZE = ("none", "encoder")
 
 
 @dataclass
@@ -34,6 +35,15 @@ class StageSettings:
     weight_decay: float = 0.01
     beta1: float = 0.9  # AdamW's first beta (the release: 0.9)
     grad_clip: float | None = None
+    # "encoder": the feature encoder's own weights stay as loaded (not in the release, which trains everything;
+    # its BatchNorm statistics still follow the data); its mini decoders and the STISR / STR decoders learn, and a
+    # step costs about half (no backward through the Swin and Bi-GRU layers). The cpu course fine-tunes the long
+    # reference run's stage 1 so (docs/EXPERIMENTS.md, "Fine-tuning the long run's stage 1 in the course")
+    freeze: str = "none"
+    # the weights the stage starts from: "run" (pretraining: fresh; fine-tuning: this run's pretrained model,
+    # RUN/pretrain), "none" (fresh), "reference:P" (the shipped reference run P's pretrained model, with P's model
+    # settings: the cpu course fine-tunes the long reference run's stage 1). --init CKPT on the command line wins.
+    init: str = "run"
     amp: str = "auto"  # mixed precision: "auto" (bf16 / fp16 on CUDA, off on CPU), "bf16" (any device), "fp16", "off"
     log_every: int = 2
     eval_max_images: int | None = None  # per test split; None: all
@@ -48,6 +58,12 @@ class StageSettings:
             raise ValueError(f"{stage}.best_by is {self.best_by!r}; choose one of {BEST_BY}")
         if self.schedule not in SCHEDULES:
             raise ValueError(f"{stage}.schedule is {self.schedule!r}; choose one of {SCHEDULES}")
+        if self.init not in ("run", "none") and not self.init.startswith("reference:"):
+            raise ValueError(
+                f"{stage}.init is {self.init!r}; choose run, none or reference:P (P a profile with reference weights)"
+            )
+        if self.freeze not in FREEZE:
+            raise ValueError(f"{stage}.freeze is {self.freeze!r}; choose one of {FREEZE}")
         if self.amp not in AMP_MODES:
             raise ValueError(
                 f"{stage}.amp is {self.amp!r}; choose one of {AMP_MODES} (auto: bf16 or fp16 on CUDA, off on a CPU)"

@@ -43,7 +43,7 @@ from ..models.loading import checkpoint_dict
 from ..rundir import RunLock, append_jsonl, check_run_dir, truncate_jsonl
 from ..utils import seed_everything
 from . import distributed as ddp
-from .optim import build_optimizer, build_scheduler, group_lr
+from .optim import build_optimizer, build_scheduler, freeze, group_lr
 from .rng_state import rng_state, set_rng_state
 from .sampler import EpochBatchSampler, epoch_seed, set_epoch_seed
 from .settings import STAGES, StageSettings
@@ -198,6 +198,11 @@ class Trainer:
                 f"--max-steps {stop_at} is past the profile's plan of {self.total_steps} steps; stopping at "
                 f"{self.total_steps} (train longer with --set {self.stage}.max_steps={stop_at})",
                 flush=True,
+            )
+        frozen = freeze(self.model, self.s.freeze)
+        if frozen and self.info.main:
+            print(
+                f"{self.stage}: the feature encoder's {frozen:,} weights are frozen ({self.stage}.freeze)", flush=True
             )
         self.optimizer = build_optimizer(
             self.model, self.s.lr, self.s.lr_sr, self.s.weight_decay, betas=(self.s.beta1, 0.999), lr_str=self.s.lr_str
