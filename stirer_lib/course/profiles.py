@@ -463,6 +463,11 @@ def parse_overrides(overrides: dict[str, Any] | list[str] | tuple[str, ...] | No
     return pairs
 
 
+# notebook 05's switch (own_stage1 = True) from the profile's start to the run's own stage 1 of notebook 04, every
+# weight fine-tuned (the cpu profile starts from the long reference run's stage 1 with its feature encoder frozen)
+OWN_STAGE1 = {"finetune.init": "run", "finetune.freeze": "none"}
+
+
 def reference_start(init: str) -> str | None:
     """The profile P of a stage's init "reference:P" (its shipped pretrained weights), else None."""
     return init.split(":", 1)[1] if init.startswith("reference:") else None

@@ -158,6 +158,25 @@ def duration_words(profile: str) -> str | None:
     return f"trained on {_machine_short(ref)} (" + ("; ".join(said) or "no training time recorded") + whole + ")"
 
 
+def stage1_words(profile: str) -> str:
+    """What a reference run's stage 1 is, in words from its shipped files: "3,500 pretraining steps of 8 words
+    (28,000 images; training took 1.0 hours on 2 CPUs), shipped in reference/cpu-long/pretrain.pt"."""
+    log, ref = reference_dir(profile) / METRICS["pretrain"], load(profile) or {}
+    starts = [r for r in read_metrics(log) if r.get("kind") == "start"] if log.exists() else []
+    steps = max((int(r["step"]) for r in read_metrics(log) if r.get("kind") == "train"), default=0) if starts else 0
+    per_step = int(starts[-1].get("batch_size", 0)) * int(starts[-1].get("world", 1)) if starts else 0
+    took = _training_time(profile, "pretrain", ref) if ref else None
+    size = (
+        f"{steps:,} pretraining steps of {per_step} words ({steps * per_step:,} images" if steps else "its pretraining"
+    )
+    return (
+        size
+        + (f"; {took} on {_machine_short(ref)}" if took and ref else "")
+        + (")" if steps else "")
+        + f", shipped in reference/{profile}/{PARTS['pretrain']}"
+    )
+
+
 def weights_note(profile: str, part: str, use_reference: bool) -> str:
     """The header sentence of a training notebook (02: "crnn", 04: "pretrain", 05: "finetune"): which weights it
     uses (the reference run's, or your own trained here), and which parameter to change for the other."""
@@ -455,6 +474,18 @@ def stage1_log(pretrain_log: str | os.PathLike, finetune_log: str | os.PathLike)
     started from reference/P/pretrain.pt, else `pretrain_log` (the run's own)."""
     ref = started_from(finetune_log)
     return reference_dir(ref) / METRICS["pretrain"] if ref else Path(pretrain_log)
+
+
+def start_of(finetune_log: str | os.PathLike) -> Path | None:
+    """The pretrained model a fine-tuning started from, by its log: this checkout's reference/P/pretrain.pt when it
+    was a reference run's stage 1 (logged with another machine's path), else the logged path if it exists here."""
+    ref = started_from(finetune_log)
+    if ref:
+        return checkpoint(ref, "pretrain")
+    path = Path(finetune_log)
+    starts = [r for r in read_metrics(path) if r.get("kind") == "start"] if path.exists() else []
+    init = starts[0].get("init_from") if starts else None
+    return Path(init) if init and init != "none" and Path(init).exists() else None
 
 
 def finetune_start(profile: str) -> Path:
