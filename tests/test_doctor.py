@@ -102,9 +102,9 @@ def test_estimate_scales_the_measured_units_by_the_profile():
         "05_finetuning",
         "06_evaluation",
     ]
-    # 1,600 steps x 0.4 s + 2 evaluations of 3 x 100 images x 0.02 s + (8 saves + 2/3 best.pt) x 0.2 s + start
-    assert (prof.pretrain.max_steps, prof.pretrain.eval_every, prof.pretrain.ckpt_every) == (1600, 800, 200)
-    assert rows["04_pretraining"].seconds == pytest.approx(640 + 12 + (8 + 2 / 3) * 0.2 + 5)
+    # 600 steps x 0.4 s + 2 evaluations of 3 x 100 images x 0.02 s + (6 saves + 2/3 best.pt) x 0.2 s + start
+    assert (prof.pretrain.max_steps, prof.pretrain.eval_every, prof.pretrain.ckpt_every) == (600, 300, 100)
+    assert rows["04_pretraining"].seconds == pytest.approx(240 + 12 + (6 + 2 / 3) * 0.2 + 5)
     # 1,500 CRNN steps x 1 s + (5 evaluations of 200 easy words + the gap's 900 words) x 0.004 s + start
     assert (prof.crnn.max_steps, prof.crnn.eval_every) == (1500, 300)
     assert rows["02_crnn_baseline"].seconds == pytest.approx(1500 + (5 * 200 + 900) * 0.004 + 5)

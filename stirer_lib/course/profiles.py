@@ -147,14 +147,16 @@ _CHANGES: dict[str, dict[str, Any]] = {
         "model.t5_init": "t5",
         "model.sr_residual": True,
         "model.use_bigru": False,
-        # pretraining at a constant rate after a warm-up (a decaying rate kept the CTC heads on their all-blank
-        # plateau), fine-tuning with a cosine to 0 (a short run ends with small steps; "The SR path in a short run")
+        # pretraining (notebook 04, a lesson: 600 steps) at a constant rate after a warm-up (a decaying rate kept the
+        # CTC heads on their all-blank plateau); fine-tuning (notebook 05) starts from the long reference run's
+        # stage 1 with its model, as the paper pays for stage 1 once, its feature encoder frozen (a step costs
+        # about half), with a cosine to 0 ("Fine-tuning the long run's stage 1 in the course")
         **_stage(
             "pretrain",
             **_LESSON_PRETRAIN,
-            max_steps=1600,
-            eval_every=800,
-            ckpt_every=200,
+            max_steps=600,
+            eval_every=300,
+            ckpt_every=100,
             log_every=20,
             schedule="constant",
             warmup_steps=50,
@@ -162,8 +164,10 @@ _CHANGES: dict[str, dict[str, Any]] = {
         **_stage(
             "finetune",
             **_LESSON_FINETUNE,
-            max_steps=2000,
-            eval_every=1000,
+            init="reference:cpu-long",
+            freeze="encoder",
+            max_steps=1800,
+            eval_every=900,
             ckpt_every=200,
             log_every=20,
             schedule="cosine",

@@ -21,7 +21,10 @@ SMOKE_NOTE = (
 # one line per profile, for the header of every notebook (stirer_lib/course/profiles.py holds the settings)
 PROFILE_WORDS = {
     "smoke": "the tests' profile: tiny data, a few steps, every code path",
-    "cpu": "the lesson: a small STIRER on 1,000 lesson-style words, sized for a laptop's CPU",
+    "cpu": (
+        "the lesson: 1,000 lesson-style words, sized for a laptop's CPU: a small STIRER pretrained briefly "
+        "(notebook 04), the long run's stage 1 fine-tuned (notebook 05)"
+    ),
     "cpu-long": "the long lesson: the cpu profile's words with the Bi-GRU blocks and 48 channels, trained for hours",
     "gpu": "one GPU: the release model on TextZoom-like synthetic words at scale",
     "paper": "the paper's recipe on real MJSynth + SynthText + TextZoom (under `data/`)",
