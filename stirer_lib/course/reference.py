@@ -60,10 +60,11 @@ def checkpoint(profile: str, part: str) -> Path:
         raise ValueError(f"unknown part {part!r}; choose one of {sorted(PARTS)}")
     path = reference_dir(profile) / PARTS[part]
     if not path.exists():
+        shipped = sorted(d.name for d in reference_dir(profile).parent.glob("*") if (d / PARTS[part]).exists())
         raise MissingCheckpointError(
-            f"no reference checkpoint at {path}: the repository ships them for the cpu profile only; set "
-            f"use_reference=False to train, or make them with `make course` then "
-            f"`python -m stirer_lib.course --publish-reference runs/{profile}`"
+            f"no reference checkpoint at {path}: the repository ships them for {', '.join(shipped) or 'no profile'}; "
+            f"set use_reference=False (or finetune.init to run or reference:<one of those>) to train, or make them "
+            f"with `make course` then `python -m stirer_lib.course --publish-reference runs/{profile}`"
         )
     return path
 
