@@ -163,8 +163,9 @@ def stage1_words(profile: str) -> str:
     """What a reference run's stage 1 is, in words from its shipped files: "3,500 pretraining steps of 8 words
     (28,000 images; training took 1.0 hours on 2 CPUs), shipped in reference/cpu-long/pretrain.pt"."""
     log, ref = reference_dir(profile) / METRICS["pretrain"], load(profile) or {}
-    starts = [r for r in read_metrics(log) if r.get("kind") == "start"] if log.exists() else []
-    steps = max((int(r["step"]) for r in read_metrics(log) if r.get("kind") == "train"), default=0) if starts else 0
+    records = read_metrics(log) if log.exists() else []
+    starts = [r for r in records if r.get("kind") == "start"]
+    steps = max((int(r["step"]) for r in records if r.get("kind") == "train"), default=0) if starts else 0
     per_step = int(starts[-1].get("batch_size", 0)) * int(starts[-1].get("world", 1)) if starts else 0
     took = _training_time(profile, "pretrain", ref) if ref else None
     size = (
