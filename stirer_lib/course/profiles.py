@@ -163,7 +163,7 @@ _CHANGES: dict[str, dict[str, Any]] = {
         ),
         **_stage(
             "finetune",
-            **{**_LESSON_FINETUNE, "lr_str": 1e-3},  # the frozen encoder's STR decoder learns faster at 1e-3
+            **_LESSON_FINETUNE,
             init="reference:cpu-long",
             freeze="encoder",
             max_steps=1800,
