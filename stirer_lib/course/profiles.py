@@ -200,7 +200,7 @@ _CHANGES: dict[str, dict[str, Any]] = {
         **_stage(
             "pretrain",
             **_LESSON_PRETRAIN,
-            max_steps=3500,
+            max_steps=10000,
             eval_every=500,
             ckpt_every=250,
             log_every=25,
@@ -210,7 +210,7 @@ _CHANGES: dict[str, dict[str, Any]] = {
         **_stage(
             "finetune",
             **_LESSON_FINETUNE,
-            max_steps=6000,
+            max_steps=8000,
             eval_every=500,
             ckpt_every=250,
             log_every=25,
