@@ -3,6 +3,7 @@
 The photographs are scikit-image's bundled sample images (skimage.data), so nothing is
 downloaded. A crop is blurred and pulled towards a flat colour so the word stays legible.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -10,14 +11,32 @@ from functools import lru_cache
 import numpy as np
 from PIL import Image, ImageFilter
 
-PHOTOS = ("astronaut", "camera", "coffee", "chelsea", "rocket", "coins", "brick", "grass", "gravel",
-          "moon", "page", "text", "hubble_deep_field", "immunohistochemistry", "retina", "clock", "colorwheel")
+PHOTOS = (
+    "astronaut",
+    "camera",
+    "coffee",
+    "chelsea",
+    "rocket",
+    "coins",
+    "brick",
+    "grass",
+    "gravel",
+    "moon",
+    "page",
+    "text",
+    "hubble_deep_field",
+    "immunohistochemistry",
+    "retina",
+    "clock",
+    "colorwheel",
+)
 
 
 @lru_cache(maxsize=1)
 def photos() -> tuple[np.ndarray, ...]:
     """The bundled photographs as uint8 RGB arrays (those that load offline), fixed order."""
     import skimage.data
+
     out = []
     for name in PHOTOS:
         try:
@@ -51,7 +70,7 @@ def photo_crop(size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
     ch = int(rng.integers(max(8, h // 12), max(9, h // 3)))
     cw = min(w, int(ch * size[0] / size[1] * rng.uniform(0.5, 1.5)))
     y, x = int(rng.integers(0, h - ch + 1)), int(rng.integers(0, w - cw + 1))
-    crop = Image.fromarray(pic[y:y + ch, x:x + cw]).resize(size, Image.BILINEAR)
+    crop = Image.fromarray(pic[y : y + ch, x : x + cw]).resize(size, Image.BILINEAR)
     return np.asarray(crop, dtype=np.float64)
 
 
@@ -70,7 +89,8 @@ def background(size: tuple[int, int], rng: np.random.Generator, p_photo: float =
         ramp = t[None, :, None] if len(t) == w else t[:, None, None]
         return base * (1 - ramp) + other * ramp + np.zeros((h, w, 3))
     crop = photo_crop(size, rng)
-    crop = np.asarray(Image.fromarray(crop.astype(np.uint8)).filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 3))),
-                      dtype=np.float64)
+    crop = np.asarray(
+        Image.fromarray(crop.astype(np.uint8)).filter(ImageFilter.GaussianBlur(rng.uniform(0.5, 3))), dtype=np.float64
+    )
     keep = rng.uniform(0.25, 0.7)  # how much of the photo shows through
     return keep * crop + (1 - keep) * base

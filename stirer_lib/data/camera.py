@@ -15,6 +15,7 @@ so that a model learns restoration rather than one camera; "heldout" makes a tes
 neither ever uses (motion blur, Lanczos / Hamming sampling, signal-dependent shot noise, WebP, a small
 rotation): notebook 06 evaluates on it.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
@@ -28,13 +29,19 @@ from .render import SCENE_SCALE
 
 SEVERITIES = ("easy", "medium", "hard")
 CAMERAS = ("course", "wide", "heldout")
-SAMPLING = {"box": Image.BOX, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC, "lanczos": Image.LANCZOS,
-            "hamming": Image.HAMMING}
+SAMPLING = {
+    "box": Image.BOX,
+    "bilinear": Image.BILINEAR,
+    "bicubic": Image.BICUBIC,
+    "lanczos": Image.LANCZOS,
+    "hamming": Image.HAMMING,
+}
 
 
 @dataclass
 class CameraParams:
     """One capture; lengths in HR pixels (the HR image is 128 x 32)."""
+
     shift: tuple[float, float] = (0.0, 0.0)  # LR/HR misalignment (dx, dy)
     contrast: float = 1.0  # exposure: (x - mean) * contrast + mean + brightness
     brightness: float = 0.0
@@ -58,12 +65,36 @@ class CameraParams:
 # perfect restoration (misalign_only) stays >= 1 dB above the release model's real TextZoom PSNR;
 # blur, sampling scale, noise and JPEG bring the bicubic PSNR / SSIM to the real splits' (synth.py).
 RANGES: dict[str, dict[str, tuple[float, float]]] = {
-    "easy": {"shift": (0.0, 0.5), "contrast": (0.85, 1.05), "brightness": (-10, 10), "gain": (0.95, 1.05),
-             "blur": (0.5, 1.2), "scale": (2.3, 3.0), "noise": (0.5, 2.0), "quality": (75, 95)},
-    "medium": {"shift": (0.2, 0.8), "contrast": (0.75, 1.0), "brightness": (-15, 15), "gain": (0.9, 1.1),
-               "blur": (1.1, 1.7), "scale": (2.8, 3.8), "noise": (5.0, 10.0), "quality": (35, 70)},
-    "hard": {"shift": (0.2, 0.8), "contrast": (0.75, 1.0), "brightness": (-15, 15), "gain": (0.9, 1.1),
-             "blur": (0.8, 1.3), "scale": (3.0, 4.0), "noise": (0.5, 2.5), "quality": (55, 85)},
+    "easy": {
+        "shift": (0.0, 0.5),
+        "contrast": (0.85, 1.05),
+        "brightness": (-10, 10),
+        "gain": (0.95, 1.05),
+        "blur": (0.5, 1.2),
+        "scale": (2.3, 3.0),
+        "noise": (0.5, 2.0),
+        "quality": (75, 95),
+    },
+    "medium": {
+        "shift": (0.2, 0.8),
+        "contrast": (0.75, 1.0),
+        "brightness": (-15, 15),
+        "gain": (0.9, 1.1),
+        "blur": (1.1, 1.7),
+        "scale": (2.8, 3.8),
+        "noise": (5.0, 10.0),
+        "quality": (35, 70),
+    },
+    "hard": {
+        "shift": (0.2, 0.8),
+        "contrast": (0.75, 1.0),
+        "brightness": (-15, 15),
+        "gain": (0.9, 1.1),
+        "blur": (0.8, 1.3),
+        "scale": (3.0, 4.0),
+        "noise": (0.5, 2.5),
+        "quality": (55, 85),
+    },
 }
 
 
@@ -76,9 +107,16 @@ def sample_params(severity: str, rng: np.random.Generator, camera: str = "course
     r = RANGES[severity]
     u = lambda k: float(rng.uniform(*r[k]))  # noqa: E731
     mag, ang = u("shift"), float(rng.uniform(0, 2 * np.pi))
-    p = CameraParams(shift=(float(mag * np.cos(ang)), float(mag * np.sin(ang))), contrast=u("contrast"),
-                     brightness=u("brightness"), gain=(u("gain"), u("gain"), u("gain")), blur=u("blur"),
-                     scale=u("scale"), noise=u("noise"), quality=int(round(u("quality"))))
+    p = CameraParams(
+        shift=(float(mag * np.cos(ang)), float(mag * np.sin(ang))),
+        contrast=u("contrast"),
+        brightness=u("brightness"),
+        gain=(u("gain"), u("gain"), u("gain")),
+        blur=u("blur"),
+        scale=u("scale"),
+        noise=u("noise"),
+        quality=int(round(u("quality"))),
+    )
     if camera == "wide" and rng.random() < 0.5:
         return widen(p, rng)
     if camera == "heldout":
@@ -90,20 +128,32 @@ def widen(p: CameraParams, rng: np.random.Generator) -> CameraParams:
     """The training camera's other captures: defocus or Gaussian optics, another sensor filter, wider
     noise, JPEG and misalignment ranges (never motion blur, Lanczos / Hamming, shot noise, WebP, rotation)."""
     k = float(rng.uniform(1.0, 1.5))
-    return replace(p, shift=(p.shift[0] * k, p.shift[1] * k), kernel=str(rng.choice(["gaussian", "disk"])),
-                   blur=p.blur * float(rng.uniform(0.7, 1.4)), sampling=str(rng.choice(["box", "bilinear", "bicubic"])),
-                   noise=p.noise * float(rng.uniform(0.3, 2.0)),
-                   quality=int(np.clip(p.quality + rng.uniform(-25, 10), 20, 98)))
+    return replace(
+        p,
+        shift=(p.shift[0] * k, p.shift[1] * k),
+        kernel=str(rng.choice(["gaussian", "disk"])),
+        blur=p.blur * float(rng.uniform(0.7, 1.4)),
+        sampling=str(rng.choice(["box", "bilinear", "bicubic"])),
+        noise=p.noise * float(rng.uniform(0.3, 2.0)),
+        quality=int(np.clip(p.quality + rng.uniform(-25, 10), 20, 98)),
+    )
 
 
 def held_out(p: CameraParams, rng: np.random.Generator) -> CameraParams:
     """The held-out camera: motion blur over a milder Gaussian, Lanczos or Hamming sampling, shot noise
     instead of Gaussian noise, WebP instead of JPEG, a rotation besides the shift."""
-    return replace(p, kernel="motion", motion=(float(rng.uniform(1.0, 2.5)), float(rng.uniform(0, 180))),
-                   blur=0.6 * p.blur, rotation=float(rng.uniform(-0.6, 0.6)),
-                   sampling=str(rng.choice(["lanczos", "hamming"])), noise=0.0,
-                   shot_noise=float(rng.uniform(1.0, 3.0)) * max(p.noise, 1.0), codec="webp",
-                   quality=int(np.clip(p.quality + rng.uniform(-10, 10), 30, 95)))
+    return replace(
+        p,
+        kernel="motion",
+        motion=(float(rng.uniform(1.0, 2.5)), float(rng.uniform(0, 180))),
+        blur=0.6 * p.blur,
+        rotation=float(rng.uniform(-0.6, 0.6)),
+        sampling=str(rng.choice(["lanczos", "hamming"])),
+        noise=0.0,
+        shot_noise=float(rng.uniform(1.0, 3.0)) * max(p.noise, 1.0),
+        codec="webp",
+        quality=int(np.clip(p.quality + rng.uniform(-10, 10), 30, 95)),
+    )
 
 
 def misalign(x: np.ndarray, p: CameraParams, scale: float = 1.0) -> np.ndarray:
@@ -118,7 +168,7 @@ def disk_kernel(radius: float) -> np.ndarray:
     """A normalised defocus (pill-box) kernel of the given radius in pixels."""
     r = max(radius, 0.5)
     n = int(np.ceil(r))
-    yy, xx = np.mgrid[-n:n + 1, -n:n + 1]
+    yy, xx = np.mgrid[-n : n + 1, -n : n + 1]
     k = np.clip(r + 0.5 - np.hypot(yy, xx), 0, 1)
     return k / k.sum()
 
@@ -142,6 +192,7 @@ def encode(img: Image.Image, p: CameraParams) -> Image.Image:
     if p.codec == "jpeg":
         return jpeg(img, p.quality)
     from io import BytesIO
+
     buf = BytesIO()
     img.save(buf, format="WEBP", quality=int(p.quality))
     buf.seek(0)
@@ -162,8 +213,9 @@ def misalign_only(hr: Image.Image | np.ndarray, p: CameraParams) -> Image.Image:
     return Image.fromarray(np.round(x).astype(np.uint8))
 
 
-def capture(scene: np.ndarray, p: CameraParams, rng: np.random.Generator,
-            lr_size: tuple[int, int] = (64, 16)) -> list[tuple[str, np.ndarray]]:
+def capture(
+    scene: np.ndarray, p: CameraParams, rng: np.random.Generator, lr_size: tuple[int, int] = (64, 16)
+) -> list[tuple[str, np.ndarray]]:
     """The capture step by step: [(name, float image 0-255)], the last one the LR at lr_size."""
     s = SCENE_SCALE
     steps = [("scene", scene)]
@@ -175,8 +227,7 @@ def capture(scene: np.ndarray, p: CameraParams, rng: np.random.Generator,
     steps.append(("optics blur", x))
     h, w = scene.shape[:2]
     sensor = (max(4, int(round(w / s / p.scale))), max(2, int(round(h / s / p.scale))))
-    x = np.asarray(Image.fromarray(np.round(x).astype(np.uint8)).resize(sensor, SAMPLING[p.sampling]),
-                   dtype=np.float64)
+    x = np.asarray(Image.fromarray(np.round(x).astype(np.uint8)).resize(sensor, SAMPLING[p.sampling]), dtype=np.float64)
     steps.append(("sensor sampling", x))
     x = np.clip(x + rng.normal(0.0, p.noise, x.shape), 0, 255)
     if p.shot_noise > 0:
@@ -188,7 +239,8 @@ def capture(scene: np.ndarray, p: CameraParams, rng: np.random.Generator,
     return steps
 
 
-def degrade(scene: np.ndarray, p: CameraParams, rng: np.random.Generator,
-            lr_size: tuple[int, int] = (64, 16)) -> Image.Image:
+def degrade(
+    scene: np.ndarray, p: CameraParams, rng: np.random.Generator, lr_size: tuple[int, int] = (64, 16)
+) -> Image.Image:
     """The LR image (uint8 RGB PIL, lr_size) of a scene."""
     return Image.fromarray(np.round(capture(scene, p, rng, lr_size)[-1][1]).astype(np.uint8))

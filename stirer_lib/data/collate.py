@@ -7,6 +7,7 @@ Both collations return the contract dict (stirer_lib/data/__init__.py):
 The images are already resized by the data sets (the official collation resizes inside the
 collate function; the result is the same tensors, see tests/test_data.py).
 """
+
 from __future__ import annotations
 
 import torch
@@ -45,7 +46,13 @@ def collate_eval(items: list[tuple[torch.Tensor, torch.Tensor, str] | None]) -> 
     kept = [it for it in items if it is not None]
     skipped = len(items) - len(kept)
     if not kept:
-        return {"hr": torch.zeros(0, IN_CHANNELS, *HR_HW), "lr": torch.zeros(0, IN_CHANNELS, *LR_HW), "labels": [],
-                "ctc_targets": torch.zeros(0, dtype=torch.int32), "ctc_lengths": torch.zeros(0, dtype=torch.int32),
-                "decoder_labels": torch.zeros(0, DECODER_LABEL_LEN, dtype=torch.long), "skipped": skipped}
+        return {
+            "hr": torch.zeros(0, IN_CHANNELS, *HR_HW),
+            "lr": torch.zeros(0, IN_CHANNELS, *LR_HW),
+            "labels": [],
+            "ctc_targets": torch.zeros(0, dtype=torch.int32),
+            "ctc_lengths": torch.zeros(0, dtype=torch.int32),
+            "decoder_labels": torch.zeros(0, DECODER_LABEL_LEN, dtype=torch.long),
+            "skipped": skipped,
+        }
     return {**_collate(kept), "skipped": skipped}

@@ -8,6 +8,7 @@ two distinct ops out of {Gaussian blur, motion blur, Poisson noise}, each applie
 resizes it to 64 x 16. `official_lr` re-implements that chain; the primitives below are also used
 by the camera model of the synthetic generator (camera.py) and by notebook 01.
 """
+
 from __future__ import annotations
 
 from io import BytesIO

@@ -4,6 +4,7 @@ A font is used only if it draws distinct, non-empty glyphs for letters and digit
 symbol, math-extension and fallback 'last resort' fonts). The list is sorted by file name, so a
 seed picks the same font on the same machine; other machines may have other system fonts.
 """
+
 from __future__ import annotations
 
 import glob
@@ -17,19 +18,33 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-SYSTEM_FONT_DIRS = ("/usr/share/fonts", "/usr/local/share/fonts", "~/.fonts", "~/.local/share/fonts",
-                    "/Library/Fonts", "/System/Library/Fonts", "C:/Windows/Fonts")
+SYSTEM_FONT_DIRS = (
+    "/usr/share/fonts",
+    "/usr/local/share/fonts",
+    "~/.fonts",
+    "~/.local/share/fonts",
+    "/Library/Fonts",
+    "/System/Library/Fonts",
+    "C:/Windows/Fonts",
+)
 PROBE = "aegAQR0368"
 # symbol / math-extension / fallback fonts draw other glyphs for ASCII letters
 EXCLUDE = re.compile(r"cmex|cmsy|symbol|wingding|dingbat|emoji|lastresort|stixsiz|stixnonuni|display", re.I)
 RENDER_SIZE = 48  # px; glyphs are rendered large and resized down
 # the 'plain' font set of the lesson style (stirer_lib.data.style): matplotlib ships all six
-PLAIN_FONTS = ("DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSansCondensed.ttf", "DejaVuSansMono.ttf",
-               "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf")
+PLAIN_FONTS = (
+    "DejaVuSans.ttf",
+    "DejaVuSans-Bold.ttf",
+    "DejaVuSansCondensed.ttf",
+    "DejaVuSansMono.ttf",
+    "DejaVuSerif.ttf",
+    "DejaVuSerif-Bold.ttf",
+)
 
 
 def _candidates() -> list[Path]:
     import matplotlib
+
     paths = set(glob.glob(os.path.join(matplotlib.get_data_path(), "fonts", "ttf", "*.ttf")))
     for d in SYSTEM_FONT_DIRS:
         for ext in ("ttf", "otf", "TTF", "OTF"):
@@ -37,8 +52,11 @@ def _candidates() -> list[Path]:
     if shutil.which("fc-list"):
         try:
             out = subprocess.run(["fc-list", ":", "file"], capture_output=True, text=True, timeout=10).stdout
-            paths.update(line.split(":")[0].strip() for line in out.splitlines()
-                         if line.strip().lower().endswith((".ttf:", ".otf:", ".ttf", ".otf")))
+            paths.update(
+                line.split(":")[0].strip()
+                for line in out.splitlines()
+                if line.strip().lower().endswith((".ttf:", ".otf:", ".ttf", ".otf"))
+            )
         except (OSError, subprocess.SubprocessError):
             pass
     return sorted({Path(p).resolve() for p in paths if p}, key=lambda p: (p.name, str(p)))
@@ -70,8 +88,9 @@ def font_paths() -> tuple[Path, ...]:
             seen.add(p.name)
             out.append(p)
     if not out:
-        raise RuntimeError("no usable TrueType font found (matplotlib's bundled fonts are missing?); "
-                           "reinstall matplotlib")
+        raise RuntimeError(
+            "no usable TrueType font found (matplotlib's bundled fonts are missing?); reinstall matplotlib"
+        )
     return tuple(out)
 
 
@@ -91,6 +110,8 @@ def select_fonts(kind: str = "all") -> tuple[Path, ...]:
         raise ValueError(f"unknown font set {kind!r}; choose 'all' or 'plain'")
     plain = tuple(p for p in fonts if p.name in PLAIN_FONTS)
     if not plain:
-        raise RuntimeError(f"none of the plain fonts {PLAIN_FONTS} was found (they ship with matplotlib); "
-                           "reinstall matplotlib or use the 'full' synthetic style")
+        raise RuntimeError(
+            f"none of the plain fonts {PLAIN_FONTS} was found (they ship with matplotlib); "
+            "reinstall matplotlib or use the 'full' synthetic style"
+        )
     return plain

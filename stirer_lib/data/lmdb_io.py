@@ -3,6 +3,7 @@
 An lmdb.Environment cannot be pickled or shared across fork, so each process (the main one and
 every DataLoader worker) opens its own, read-only, on first use (docs/DESIGN.md section 3).
 """
+
 from __future__ import annotations
 
 import os
@@ -64,12 +65,15 @@ def check_lmdb_path(path: str | os.PathLike) -> Path:
 def open_env(path: Path) -> lmdb.Environment:
     """Open an LMDB read-only the way DataLoader workers need it (no lock, no readahead)."""
     try:
-        return lmdb.open(str(path), readonly=True, lock=False, readahead=False, meminit=False,
-                         max_readers=1, subdir=True)
+        return lmdb.open(
+            str(path), readonly=True, lock=False, readahead=False, meminit=False, max_readers=1, subdir=True
+        )
     except lmdb.Error as err:
-        raise DataError(f"{Path(path) / 'data.mdb'} cannot be opened as an LMDB ({type(err).__name__}: "
-                        f"{str(err).split(': ')[-1]}); rebuild it, or point --data at a TextZoom / MJSynth / "
-                        f"SynthText LMDB folder. {HOW_TO_GET_DATA}") from None
+        raise DataError(
+            f"{Path(path) / 'data.mdb'} cannot be opened as an LMDB ({type(err).__name__}: "
+            f"{str(err).split(': ')[-1]}); rebuild it, or point --data at a TextZoom / MJSynth / "
+            f"SynthText LMDB folder. {HOW_TO_GET_DATA}"
+        ) from None
 
 
 _OPEN: dict[str, tuple[int, lmdb.Environment]] = {}  # path -> (pid, env): one env per path and process
@@ -118,8 +122,10 @@ class LazyLmdb:
         """The `num-samples` record, or a ValueError naming the file."""
         raw = self.get(b"num-samples")
         if raw is None:
-            raise DataError(f"{self.path / 'data.mdb'} has no 'num-samples' key: not a TextZoom / MJSynth / "
-                             f"SynthText LMDB (keys num-samples, label-%09d, image-... 1-based). {HOW_TO_GET_DATA}")
+            raise DataError(
+                f"{self.path / 'data.mdb'} has no 'num-samples' key: not a TextZoom / MJSynth / "
+                f"SynthText LMDB (keys num-samples, label-%09d, image-... 1-based). {HOW_TO_GET_DATA}"
+            )
         try:
             return int(raw.decode("ascii").strip())
         except (UnicodeDecodeError, ValueError) as e:
@@ -140,6 +146,7 @@ def describe_lmdb(path: str | os.PathLike, records: int = 2) -> list[tuple[str, 
     """(key, what its value is) for num-samples and the first records: the layout at a glance."""
     from PIL import Image
     from io import BytesIO
+
     db = LazyLmdb(path)
     out = [("num-samples", str(db.num_samples()))]
     with db.env().begin(write=False, buffers=False) as txn:
@@ -160,6 +167,7 @@ def describe_lmdb(path: str | os.PathLike, records: int = 2) -> list[tuple[str, 
 def lmdb_digest(path: str | os.PathLike) -> str:
     """SHA-256 over every (key, value) of an LMDB in key order: equal digests, equal records."""
     import hashlib
+
     h = hashlib.sha256()
     env = shared_env(check_lmdb_path(path))
     with env.begin(write=False, buffers=False) as txn:

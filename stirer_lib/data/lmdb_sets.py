@@ -9,6 +9,7 @@ training, replaced by the next usable record (deterministic); in evaluation (Tex
 train=False) the item is None, which collate_eval drops and counts, so no record is scored twice.
 Either way it is counted in `num_bad_reads` and warned about once.
 """
+
 from __future__ import annotations
 
 import os
@@ -46,7 +47,7 @@ class ProcessRng:
     def get(self) -> np.random.Generator:
         key = (os.getpid(), torch.initial_seed())
         if self._rng is None or key != self._key:
-            self._rng = np.random.default_rng([self.seed, key[1] % (2 ** 63)])
+            self._rng = np.random.default_rng([self.seed, key[1] % (2**63)])
             self._key = key
         return self._rng
 
@@ -68,11 +69,16 @@ class _LabelledLmdb(Dataset):
         self.num_bad_reads = 0
         self.bad_records: list[int] = []
         if not len(self.records):
-            raise DataError(f"{self.root / 'data.mdb'}: none of its {self.num_records} records is usable "
-                             f"({self._skip_text()}); check the labels (keys label-%09d, 1-based)")
+            raise DataError(
+                f"{self.root / 'data.mdb'}: none of its {self.num_records} records is usable "
+                f"({self._skip_text()}); check the labels (keys label-%09d, 1-based)"
+            )
         if any(self.skipped.values()):
-            warnings.warn(f"{self.root}: skipped {sum(self.skipped.values())} of {self.num_records} records "
-                          f"({self._skip_text()})", stacklevel=3)
+            warnings.warn(
+                f"{self.root}: skipped {sum(self.skipped.values())} of {self.num_records} records "
+                f"({self._skip_text()})",
+                stacklevel=3,
+            )
 
     def _scan(self) -> tuple[np.ndarray, bytes, np.ndarray, dict[str, int]]:
         """(usable record numbers, their filtered labels as one ASCII blob + offsets, skip counts).
@@ -120,7 +126,7 @@ class _LabelledLmdb(Dataset):
 
     def label(self, index: int) -> str:
         """The filtered label of usable record `index`."""
-        return self._blob[self._offsets[index]:self._offsets[index + 1]].decode("ascii")
+        return self._blob[self._offsets[index] : self._offsets[index + 1]].decode("ascii")
 
     @property
     def labels(self) -> list[str]:
@@ -156,18 +162,23 @@ class _LabelledLmdb(Dataset):
                 return j, self.load_images(j)
             except Exception as e:  # PIL raises several types for bad bytes
                 self._count_bad(j, e)
-        raise DataError(f"{self.root / 'data.mdb'}: {min(MAX_FALLBACKS, n)} consecutive records from record "
-                           f"{self.records[index]} could not be decoded; the LMDB looks corrupt, rebuild or "
-                           f"re-download it")
+        raise DataError(
+            f"{self.root / 'data.mdb'}: {min(MAX_FALLBACKS, n)} consecutive records from record "
+            f"{self.records[index]} could not be decoded; the LMDB looks corrupt, rebuild or "
+            f"re-download it"
+        )
 
     def _count_bad(self, index: int, err: Exception, replaced: bool = True) -> None:
         self.num_bad_reads += 1
         self.bad_records.append(int(self.records[index]))
         if self.num_bad_reads == 1:
             what = "using the next record instead" if replaced else "skipped (counted in the batch's 'skipped')"
-            warnings.warn(f"{self.root / 'data.mdb'}: record {self.records[index]} could not be read "
-                          f"({type(err).__name__}: {err}); {what}. Further failures are "
-                          f"counted in dataset.num_bad_reads without more warnings", stacklevel=3)
+            warnings.warn(
+                f"{self.root / 'data.mdb'}: record {self.records[index]} could not be read "
+                f"({type(err).__name__}: {err}); {what}. Further failures are "
+                f"counted in dataset.num_bad_reads without more warnings",
+                stacklevel=3,
+            )
 
 
 class TextZoomDataset(_LabelledLmdb):
@@ -181,8 +192,15 @@ class TextZoomDataset(_LabelledLmdb):
 
     image_keys = ("image_hr", "image_lr")
 
-    def __init__(self, root_lmdb: str | os.PathLike, train: bool = False, max_len: int | None = None,
-                 random_shrink: bool = True, seed: int | None = None, skip_bad: bool | None = None):
+    def __init__(
+        self,
+        root_lmdb: str | os.PathLike,
+        train: bool = False,
+        max_len: int | None = None,
+        random_shrink: bool = True,
+        seed: int | None = None,
+        skip_bad: bool | None = None,
+    ):
         if train and max_len is None:
             max_len = MAX_TRAIN_LABEL_LEN
         super().__init__(root_lmdb, max_len)
@@ -191,7 +209,6 @@ class TextZoomDataset(_LabelledLmdb):
         self.random_shrink = random_shrink
         self.seed = seed
         self._rng = ProcessRng(0 if seed is None else seed)
-
 
     def __getitem__(self, index: int) -> Item | None:
         if self.skip_bad:  # evaluation: a bad record is skipped and counted, never replaced by another one
@@ -220,12 +237,12 @@ class SynthTextLmdbDataset(_LabelledLmdb):
 
     image_keys = ("image",)
 
-    def __init__(self, root_lmdb: str | os.PathLike, max_len: int | None = MAX_TRAIN_LABEL_LEN,
-                 seed: int | None = None):
+    def __init__(
+        self, root_lmdb: str | os.PathLike, max_len: int | None = MAX_TRAIN_LABEL_LEN, seed: int | None = None
+    ):
         super().__init__(root_lmdb, max_len)
         self.seed = seed
         self._rng = ProcessRng(0 if seed is None else seed)
-
 
     def __getitem__(self, index: int) -> Item:
         index, (img,) = self.load_images_safe(index)

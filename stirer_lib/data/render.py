@@ -4,6 +4,7 @@ A crop is drawn at twice the HR resolution (the 'scene', 256 x 64 for TextZoom p
 camera model (camera.py) can blur and sample it; the HR image is the scene reduced by 2. Like
 TextZoom's crops the word roughly fills its box and short words are stretched, within limits.
 """
+
 from __future__ import annotations
 
 import numpy as np
@@ -28,8 +29,9 @@ def perspective_coeffs(src: list[tuple[float, float]], dst: list[tuple[float, fl
     return np.linalg.solve(np.asarray(rows, float), np.asarray(rhs, float)).tolist()
 
 
-def text_mask(text: str, rng: np.random.Generator, max_angle: float = 4.0, max_persp: float = 0.06,
-              fonts: str = "all") -> Image.Image:
+def text_mask(
+    text: str, rng: np.random.Generator, max_angle: float = 4.0, max_persp: float = 0.06, fonts: str = "all"
+) -> Image.Image:
     """The word's coverage (mode 'L', tight box) in a random font, slightly rotated / in perspective."""
     fonts = select_fonts(fonts)
     font = load_font(str(fonts[int(rng.integers(len(fonts)))]))
@@ -78,8 +80,7 @@ def text_colour(bg: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.zeros(3) if lum > 127 else np.full(3, 255.0)
 
 
-def compose(mask: Image.Image, canvas: tuple[int, int], rng: np.random.Generator,
-            p_photo: float = 0.4) -> np.ndarray:
+def compose(mask: Image.Image, canvas: tuple[int, int], rng: np.random.Generator, p_photo: float = 0.4) -> np.ndarray:
     """Paint the word over a background (a photo crop with probability p_photo): float [H, W, 3] in 0-255."""
     x, y, w, h = fit_box(mask.size, canvas, rng)
     alpha_img = Image.new("L", canvas, 0)
@@ -104,16 +105,18 @@ def styled_mask(text: str, rng: np.random.Generator, style: SynthStyle) -> Image
     return text_mask(text, rng, style.max_angle, style.max_persp, style.fonts)
 
 
-def render_scene(text: str, rng: np.random.Generator, hr_size: tuple[int, int] = (128, 32),
-                 style: str | SynthStyle | None = None) -> np.ndarray:
+def render_scene(
+    text: str, rng: np.random.Generator, hr_size: tuple[int, int] = (128, 32), style: str | SynthStyle | None = None
+) -> np.ndarray:
     """The scene [2H, 2W, 3] (float 0-255) of a TextZoom-style crop of `text` (style: see style.py)."""
     style = get_style(style)
     canvas = (hr_size[0] * SCENE_SCALE, hr_size[1] * SCENE_SCALE)
     return compose(styled_mask(text, rng, style), canvas, rng, style.p_photo)
 
 
-def render_word_natural(text: str, rng: np.random.Generator, height: int = 32,
-                        style: str | SynthStyle | None = None) -> Image.Image:
+def render_word_natural(
+    text: str, rng: np.random.Generator, height: int = 32, style: str | SynthStyle | None = None
+) -> Image.Image:
     """An MJSynth-style crop: height px high, width from the word's shape (16-256 px wide)."""
     style = get_style(style)
     mask = styled_mask(text, rng, style)

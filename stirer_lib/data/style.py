@@ -8,6 +8,7 @@ gradient backgrounds: a model learns to read them within the minutes of the cpu 
 Profiles pick one by name (`data.style`); the name and its fields are stored in the data set's
 synth.json, so changing the style regenerates the set.
 """
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
@@ -32,8 +33,9 @@ class SynthStyle:
 
 STYLES: dict[str, SynthStyle] = {
     "full": SynthStyle("full"),
-    "lesson": SynthStyle("lesson", vocab_size=1000, p_code=0.05, p_punct=0.05, fonts="plain", p_photo=0.0,
-                         max_angle=2.0, max_persp=0.03),
+    "lesson": SynthStyle(
+        "lesson", vocab_size=1000, p_code=0.05, p_punct=0.05, fonts="plain", p_photo=0.0, max_angle=2.0, max_persp=0.03
+    ),
 }
 
 
@@ -43,6 +45,7 @@ def get_style(style: str | SynthStyle | None) -> SynthStyle:
         return style
     name = style or "full"
     if name not in STYLES:
-        raise ValueError(f"unknown synthetic style {name!r}; choose one of {', '.join(STYLES)} "
-                         f"(profile key data.style)")
+        raise ValueError(
+            f"unknown synthetic style {name!r}; choose one of {', '.join(STYLES)} (profile key data.style)"
+        )
     return STYLES[name]

@@ -13,6 +13,7 @@ split, to compare with real TextZoom (easy 22.35 / 0.788, medium 18.98 / 0.625, 
 and the ceiling: the PSNR / SSIM of a perfect restoration, which cannot undo the capture's misalignment
 and exposure change (it should stay >= 1 dB above the release model's real TextZoom PSNR).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -75,14 +76,16 @@ def _label(rng: np.random.Generator, style: SynthStyle) -> str:
     return sample_label(rng, style.p_code, style.p_punct, style.vocab_size)
 
 
-def make_pair(seed: int, split: str, index: int, style: str | SynthStyle | None = None,
-              test_camera: str = "course") -> Record:
+def make_pair(
+    seed: int, split: str, index: int, style: str | SynthStyle | None = None, test_camera: str = "course"
+) -> Record:
     """TextZoom record `index` (0-based) of a split: label, HR (128x32 PNG), LR (64x16 PNG)."""
     return capture_pair(seed, split, index, style, test_camera)[0]
 
 
-def capture_pair(seed: int, split: str, index: int, style: str | SynthStyle | None = None,
-                 test_camera: str = "course") -> tuple[Record, CameraParams]:
+def capture_pair(
+    seed: int, split: str, index: int, style: str | SynthStyle | None = None, test_camera: str = "course"
+) -> tuple[Record, CameraParams]:
     """make_pair's record and the camera parameters that captured its LR image.
 
     The training splits are captured by the "wide" camera, the test splits by `test_camera` (camera.py)."""
@@ -93,8 +96,11 @@ def capture_pair(seed: int, split: str, index: int, style: str | SynthStyle | No
     scene = render_scene(label, rng, style=style)
     params = sample_params(severity, rng, test_camera if split in SEVERITIES else "wide")
     lr = degrade(scene, params, rng)
-    return {"label": label.encode("utf-8"), "image_hr": _encode(to_hr(scene), "PNG"),
-            "image_lr": _encode(lr, "PNG")}, params
+    return {
+        "label": label.encode("utf-8"),
+        "image_hr": _encode(to_hr(scene), "PNG"),
+        "image_lr": _encode(lr, "PNG"),
+    }, params
 
 
 def make_word(seed: int, split: str, index: int, style: str | SynthStyle | None = None) -> Record:
@@ -118,16 +124,27 @@ def warm_caches() -> None:
     from .backgrounds import photos
     from .fonts import font_paths
     from .words import vocabulary
+
     font_paths(), photos(), vocabulary()
 
 
-def write_lmdb(path: Path, kind: str, seed: int, split: str, n: int, workers: int = 1,
-               keep: list | None = None, style: str | SynthStyle | None = None, test_camera: str = "course") -> None:
+def write_lmdb(
+    path: Path,
+    kind: str,
+    seed: int,
+    split: str,
+    n: int,
+    workers: int = 1,
+    keep: list | None = None,
+    style: str | SynthStyle | None = None,
+    test_camera: str = "course",
+) -> None:
     """Write n records of a split as an LMDB at path (keys 1-based, num-samples last).
 
     keep, when given, receives (record, camera parameters) of each record, in order.
     """
     from tqdm.auto import tqdm
+
     path.mkdir(parents=True, exist_ok=True)
     per_record = 12_000 if kind == "pair" else 8_000
     env = lmdb.open(str(path), map_size=max(1 << 26, 4 * per_record * n), subdir=True, meminit=False)
@@ -158,15 +175,25 @@ def write_lmdb(path: Path, kind: str, seed: int, split: str, n: int, workers: in
 def split_quality(pairs: list[tuple[Record, CameraParams]]) -> dict[str, dict[str, float]]:
     """Mean PSNR / SSIM of a split's (record, params): "bicubic" LR -> HR and the "ceiling" (quality.py)."""
     from .transforms import decode_image
+
     hr_images = [decode_image(r["image_hr"]) for r, _ in pairs]
     hr = torch.stack([hr_tensor(im) for im in hr_images])
     lr = torch.stack([lr_tensor(decode_image(r["image_lr"])) for r, _ in pairs])
-    return {"bicubic": mean_quality(*bicubic_baseline(hr, lr)),
-            "ceiling": mean_quality(*ceiling_quality(hr_images, [p for _, p in pairs]))}
+    return {
+        "bicubic": mean_quality(*bicubic_baseline(hr, lr)),
+        "ceiling": mean_quality(*ceiling_quality(hr_images, [p for _, p in pairs])),
+    }
 
 
-def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, workers: int = 1,
-             verbose: bool = True, style: str | SynthStyle | None = None, test_camera: str = "course") -> dict:
+def generate(
+    out: str | os.PathLike,
+    sizes: dict[str, int],
+    seed: int = 0,
+    workers: int = 1,
+    verbose: bool = True,
+    style: str | SynthStyle | None = None,
+    test_camera: str = "course",
+) -> dict:
     """Write the whole synthetic ROOT at `out` (which must not exist yet); returns its stats.
 
     test_camera: the camera of the test splits ("course", or "heldout" for a test-only set; camera.py)."""
@@ -187,9 +214,15 @@ def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, worke
             for kind, q in split_quality(keep).items():
                 stats[kind][split] = q
     write_lmdb(pretrain_dir(out) / "synth", "word", seed, "pretrain", int(sizes["pretrain"]), workers, None, style)
-    info = {"format_version": FORMAT_VERSION, "seed": seed, "style": style.as_dict(), "test_camera": test_camera,
-            "sizes": {k: int(v) for k, v in sizes.items()},
-            **stats, "seconds": round(time.time() - t0, 1)}
+    info = {
+        "format_version": FORMAT_VERSION,
+        "seed": seed,
+        "style": style.as_dict(),
+        "test_camera": test_camera,
+        "sizes": {k: int(v) for k, v in sizes.items()},
+        **stats,
+        "seconds": round(time.time() - t0, 1),
+    }
     (out / MARKER).write_text(json.dumps(info, indent=1))
     if verbose:
         print(quality_table(stats))
@@ -200,13 +233,17 @@ def generate(out: str | os.PathLike, sizes: dict[str, int], seed: int = 0, worke
 def quality_table(stats: dict[str, dict]) -> str:
     """Per test split: bicubic and ceiling PSNR / SSIM, beside real TextZoom's bicubic and the release PSNR."""
     nan = float("nan")
-    lines = ["split    n     bicubic PSNR  SSIM     ceiling PSNR  SSIM     "
-             "(real TextZoom: bicubic PSNR / SSIM, release model PSNR)"]
+    lines = [
+        "split    n     bicubic PSNR  SSIM     ceiling PSNR  SSIM     "
+        "(real TextZoom: bicubic PSNR / SSIM, release model PSNR)"
+    ]
     for split, b in stats["bicubic"].items():
         c = stats["ceiling"][split]
         rp, rs = REAL_TEXTZOOM.get(split, (nan, nan))
-        lines.append(f"{split:<8} {b['n']:<5} {b['psnr']:>12.2f}  {b['ssim']:.4f}   {c['psnr']:>12.2f}  "
-                     f"{c['ssim']:.4f}   ({rp:.2f} / {rs:.3f}, {RELEASE_PSNR.get(split, nan):.2f})")
+        lines.append(
+            f"{split:<8} {b['n']:<5} {b['psnr']:>12.2f}  {b['ssim']:.4f}   {c['psnr']:>12.2f}  "
+            f"{c['ssim']:.4f}   ({rp:.2f} / {rs:.3f}, {RELEASE_PSNR.get(split, nan):.2f})"
+        )
     return "\n".join(lines)
 
 
@@ -219,14 +256,18 @@ def read_marker(root: Path) -> dict | None:
     return info if isinstance(info, dict) else None
 
 
-def is_complete(root: Path, sizes: dict, seed: int, style: str | SynthStyle | None = None,
-                test_camera: str = "course") -> bool:
+def is_complete(
+    root: Path, sizes: dict, seed: int, style: str | SynthStyle | None = None, test_camera: str = "course"
+) -> bool:
     """True when root holds a finished synthetic set made with these sizes, seed, style and test camera."""
     info = read_marker(root)
-    return info is not None and (info.get("format_version") == FORMAT_VERSION and info.get("seed") == seed
-                                 and info.get("test_camera") == test_camera
-                                 and info.get("style") == get_style(style).as_dict()
-                                 and info.get("sizes") == {k: int(v) for k, v in sizes.items()})
+    return info is not None and (
+        info.get("format_version") == FORMAT_VERSION
+        and info.get("seed") == seed
+        and info.get("test_camera") == test_camera
+        and info.get("style") == get_style(style).as_dict()
+        and info.get("sizes") == {k: int(v) for k, v in sizes.items()}
+    )
 
 
 def missing_parts(root: Path) -> list[Path]:
@@ -248,7 +289,7 @@ def only_generated(root: Path) -> bool:
         return False
     expected = {split_dir(root, s) for s in (*TRAIN_SPLITS, *TEST_SPLITS)} | {pretrain_dir(root) / "synth"}
     for top in (root / "textzoom", root / "pretrain"):
-        for p in (top.rglob("*") if top.is_dir() else []):
+        for p in top.rglob("*") if top.is_dir() else []:
             if p.is_file() and (p.parent not in expected or p.name not in ("data.mdb", "lock.mdb")):
                 return False
     return True
@@ -272,9 +313,16 @@ def make_command(root: Path, sizes: dict, seed: int, style: SynthStyle, test_cam
     return f"python -m stirer_lib.data.synth --out {root} --seed {seed} --style {style.name}{cam} {extra}"
 
 
-def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int], seed: int = 0,
-                workers: int | None = None, style: str | SynthStyle | None = None,
-                replace_outdated: bool = True, test_camera: str = "course") -> Path:
+def ensure_data(
+    root: str | os.PathLike,
+    synthetic: bool,
+    sizes: dict[str, int],
+    seed: int = 0,
+    workers: int | None = None,
+    style: str | SynthStyle | None = None,
+    replace_outdated: bool = True,
+    test_camera: str = "course",
+) -> Path:
     """Make sure data ROOT exists: generate it when synthetic and missing, else explain how to get it.
 
     Generation writes to ROOT.tmp-<pid> and renames it to ROOT when finished, so an interrupted
@@ -289,11 +337,13 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
         missing = missing_parts(root)
         if missing:
             raise DataError(
-                f"real data missing under {root}: " + ", ".join(str(p) for p in missing)
+                f"real data missing under {root}: "
+                + ", ".join(str(p) for p in missing)
                 + ". Get TextZoom (github.com/JasonBoy1/TextZoom) and the MJSynth / SynthText LMDBs "
-                  "(github.com/clovaai/deep-text-recognition-benchmark, data_lmdb_release/training/MJ and ST) "
-                  "and place them as data/README.md, section 'Real data', says; or use a synthetic profile "
-                  "(smoke, cpu, gpu).")
+                "(github.com/clovaai/deep-text-recognition-benchmark, data_lmdb_release/training/MJ and ST) "
+                "and place them as data/README.md, section 'Real data', says; or use a synthetic profile "
+                "(smoke, cpu, gpu)."
+            )
         return root
     if is_complete(root, sizes, seed, style, test_camera):
         return root
@@ -301,21 +351,29 @@ def ensure_data(root: str | os.PathLike, synthetic: bool, sizes: dict[str, int],
         if not (replace_outdated and only_generated(root)):
             if root.is_dir() and not missing_parts(root):
                 if read_marker(root) is not None:
-                    print(f"note: {root} is a synthetic set made with other settings than this profile's (or holds "
-                          f"other files too); using it as it is. A matching set: "
-                          f"{make_command(root.with_name(root.name + '-new'), sizes, seed, style, test_camera)}", flush=True)
+                    print(
+                        f"note: {root} is a synthetic set made with other settings than this profile's (or holds "
+                        f"other files too); using it as it is. A matching set: "
+                        f"{make_command(root.with_name(root.name + '-new'), sizes, seed, style, test_camera)}",
+                        flush=True,
+                    )
                 return root  # a complete data ROOT of the user's: used as it is, never rewritten
-            raise DataError(f"{root} exists but is not a complete data ROOT (missing: "
-                            f"{', '.join(str(p) for p in missing_parts(root)) or 'its LMDBs'}) and was not made by "
-                            f"the generator, so it is left alone. Pass another --data folder, or make a synthetic "
-                            f"set elsewhere: {make_command(root.with_name(root.name + '-synth'), sizes, seed, style, test_camera)}")
+            raise DataError(
+                f"{root} exists but is not a complete data ROOT (missing: "
+                f"{', '.join(str(p) for p in missing_parts(root)) or 'its LMDBs'}) and was not made by "
+                f"the generator, so it is left alone. Pass another --data folder, or make a synthetic "
+                f"set elsewhere: {make_command(root.with_name(root.name + '-synth'), sizes, seed, style, test_camera)}"
+            )
     remove_stale_generations(root)
     tmp = root.parent / f"{root.name}.tmp-{os.getpid()}"
     if tmp.exists():
         shutil.rmtree(tmp)  # our own leftover (this pid)
     root.parent.mkdir(parents=True, exist_ok=True)
-    print(f"generating synthetic data at {root} (style {style.name}, test camera {test_camera}, seed {seed}, sizes "
-          f"{', '.join(f'{k} {v}' for k, v in sizes.items())}) ...", flush=True)
+    print(
+        f"generating synthetic data at {root} (style {style.name}, test camera {test_camera}, seed {seed}, sizes "
+        f"{', '.join(f'{k} {v}' for k, v in sizes.items())}) ...",
+        flush=True,
+    )
     try:
         generate(tmp, sizes, seed, workers=workers or default_workers(), style=style, test_camera=test_camera)
     except BaseException:
@@ -345,10 +403,15 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", required=True, help="the data ROOT to write (must not exist)")
     ap.add_argument("--profile", default="smoke", choices=tuple(SYNTH_SIZES), help="sizes (and style) of this profile")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--style", default=None, choices=tuple(STYLES), help="word / font / background variety "
-                    "(default: the profile's)")
-    ap.add_argument("--test-camera", default="course", choices=CAMERAS,
-                    help="the camera of the test splits (camera.py): course, or heldout for a test-only set")
+    ap.add_argument(
+        "--style", default=None, choices=tuple(STYLES), help="word / font / background variety (default: the profile's)"
+    )
+    ap.add_argument(
+        "--test-camera",
+        default="course",
+        choices=CAMERAS,
+        help="the camera of the test splits (camera.py): course, or heldout for a test-only set",
+    )
     ap.add_argument("--workers", type=int, default=default_workers(), help="generator processes (same bytes)")
     ap.add_argument("--size", action="append", default=[], metavar="SPLIT=N", help="override one split's size")
     a = ap.parse_args(argv)

@@ -4,6 +4,7 @@ Every image becomes RGB + a binary mask channel: 4 x 32 x 128 for HR, 4 x 16 x 6
 The mask marks pixels whose gray level is at most the mean gray level of the resized image
 (text is usually darker than its background; the official TextZoom / STIRER transform).
 """
+
 from __future__ import annotations
 
 from io import BytesIO

@@ -3,6 +3,7 @@
 Stored labels keep case and punctuation as TextZoom's do ('Hello,', 'SALE!', 'No.5'); the
 training label is their stirer_lib.text.filter_label.
 """
+
 from __future__ import annotations
 
 from functools import lru_cache
@@ -22,6 +23,7 @@ UPPER = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 def vocabulary() -> tuple[str, ...]:
     """The VOCAB_SIZE most frequent English words of wordfreq, letters only, 1-14 characters."""
     from wordfreq import top_n_list
+
     words = [w for w in top_n_list("en", VOCAB_SIZE) if w.isascii() and w.isalpha() and len(w) <= MAX_WORD_LEN]
     if not words:
         raise RuntimeError("wordfreq returned no English words; reinstall the `wordfreq` package")
@@ -58,8 +60,9 @@ def _code(rng: np.random.Generator) -> str:
     return digits(int(rng.integers(1, 3))) + letters.lower() if rng.random() < 0.5 else letters + "-" + digits(3)
 
 
-def sample_label(rng: np.random.Generator, p_code: float = 0.2, p_punct: float = 0.15,
-                 vocab_size: int | None = None) -> str:
+def sample_label(
+    rng: np.random.Generator, p_code: float = 0.2, p_punct: float = 0.15, vocab_size: int | None = None
+) -> str:
     """One raw label (case and punctuation kept) whose filtered form is non-empty.
 
     vocab_size: draw words only from the vocab_size most frequent ones (None: the whole vocabulary).
