@@ -7,8 +7,8 @@ every DataLoader worker) opens its own, read-only, on first use (docs/DESIGN.md 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import lmdb
 
@@ -144,8 +144,9 @@ class LazyLmdb:
 
 def describe_lmdb(path: str | os.PathLike, records: int = 2) -> list[tuple[str, str]]:
     """(key, what its value is) for num-samples and the first records: the layout at a glance."""
-    from PIL import Image
     from io import BytesIO
+
+    from PIL import Image
 
     db = LazyLmdb(path)
     out = [("num-samples", str(db.num_samples()))]

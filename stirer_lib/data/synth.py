@@ -347,23 +347,22 @@ def ensure_data(
         return root
     if is_complete(root, sizes, seed, style, test_camera):
         return root
-    if root.exists():
-        if not (replace_outdated and only_generated(root)):
-            if root.is_dir() and not missing_parts(root):
-                if read_marker(root) is not None:
-                    print(
-                        f"note: {root} is a synthetic set made with other settings than this profile's (or holds "
-                        f"other files too); using it as it is. A matching set: "
-                        f"{make_command(root.with_name(root.name + '-new'), sizes, seed, style, test_camera)}",
-                        flush=True,
-                    )
-                return root  # a complete data ROOT of the user's: used as it is, never rewritten
-            raise DataError(
-                f"{root} exists but is not a complete data ROOT (missing: "
-                f"{', '.join(str(p) for p in missing_parts(root)) or 'its LMDBs'}) and was not made by "
-                f"the generator, so it is left alone. Pass another --data folder, or make a synthetic "
-                f"set elsewhere: {make_command(root.with_name(root.name + '-synth'), sizes, seed, style, test_camera)}"
-            )
+    if root.exists() and not (replace_outdated and only_generated(root)):
+        if root.is_dir() and not missing_parts(root):
+            if read_marker(root) is not None:
+                print(
+                    f"note: {root} is a synthetic set made with other settings than this profile's (or holds "
+                    f"other files too); using it as it is. A matching set: "
+                    f"{make_command(root.with_name(root.name + '-new'), sizes, seed, style, test_camera)}",
+                    flush=True,
+                )
+            return root  # a complete data ROOT of the user's: used as it is, never rewritten
+        raise DataError(
+            f"{root} exists but is not a complete data ROOT (missing: "
+            f"{', '.join(str(p) for p in missing_parts(root)) or 'its LMDBs'}) and was not made by "
+            f"the generator, so it is left alone. Pass another --data folder, or make a synthetic "
+            f"set elsewhere: {make_command(root.with_name(root.name + '-synth'), sizes, seed, style, test_camera)}"
+        )
     remove_stale_generations(root)
     tmp = root.parent / f"{root.name}.tmp-{os.getpid()}"
     if tmp.exists():
