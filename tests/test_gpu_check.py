@@ -23,6 +23,7 @@ STEPS = [
     "doctor_paper",
     "bench_fp32",
     "bench_bf16",
+    "gru",
     "course",
     "evaluate",
     "torchrun",
@@ -82,6 +83,8 @@ def test_each_step_has_its_figures(dry_run):
     (row, *_) = fig["bench_fp32"]["rows"]
     assert row["config"] == "small" and row["eval_img_s"] > 0 and row["train_img_s"] > 0
     assert all(r["eval_bf16_img_s"] > 0 for r in fig["bench_bf16"]["rows"]) and fig["bench_bf16"]["bf16"] is True
+    gru = fig["gru"]["gru"]
+    assert gru["device"] == "cpu" and min(gru["ms_fwd_bwd"].values()) > 0 and gru["max_abs_diff"] < 1e-5
     assert "01_data" in fig["course"]["notebook_minutes"]
     assert fig["evaluate"]["over_all"]["n"] == 12 and fig["evaluate"]["over_all"]["psnr"] > 0
     stages = fig["torchrun"]["stages"]

@@ -194,19 +194,47 @@ def _row_path(layer, x, size):
     return x + layer.mlp(layer.norm2(x))
 
 
-def test_gru_loop_threads_restored_after_forward_and_backward():
-    from stirer_lib.models.pstst import bidirectional_gru
+def test_gru_loop_equals_nn_gru_forward_and_gradients():
+    """The CPU time loop and nn.GRU (what CUDA runs: cuDNN) compute the same outputs and gradients."""
+    from stirer_lib.models.pstst import bidirectional_gru, bidirectional_gru_loop
+
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(8, 4, bidirectional=True, batch_first=True).double()
+    x = torch.randn(3, 5, 8, dtype=torch.float64, requires_grad=True)
+    grads = []
+    for path in (bidirectional_gru_loop, lambda x, g: g(x)[0]):
+        gru.zero_grad()
+        x.grad = None
+        out = path(x, gru)
+        (out * torch.linspace(-1, 1, out.numel(), dtype=out.dtype).view_as(out)).sum().backward()
+        grads.append((out.detach(), x.grad.clone(), [p.grad.clone() for p in gru.parameters()]))
+    (o1, gx1, gp1), (o2, gx2, gp2) = grads
+    assert (o1 - o2).abs().max() < 1e-6
+    assert (gx1 - gx2).abs().max() < 1e-6
+    assert max((a - b).abs().max() for a, b in zip(gp1, gp2)) < 1e-6
+    assert torch.equal(bidirectional_gru(x, gru), bidirectional_gru_loop(x, gru))  # CPU tensors take the loop
+
+
+def test_forward_leaves_the_thread_count_alone():
+    """No forward (training, evaluation, greedy decoding) changes torch's process-wide thread count."""
+    from stirer_lib.models import build_stirer
+    from stirer_lib.models.config import config_from_name
 
     old = torch.get_num_threads()
     torch.set_num_threads(2)
     try:
-        gru = torch.nn.GRU(8, 4, bidirectional=True, batch_first=True)
-        x = torch.randn(3, 5, 8, requires_grad=True)
-        out = bidirectional_gru(x, gru)
-        assert torch.get_num_threads() == 2
-        ref, _ = gru(x)
-        assert (out - ref).abs().max() < 1e-6
-        out.square().sum().backward()
+        model = build_stirer(config_from_name("small", use_bigru=True))
+        x = torch.rand(2, 4, 16, 64)
+        seen = []
+        hook = lambda *a: seen.append(torch.get_num_threads())  # noqa: E731
+        for module in model.modules():  # the GRUs, the T5's layers in greedy decoding, every other part
+            module.register_forward_pre_hook(hook)
+        model.eval()
+        with torch.no_grad():
+            model(x)
+        model.train()
+        model(x)
+        assert seen and set(seen) == {2}
         assert torch.get_num_threads() == 2
     finally:
         torch.set_num_threads(old)

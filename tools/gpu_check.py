@@ -73,6 +73,7 @@ STEP_NAMES = (
     "doctor_paper",
     "bench_fp32",
     "bench_bf16",
+    "gru",
     "course",
     "evaluate",
     "torchrun",
@@ -170,7 +171,8 @@ def gpu_mode() -> Mode:
             "doctor_paper": 45,
             "bench_fp32": 50,
             "bench_bf16": 30,
-            "course": 240,
+            "gru": 20,
+            "course": 230,
             "evaluate": 30,
             "torchrun": 60,
             "ddp_probe": 30,
@@ -367,6 +369,7 @@ def steps() -> list[Step]:
             bench("bf16", ["--bf16", "--no-train"]),
             lambda c, o: bench_figures(c.work / "bench_bf16.json"),
         ),
+        Step("gru", lambda c: [me(c, "gru-timing", "--device", c.mode.device)], lambda c, o: tagged_figures(o)),
         Step(
             "course",
             lambda c: [
@@ -1083,6 +1086,53 @@ def helper_ddp_probe(args: list[str]) -> int:
         dist.destroy_process_group()
 
 
+def helper_gru_timing(args: list[str]) -> int:
+    """gru-timing --device D: the PSTST Bi-GRU's two paths (CPU time loop, nn.GRU = cuDNN on CUDA), forward +
+    backward on the release model's row sequences, milliseconds each and their largest output difference."""
+    import time
+
+    import torch
+
+    from stirer_lib.models.pstst import bidirectional_gru_loop
+
+    ap = argparse.ArgumentParser(prog="gpu_check.py gru-timing")
+    ap.add_argument("--device", default="cuda")
+    ap.add_argument("--batch", type=int, default=64)
+    ap.add_argument("--reps", type=int, default=10)
+    a = ap.parse_args(args)
+    dev = torch.device(a.device)
+    torch.manual_seed(0)
+    gru = torch.nn.GRU(48, 24, bidirectional=True, batch_first=True).to(dev)
+    x = torch.randn(a.batch * 16, 64, 48, device=dev, requires_grad=True)  # one sequence per row of 16 x 64 maps
+    paths = {"loop": lambda: bidirectional_gru_loop(x, gru), "nn_gru": lambda: gru(x)[0]}
+
+    def once(fn) -> float:
+        t0 = time.perf_counter()
+        fn().square().mean().backward()
+        if dev.type == "cuda":
+            torch.cuda.synchronize()
+        return time.perf_counter() - t0
+
+    ms = {}
+    for name, fn in paths.items():
+        once(fn)
+        ms[name] = round(1000 * sorted(once(fn) for _ in range(a.reps))[a.reps // 2], 3)
+    with torch.no_grad():
+        diff = (paths["loop"]() - paths["nn_gru"]()).abs().max().item()
+    emit(
+        {
+            "gru": {
+                "device": str(dev),
+                "sequences": x.shape[0],
+                "ms_fwd_bwd": ms,
+                "loop_over_nn_gru": round(ms["loop"] / ms["nn_gru"], 2),
+                "max_abs_diff": diff,
+            }
+        }
+    )
+    return 0
+
+
 HELPERS = {
     "env": helper_env,
     "install": helper_install,
@@ -1092,6 +1142,7 @@ HELPERS = {
     "tiny-checkpoint": helper_tiny_checkpoint,
     "ckpt-figures": helper_ckpt_figures,
     "ddp-probe": helper_ddp_probe,
+    "gru-timing": helper_gru_timing,
 }
 
 

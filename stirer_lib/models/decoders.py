@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from transformers import T5Config, T5ForConditionalGeneration
 
 from .config import StirerConfig
-from .pstst import RecurrentResidualBlock, one_thread_loop, pixel_shuffle_head, three_conv
+from .pstst import RecurrentResidualBlock, pixel_shuffle_head, three_conv
 from .vit import ViTEncoder
 
 
@@ -178,7 +178,7 @@ def greedy_generate(m: nn.Module, z: torch.Tensor, max_new_tokens: int = 20) -> 
     as transformers' generate() does (same ids, logits within float rounding: tests/test_speed.py)."""
     t5 = m.decoder
     eos, pad = t5.config.eos_token_id, t5.config.pad_token_id
-    with _eval_mode(t5), one_thread_loop(z):
+    with _eval_mode(t5):
         enc = t5.encoder(inputs_embeds=z).last_hidden_state
         steps = _T5Steps(t5, enc, max_new_tokens)
         tokens = torch.full((z.shape[0],), t5.config.decoder_start_token_id, dtype=torch.long, device=z.device)

@@ -9,8 +9,6 @@ recurrent residual block (TSRN's SRB), and, in training, two mini decoders that 
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -35,26 +33,16 @@ def pixel_shuffle_head(dim: int, out_chans: int, scale: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(dim, out_chans * scale**2, 3, 1, 1), nn.PixelShuffle(scale))
 
 
-@contextmanager
-def one_thread_loop(x: torch.Tensor):
-    """Run an inference time-step loop of tiny ops on one intra-op CPU thread.
-
-    Each step's tensors are small: splitting them over threads gains little and costs a thread barrier
-    per op, which on a busy shared CPU measured 3-10x slower than one thread. Same numbers (float
-    rounding aside). Only without autograd (eval, greedy decoding): in training steps one thread
-    measured slower (the backward keeps larger ops). No effect on CUDA tensors."""
-    threads = torch.get_num_threads()
-    if x.device.type != "cpu" or threads == 1 or (torch.is_grad_enabled() and x.requires_grad):
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
-
-
 def bidirectional_gru(x: torch.Tensor, gru: nn.GRU) -> torch.Tensor:
+    """nn.GRU(bidirectional, one layer, batch_first) on x [N,T,C] -> [N,T,2H], each device's fastest way:
+    on CPU the time loop of `bidirectional_gru_loop` (measured faster there), elsewhere nn.GRU itself (cuDNN's
+    fused kernel on CUDA). Both compute the same numbers (tests/test_speed.py: forward and gradients)."""
+    if x.device.type == "cpu":
+        return bidirectional_gru_loop(x, gru)
+    return gru(x)[0]
+
+
+def bidirectional_gru_loop(x: torch.Tensor, gru: nn.GRU) -> torch.Tensor:
     """nn.GRU(bidirectional, one layer, batch_first) on x [N,T,C] -> [N,T,2H], both directions in one loop.
 
     The same GRU equations as torch (r, z = sigmoid(W_i x + b_i + W_h h + b_h); n = tanh(W_in x + b_in +
@@ -72,14 +60,13 @@ def bidirectional_gru(x: torch.Tensor, gru: nn.GRU) -> torch.Tensor:
     gi_rz, gi_n = gi[..., : 2 * hid].unbind(0), gi[..., 2 * hid :].unbind(0)
     h = x.new_zeros(2, n_seq, hid)
     outs = []
-    with one_thread_loop(x):
-        for t in range(steps):  # addmm per direction: models.efficiency counts these as the GRU's MACs
-            gh = torch.stack([torch.addmm(b_hh[d], h[d], w_hh[d]) for d in (0, 1)])  # [2,N,3H]
-            r, z = torch.sigmoid(gh[..., : 2 * hid].add(gi_rz[t])).split(hid, -1)
-            n = torch.tanh(torch.addcmul(gi_n[t], r, gh[..., 2 * hid :]))
-            h = torch.lerp(n, h, z)
-            outs.append(h)
-        out = torch.stack(outs, 0)  # [T,2,N,H], the backward direction in reversed time
+    for t in range(steps):  # addmm per direction: models.efficiency counts these as the GRU's MACs
+        gh = torch.stack([torch.addmm(b_hh[d], h[d], w_hh[d]) for d in (0, 1)])  # [2,N,3H]
+        r, z = torch.sigmoid(gh[..., : 2 * hid].add(gi_rz[t])).split(hid, -1)
+        n = torch.tanh(torch.addcmul(gi_n[t], r, gh[..., 2 * hid :]))
+        h = torch.lerp(n, h, z)
+        outs.append(h)
+    out = torch.stack(outs, 0)  # [T,2,N,H], the backward direction in reversed time
     return torch.cat([out[:, 0], out[:, 1].flip(0)], -1).transpose(0, 1)
 
 
