@@ -16,7 +16,7 @@ from stirer_lib.checkpoint import read
 from stirer_lib.course.build import train_stage
 from stirer_lib.course.profiles import Profile, get_profile
 from stirer_lib.evaluation import results_table
-from stirer_lib.rundir import RunExistsError
+from stirer_lib.rundir import RunExistsError, read_metrics
 from stirer_lib.training import trainer as trainer_mod
 from stirer_lib.training.optim import build_optimizer, build_scheduler, group_lr
 from stirer_lib.training.sampler import EpochBatchSampler
@@ -286,6 +286,8 @@ def test_finetune_starts_from_pretraining_and_evaluates(data_root, straight_run,
     assert all(r["skipped"] == {} for r in best["metrics"]["splits"].values())
     assert "bicubic LR" in results_table({"fine-tuned": best["metrics"]})
     assert read(tmp_path / "finetune" / "last.pt")["init_from"] == str(straight_run / "last.pt")
+    evals = [r for r in read_metrics(tmp_path / "finetune" / "metrics.jsonl") if r["kind"] == "eval"]
+    assert evals[0]["step"] == 0 and evals[-1]["step"] == 2  # the curve starts where the stage starts
 
 
 def test_torchrun_gloo_two_processes(data_root, tmp_path):

@@ -463,6 +463,10 @@ class Trainer:
             disable=not (self.progress and self.info.main),
             dynamic_ncols=True,
         )
+        if self.step == 0 and self.s.eval_every >= 0:  # where the stage starts: its log's and curve's first point
+            state = rng_state()  # the evaluation's loaders draw seeds: training's randomness stays as without it
+            self.evaluate()
+            set_rng_state(state)
         window: list[dict[str, torch.Tensor]] = []
         t0 = time.perf_counter()
         self.model.train()
