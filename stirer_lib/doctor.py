@@ -35,7 +35,7 @@ from torch.utils.data import DataLoader, Dataset, RandomSampler
 
 from .constants import HR_HEIGHT
 from .course.build import build_model
-from .course.profiles import PROFILE_NAMES, Profile, default_profile
+from .course.profiles import Profile, add_profile_argument, default_profile, get_profile
 from .course.session import prepare
 from .data import TEST_SPLITS, TRAIN_SPLITS, collate_eval, collate_train, pretrain_set, synth, textzoom_split
 from .data.lmdb_io import find_lmdbs, pretrain_dir, split_dir
@@ -170,7 +170,7 @@ def data_sizes(prof: Profile) -> dict[str, int]:
     # train pairs, MJSynth + SynthText (stirer_lib.training.cost)
     if prof.data.synthetic:
         return {k: int(v) for k, v in prof.data.sizes.items()}
-    root, expected = Path(prof.data.root), dict(synth.SYNTH_SIZES["gpu"])
+    root, expected = Path(prof.data.root), dict(get_profile("gpu").data.sizes)
     half = cost.TEXTZOOM_TRAIN_PAIRS // 2
     expected.update(
         train1=half, train2=cost.TEXTZOOM_TRAIN_PAIRS - half, pretrain=cost.MJSYNTH_WORDS + cost.SYNTHTEXT_WORDS
@@ -698,7 +698,7 @@ def report(prof: Profile, user_root: bool, device: torch.device, n: int) -> str:
 def _main(argv: list[str] | None = None) -> int:
     """Parse arguments, measure, print the report."""
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.doctor", description=__doc__.split("\n")[0])
-    ap.add_argument("--profile", choices=PROFILE_NAMES, default=None, help="default: gpu with CUDA, else cpu")
+    add_profile_argument(ap)
     ap.add_argument("--data", default=None, help="data ROOT (default: the profile's)")
     ap.add_argument("--run-dir", default=None, help="the run directory (default: the profile's)")
     ap.add_argument(

@@ -25,6 +25,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,7 @@ from torch.utils.data import DataLoader, Subset
 
 from .atomic_write import atomic_write_text
 from .checkpoint import best_or_last
-from .data import TEST_SPLITS, TextZoomDataset, collate_eval
+from .data import TEST_SPLITS, TextZoomDataset, collate_eval, training_words
 from .errors import DataError, run_cli
 from .metrics import finite_mean
 from .models import load_crnn, load_stirer
@@ -316,6 +317,49 @@ def evaluate(
     return res
 
 
+def seen_unseen(results: dict, seen: Collection[str]) -> dict:
+    """Accuracy on the test words seen in training and on the unseen ones (`data.training_words`), per split and
+    the mean of splits: the final decoder, and the CRNN on the SR and HR images where it read them. From the
+    results' per-image predictions (an evaluation with details)."""
+    out: dict[str, Any] = {}
+    for split, r in results["splits"].items():
+        if "predictions" not in r:
+            raise ValueError("seen_unseen needs per-image predictions: evaluate with details (the default)")
+        labels = [p["label"] for p in r["predictions"]]
+        finals = [p["pred"] for p in r["predictions"]]
+        readers = {"acc": None if None in finals else finals, "crnn_acc": r.get("crnn_preds") or None}
+        readers["crnn_acc_hr"] = r.get("crnn_preds_hr") or None
+        out[split] = {}
+        for part, keep in (("seen", True), ("unseen", False)):
+            idx = [i for i, t in enumerate(labels) if (t in seen) is keep]
+            row: dict[str, Any] = {"n": len(idx)}
+            for key, preds in readers.items():
+                row[key] = (
+                    percent(correct([preds[i] for i in idx], [labels[i] for i in idx])) if preds and idx else None
+                )
+            out[split][part] = row
+    out["mean_of_splits"] = {
+        part: {
+            "n": sum(out[s][part]["n"] for s in results["splits"]),
+            **{k: _mean([out[s][part][k] for s in results["splits"]]) for k in ("acc", "crnn_acc", "crnn_acc_hr")},
+        }
+        for part in ("seen", "unseen")
+    }
+    return out
+
+
+def seen_unseen_lines(split: dict) -> str:
+    """The seen / unseen accuracies as printed lines (one per split and the mean)."""
+    lines = ["words seen / not seen in training: n, final decoder %, CRNN on SR %, CRNN on HR %"]
+    for name, parts in split.items():
+        cells = [
+            f"{part} {p['n']}: {_fmt(p['acc'])} / {_fmt(p['crnn_acc'])} / {_fmt(p['crnn_acc_hr'])}"
+            for part, p in parts.items()
+        ]
+        lines.append(f"{name:<15} " + "   ".join(cells))
+    return "\n".join(lines) + "\n"
+
+
 def is_better(new: dict, best: dict | None) -> bool:
     """Higher mean-of-splits final-step accuracy wins; PSNR breaks ties (for the trainer's best.pt)."""
     if best is None:
@@ -503,6 +547,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="STIRER's forward under bfloat16 autocast (faster on CPUs with "
         "AVX512-BF16 / AMX and on GPUs; changes the numbers slightly: docs/EXPERIMENTS.md)",
     )
+    p.add_argument(
+        "--seen-in",
+        nargs="+",
+        default=None,
+        metavar="ROOT",
+        help="the data ROOTs the model trained on: also report accuracy on the test words seen / not seen there",
+    )
     p.add_argument("--no-progress", action="store_true")
     return p
 
@@ -513,6 +564,7 @@ def _main(argv: list[str] | None = None) -> int:
     for flag, path in (("--stirer", args.stirer), ("--crnn", args.crnn), ("--data", args.data)):
         if path is not None and not Path(path).exists():
             raise DataError(f"{flag} {path} does not exist")
+    seen = training_words(*args.seen_in) if args.seen_in else None
     if args.device == "cuda" and not torch.cuda.is_available():
         raise DataError("--device cuda but CUDA is not available; use --device cpu")
     if args.batch_size < 1 or (args.max_images is not None and args.max_images < 1):
@@ -538,6 +590,9 @@ def _main(argv: list[str] | None = None) -> int:
     results["meta"]["stirer"] = str(args.stirer)
     results["meta"]["crnn_path"] = args.crnn
     print(format_official(results), end="")
+    if seen is not None:
+        results["seen_unseen"] = seen_unseen(results, seen)
+        print(seen_unseen_lines(results["seen_unseen"]), end="")
     if args.json:
         js, txt = save_results(results, args.json)
         print(f"wrote {js} and {txt}")

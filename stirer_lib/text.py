@@ -8,8 +8,6 @@ STIRER reads words over a 36-character alphabet (0-9, a-z):
 
 from __future__ import annotations
 
-import unicodedata
-
 import torch
 
 CHARSET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -32,12 +30,6 @@ def filter_label(label: str) -> str:
     dropped. Evaluation applies the same filter to predictions and ground truth.
     """
     return "".join(c for c in label.lower() if c in _ALLOWED)
-
-
-def filter_label_nfkd(label: str) -> str:
-    """docs/DESIGN.md's order (NFKD to ASCII first, so 'café' -> 'cafe'); not what the release does."""
-    ascii_label = unicodedata.normalize("NFKD", label).encode("ascii", "ignore").decode("ascii")
-    return filter_label(ascii_label)
 
 
 def ctc_encode(labels: list[str]) -> tuple[torch.Tensor, torch.Tensor]:

@@ -12,12 +12,13 @@ Fine-tuning starts from DIR/../pretrain/best.pt (else last.pt) unless --init CKP
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from pathlib import Path
 
-from .course.build import train_stage
-from .course.profiles import PROFILE_NAMES, Profile
+from .course.build import settled, stage_config, train_stage
+from .course.profiles import Profile, add_profile_argument, default_profile
 from .course.session import ensure_profile_data, prepare
 from .errors import run_cli
 from .training.distributed import launched_by_torchrun
@@ -32,7 +33,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         epilog=__doc__,
     )
     ap.add_argument("--stage", required=True, choices=("pretrain", "finetune"))
-    ap.add_argument("--profile", default="smoke", choices=PROFILE_NAMES)
+    add_profile_argument(ap)
     ap.add_argument("--run-dir", required=True, help="this stage's directory (last.pt, best.pt, metrics.jsonl)")
     ap.add_argument("--resume", action="store_true", help="continue from DIR/last.pt")
     ap.add_argument("--overwrite", action="store_true", help="delete the run in DIR and start over")
@@ -54,6 +55,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "profile's seed). The data's seed is data.seed (--set data.seed=N)",
     )
     ap.add_argument("--no-progress", action="store_true", help="no tqdm bar")
+    ap.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the settled profile as JSON (the stage's start weights, model, schedule; the data) and exit",
+    )
     a = ap.parse_args(argv)
     if a.max_steps is not None and a.max_steps <= 0:
         ap.error("--max-steps must be positive")
@@ -65,7 +71,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def prepare_profile(a: argparse.Namespace) -> Profile:
     """The profile with overrides and absolute paths; the data generated when synthetic and missing."""
     run_dir = Path(a.run_dir).expanduser().resolve()
-    prof, user_root = prepare(a.profile, a.set, a.data, str(run_dir.parent), a.seed)
+    prof, user_root = prepare(a.profile or default_profile(), a.set, a.data, str(run_dir.parent), a.seed)
+    stage_config(prof, a.stage, a.init)  # a model setting that cannot apply to the start weights: refused here
     if not launched_by_torchrun():  # under torchrun the data must exist already (no concurrent generation)
         ensure_profile_data(prof, user_root)
     return prof
@@ -74,6 +81,11 @@ def prepare_profile(a: argparse.Namespace) -> Profile:
 def _main(argv: list[str] | None = None) -> int:
     """Train one stage; user errors end in one line and exit code 2 (run_cli)."""
     a = parse_args(argv)
+    if a.print_config:
+        run_dir = Path(a.run_dir).expanduser().resolve()
+        prof, _ = prepare(a.profile or default_profile(), a.set, a.data, str(run_dir.parent), a.seed)
+        print(json.dumps(settled(prof, a.init, (a.stage,)), indent=1))
+        return 0
     prof = prepare_profile(a)
     summary = train_stage(
         prof,

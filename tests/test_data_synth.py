@@ -11,6 +11,7 @@ import pytest
 import torch
 from PIL import Image
 
+from stirer_lib.course.profiles import SMOKE_SIZES
 from stirer_lib.data import TEST_SPLITS, TextZoomDataset, find_lmdbs, pretrain_set, synth, textzoom_split
 from stirer_lib.data.camera import SEVERITIES, capture, sample_params
 from stirer_lib.data.degradation import (
@@ -21,12 +22,24 @@ from stirer_lib.data.degradation import (
     poisson_noise,
     random_shrink_factor,
 )
-from stirer_lib.data.lmdb_io import lmdb_digest
 from stirer_lib.data.render import render_scene, render_word_natural
 from stirer_lib.data.words import sample_label
 from stirer_lib.text import filter_label
 
 TINY = {"train1": 6, "train2": 4, "easy": 3, "medium": 3, "hard": 3, "pretrain": 8}
+
+
+def lmdb_digest(path) -> str:
+    """SHA-256 over every (key, value) of an LMDB in key order: equal digests, equal records."""
+    import hashlib
+
+    from stirer_lib.data.lmdb_io import check_lmdb_path, shared_env
+
+    h = hashlib.sha256()
+    with shared_env(check_lmdb_path(path)).begin(write=False, buffers=False) as txn:
+        for key, value in txn.cursor():
+            h.update(len(key).to_bytes(4, "little") + key + len(value).to_bytes(8, "little") + value)
+    return h.hexdigest()
 
 
 def digests(root) -> dict[str, str]:
@@ -37,12 +50,12 @@ def digests(root) -> dict[str, str]:
 def smoke_root(tmp_path_factory):
     """The smoke profile's data set, generated in one process."""
     root = tmp_path_factory.mktemp("gen") / "a"
-    synth.generate(root, synth.SYNTH_SIZES["smoke"], seed=0, workers=1, verbose=False)
+    synth.generate(root, SMOKE_SIZES, seed=0, workers=1, verbose=False)
     return root
 
 
 def test_generator_layout_and_sizes(smoke_root):
-    sizes = synth.SYNTH_SIZES["smoke"]
+    sizes = SMOKE_SIZES
     for split in ("train1", "train2", *TEST_SPLITS):
         with warnings.catch_warnings():
             warnings.simplefilter("error")  # every generated label is usable: no skip warning
@@ -60,7 +73,7 @@ def test_generator_layout_and_sizes(smoke_root):
 
 def test_generator_same_seed_same_bytes_any_workers(smoke_root, tmp_path):
     again = tmp_path / "b"
-    synth.generate(again, synth.SYNTH_SIZES["smoke"], seed=0, workers=2, verbose=False)
+    synth.generate(again, SMOKE_SIZES, seed=0, workers=2, verbose=False)
     assert digests(again) == digests(smoke_root)
     other = tmp_path / "c"
     synth.generate(other, TINY, seed=1, workers=1, verbose=False)
@@ -134,6 +147,8 @@ def test_a_users_data_is_never_deleted_or_regenerated(tmp_path, capsys):
             [
                 "--stage",
                 "pretrain",
+                "--profile",
+                "smoke",
                 "--run-dir",
                 str(tmp_path / "run" / "pretrain"),
                 "--data",
@@ -294,7 +309,7 @@ def test_ceiling_is_stored_and_printed_per_split(smoke_root, tmp_path, capsys):
     table = synth.quality_table({k: info[k] for k in ("bicubic", "ceiling")})
     for split in TEST_SPLITS:
         c, b = info["ceiling"][split], info["bicubic"][split]
-        assert c["n"] == b["n"] == synth.SYNTH_SIZES["smoke"][split]
+        assert c["n"] == b["n"] == SMOKE_SIZES[split]
         assert b["psnr"] < c["psnr"] < 60 and b["ssim"] < c["ssim"] <= 1
         row = next(line for line in table.splitlines() if line.startswith(split))
         assert f"{c['psnr']:.2f}" in row and f"{c['ssim']:.4f}" in row and f"{b['psnr']:.2f}" in row

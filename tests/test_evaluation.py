@@ -12,6 +12,7 @@ import pytest
 import torch
 from torch import nn
 
+from stirer_lib.data import pretrain_set, textzoom_split
 from stirer_lib.evaluation import evaluate, find_test_dir, format_official, load_results, save_results, summarise
 from stirer_lib.evaluation import main as evaluate_main
 from stirer_lib.models import StirerOutput, load_crnn, load_stirer
@@ -318,3 +319,39 @@ def test_find_checkpoints(tmp_path):
         "crnn.pth",
         "STIRER_Final_Release.pth",
     )
+
+
+def test_seen_and_unseen_words_are_counted_from_the_data(tmp_path, capsys):
+    """The seen / unseen split comes from the training LMDBs' labels; the CLI prints it with --seen-in."""
+    from stirer_lib.data import synth, training_words
+    from stirer_lib.evaluation import main, seen_unseen
+    from stirer_lib.models import build_stirer, save_checkpoint
+
+    root = tmp_path / "root"
+    synth.generate(root, {"train1": 4, "train2": 4, "easy": 3, "medium": 3, "hard": 3, "pretrain": 8}, verbose=False)
+    words = training_words(root)
+    labels = set(textzoom_split(root, "train1", train=True).labels) | set(pretrain_set(root).datasets[0].labels)
+    assert labels <= words and len(words) <= 16
+    res = {
+        "splits": {
+            "easy": {
+                "predictions": [{"label": "seen", "pred": "seen"}, {"label": "new", "pred": "neu"}],
+                "crnn_preds": ["seen", "new"],
+                "crnn_preds_hr": [],
+            },
+            "hard": {"predictions": [{"label": "new", "pred": "new"}], "crnn_preds": ["x"], "crnn_preds_hr": []},
+        }
+    }
+    out = seen_unseen(res, {"seen"})
+    assert out["easy"]["seen"] == {"n": 1, "acc": 100.0, "crnn_acc": 100.0, "crnn_acc_hr": None}
+    assert out["easy"]["unseen"] == {"n": 1, "acc": 0.0, "crnn_acc": 100.0, "crnn_acc_hr": None}
+    assert out["hard"]["seen"]["n"] == 0 and out["hard"]["unseen"]["acc"] == 100.0
+    assert out["mean_of_splits"]["unseen"] == {"n": 2, "acc": 50.0, "crnn_acc": 50.0, "crnn_acc_hr": None}
+    ckpt = tmp_path / "m.pt"
+    save_checkpoint(build_stirer("small"), ckpt)
+    js = tmp_path / "r.json"
+    argv = ["--stirer", str(ckpt), "--data", str(root), "--seen-in", str(root), "--json", str(js), "--no-progress"]
+    assert main(argv) == 0
+    assert "words seen / not seen in training" in capsys.readouterr().out
+    saved = json.loads(js.read_text())["seen_unseen"]["mean_of_splits"]
+    assert saved["seen"]["n"] + saved["unseen"]["n"] == 9

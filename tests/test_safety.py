@@ -23,6 +23,8 @@ from stirer_lib.rundir import RunLock
 REPO = Path(__file__).resolve().parents[1]
 TINY = {"train1": 4, "train2": 4, "easy": 3, "medium": 3, "hard": 3, "pretrain": 8}
 QUICK = [
+    "--profile",
+    "smoke",
     "--no-progress",
     "--set",
     "pretrain.max_steps=2",

@@ -14,7 +14,6 @@ import pytest
 
 from stirer_lib.course import get_profile
 from stirer_lib.course.profiles import MODEL_FIELDS, Profile, parse_value
-from stirer_lib.data.synth import SYNTH_SIZES, SYNTH_STYLES
 from stirer_lib.errors import SettingError
 from stirer_lib.models import StirerConfig
 
@@ -119,14 +118,31 @@ def test_model_settings_merge_never_replace():
         assert get_profile("cpu", over).model.changes == {**cpu, "embed_dim": 16}
     assert get_profile("cpu", ["model.use_bigru=true"]).model.stirer_config().use_bigru is True
     sizes = get_profile("cpu", {"data.sizes": {"easy": 5}}).data.sizes
-    assert sizes == {**SYNTH_SIZES["cpu"], "easy": 5}
+    assert sizes == {**get_profile("cpu").data.sizes, "easy": 5}
 
 
-def test_synthetic_sizes_and_styles_come_from_the_generator():
-    for name in SYNTH_SIZES:
-        data = get_profile(name).data
-        assert data.sizes == SYNTH_SIZES[name] and data.style == SYNTH_STYLES[name]
-    assert get_profile("cpu").data.sizes is not SYNTH_SIZES["cpu"]  # a profile's copy: --set cannot change the table
+def test_a_profile_is_one_record_and_the_generator_reads_it(tmp_path, monkeypatch):
+    """Description, data style and sizes live in the profile's record; `python -m stirer_lib.data.synth --profile P`
+    generates P's sizes and style, and refuses the real-data profile in one line."""
+    from stirer_lib.course.profiles import PROFILES
+    from stirer_lib.data import synth
+
+    for name, record in PROFILES.items():
+        prof = get_profile(name)
+        assert prof.description == record["description"] and prof.description
+        if "data.sizes" in record:
+            assert prof.data.sizes == {k: int(v) for k, v in record["data.sizes"].items()}
+    assert get_profile("cpu").data.sizes is not PROFILES["cpu"]["data.sizes"]  # a copy: --set cannot change the table
+    seen = {}
+
+    def fake_generate(out, sizes, seed, **kw):
+        out.mkdir(parents=True)
+        seen.update(sizes=sizes, **kw)
+
+    monkeypatch.setattr(synth, "generate", fake_generate)
+    assert synth.main(["--out", str(tmp_path / "a"), "--profile", "cpu-long", "--size", "easy=7"]) == 0
+    assert seen["sizes"] == {**get_profile("cpu-long").data.sizes, "easy": 7} and seen["style"] == "lesson"
+    assert synth.main(["--out", str(tmp_path / "b"), "--profile", "paper"]) == 2
 
 
 @pytest.mark.parametrize(

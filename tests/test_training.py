@@ -370,13 +370,14 @@ def test_finetune_from_a_reference_run_with_the_encoder_frozen(data_root, tmp_pa
     """finetune.init=reference:cpu-long builds cpu-long's model, loads its shipped stage 1 strictly, and with
     freeze=encoder only the feature encoder's own weights stay as loaded (mini decoders and decoders learn)."""
     from stirer_lib.course import reference
-    from stirer_lib.course.build import build_model, stage_model, stage_start
+    from stirer_lib.course.build import build_model, stage_config, stage_start
     from stirer_lib.models.stirer import is_feature_encoder_key
 
     if not (reference.reference_dir("cpu-long") / "pretrain.pt").exists():
         pytest.skip("reference/cpu-long/pretrain.pt is not in this checkout")
     prof = _prof(data_root, tmp_path, **{"finetune.init": "reference:cpu-long", "finetune.freeze": "encoder"})
-    assert stage_model(prof, "finetune") == get_profile("cpu-long").model and prof.model.changes == {}
+    assert stage_config(prof, "finetune") == get_profile("cpu-long").model.stirer_config()
+    assert prof.model.changes == {}
     start = stage_start(prof, "finetune")
     assert start == reference.checkpoint("cpu-long", "pretrain")
     summary = train_stage(prof, "finetune", progress=False)

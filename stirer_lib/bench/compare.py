@@ -192,10 +192,6 @@ def interleaved(
     return tb, to, {"setup_base": a["setup_s"], "setup_ours": b["setup_s"]}
 
 
-def _batch(case: str) -> int:
-    return int(case.split(":")[-1])
-
-
 def compare(args: argparse.Namespace) -> int:
     """Run every case on both sides and print medians and ratios (baseline seconds / ours)."""
     repo = this_tree()

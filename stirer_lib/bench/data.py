@@ -15,6 +15,7 @@ import time
 import torch
 from torch.utils.data import ConcatDataset, DataLoader
 
+from ..course.profiles import add_profile_argument
 from ..data import TEST_SPLITS, collate_eval, collate_train, pretrain_set, textzoom_split, textzoom_train_set
 
 
@@ -50,7 +51,7 @@ def generator_rate(kind: str, n: int) -> float:
 def build_parser() -> argparse.ArgumentParser:
     """Options of `python -m stirer_lib.bench data`."""
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.bench data", description=__doc__.split("\n\n")[0])
-    ap.add_argument("--profile", default="smoke", help="profile whose data ROOT is used (generated if missing)")
+    add_profile_argument(ap)  # whose data ROOT is used (generated if missing)
     ap.add_argument("--root", default=None, help="a data ROOT instead of the profile's")
     ap.add_argument("--batch-size", type=int, default=32)
     ap.add_argument("--workers", type=int, default=0, help="DataLoader workers")
@@ -59,11 +60,12 @@ def build_parser() -> argparse.ArgumentParser:
     return ap
 
 
-def profile_data_root(profile: str) -> str:
-    """The data ROOT of a course profile (generated if missing)."""
+def profile_data_root(profile: str | None) -> str:
+    """The data ROOT of a course profile (generated if missing; None: the default profile)."""
     from ..course import session
+    from ..course.profiles import default_profile
 
-    return session.start(profile, data_root=None, ensure_data=True)["data"]["root"]
+    return session.start(profile or default_profile(), data_root=None, ensure_data=True).data.root
 
 
 def run(a: argparse.Namespace) -> int:

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 
 from ..errors import run_cli
 from . import reference
-from .profiles import PROFILE_NAMES, default_profile
+from .build import settled
+from .profiles import add_profile_argument, default_profile
 from .runner import NotebookFailed, run_course, run_solutions
+from .session import prepare
 
 
 def _main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.course", description=__doc__)
-    ap.add_argument("--profile", choices=PROFILE_NAMES, default=None, help="default: gpu with CUDA, else cpu")
+    add_profile_argument(ap)
     ap.add_argument("--data", default=None, help="data ROOT (textzoom/ and pretrain/); default: the profile's")
     ap.add_argument("--run-dir", default=None, help="where executed notebooks, checkpoints and results go")
     ap.add_argument("--from", dest="start", type=int, default=1, help="start at notebook number N")
@@ -62,11 +65,21 @@ def _main(argv: list[str] | None = None) -> int:
         help="copy RUN/reference/ (written by a whole course run) to reference/PROFILE/ and stop",
     )
     ap.add_argument("--overwrite", action="store_true", help="with --publish-reference: replace the existing one")
+    ap.add_argument(
+        "--print-config",
+        action="store_true",
+        help="print the settled profile as JSON (every stage's start weights, model and schedule; the data) and exit",
+    )
     args = ap.parse_args(argv)
     profile = args.profile or default_profile()
     if args.publish_reference:
         dst = reference.publish(args.publish_reference, profile, overwrite=args.overwrite)
         print(f"published {args.publish_reference}/reference to {dst}")
+        return 0
+    prof, _ = prepare(profile, args.overrides, args.data, args.run_dir)
+    config = settled(prof)  # a setting that cannot apply is refused here, before any notebook runs
+    if args.print_config:
+        print(json.dumps(config, indent=1))
         return 0
     try:
         if not args.solutions_only:

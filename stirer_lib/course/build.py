@@ -1,7 +1,8 @@
 """Wiring a profile into the library's parts: the one place that turns settings into built things.
 
 `build_model`, `train_set` and `eval_loaders` build what the trainer takes; `stage_start` says which
-weights a stage starts from (its `init` setting), and with which model; `train_stage` builds a
+weights a stage starts from (its `init` setting), `stage_config` which model (the weights' own);
+`settled` is the profile as a run would use it (`--print-config`); `train_stage` builds a
 Trainer for a stage, draws curves.png as it logs, runs it and releases the run directory.
 Notebooks 04 / 05, `python -m stirer_lib.train` and the tests all train through `train_stage`.
 """
@@ -15,28 +16,58 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 from ..data import pretrain_set, textzoom_train_set
+from ..errors import SettingError
 from ..evaluation import test_loaders
-from ..models import build_stirer
+from ..models import StirerConfig, build_stirer
+from ..models.loading import read_checkpoint
 from ..training import distributed as ddp
 from ..training.trainer import Callbacks, Trainer, default_init
 from ..utils import seed_everything
 from ..viz.training import save_curves
 from . import reference
-from .profiles import ModelSettings, Profile, get_profile, reference_start
+from .profiles import Profile, reference_start, user_model_fields
+
+# the model fields a stage that starts from trained weights may still set: they change how it trains or decodes, not
+# what the weights are (drop-path, dropout, the greedy length); every other field is the weights' own
+TRAINED_WEIGHTS_MAY_SET = ("drop_path_rate", "t5_dropout", "max_new_tokens")
 
 
-def build_model(prof: Profile, stage: str | None = None) -> nn.Module:
-    """STIRER of the stage's model settings (`stage_model`; the profile's model section when stage is None),
+def build_model(prof: Profile, stage: str | None = None, init: str | Path | None = None) -> nn.Module:
+    """STIRER of the stage's configuration (`stage_config`; the profile's model section when stage is None),
     seeded with the run's seed: the same weights on every rank."""
     seed_everything(prof.seed)
-    return build_stirer((stage_model(prof, stage) if stage else prof.model).stirer_config())
+    return build_stirer(stage_config(prof, stage, init) if stage else prof.model.stirer_config())
 
 
-def stage_model(prof: Profile, stage: str) -> ModelSettings:
-    """The model a stage trains: the profile's, or, when the stage starts from a reference run's pretrained
-    weights (`init = "reference:P"`), profile P's model, which those weights fit."""
-    ref = reference_start(prof.stage(stage).init)
-    return get_profile(ref).model if ref else prof.model
+def start_weights(prof: Profile, stage: str, init: str | Path | None = None) -> Path | str | None:
+    """The weights a stage starts from: `init` (the command line's --init) when given, else its `init` setting
+    (`stage_start`)."""
+    return init if init is not None else stage_start(prof, stage)
+
+
+def stage_config(prof: Profile, stage: str, init: str | Path | None = None) -> StirerConfig:
+    """The STIRER a stage trains. From fresh weights: the profile's model section. From trained weights (a reference
+    run's stage 1, `--init CKPT`, the run's own stage 1) that store their config: that config, which the weights fit,
+    with the user's model settings that can apply to trained weights (TRAINED_WEIGHTS_MAY_SET); any other model
+    setting of the user's that differs from the weights' own is refused (SettingError: the key, the stage, why)."""
+    start = start_weights(prof, stage, init)
+    cfg = None if start in (None, "none") else read_checkpoint(start)[1]
+    if cfg is None:  # fresh weights, or a file without a config (the release's state_dict): the profile's model
+        return prof.model.stirer_config()
+    for name, key in user_model_fields(prof).items():
+        wanted = prof.model.config if name == "config" else prof.model.changes.get(name)
+        have = cfg.name if name == "config" else getattr(cfg, name, None)
+        if name in TRAINED_WEIGHTS_MAY_SET:
+            cfg = cfg.replace(**{name: wanted})
+        elif wanted != have:
+            raise SettingError(
+                f"{key}={prof.overrides[key]!r} cannot apply to stage {stage}: it starts from {start}, trained "
+                f"with model {name}={have!r}, and trained weights keep their model (only "
+                f"{', '.join(f'model.{n}' for n in TRAINED_WEIGHTS_MAY_SET)} may change); drop the setting, or start "
+                f"the stage from fresh weights ({stage}.init=none"
+                + (", or finetune.init=run for your own stage 1)" if stage == "finetune" else ")")
+            )
+    return cfg
 
 
 def stage_start(prof: Profile, stage: str) -> Path | str | None:
@@ -50,6 +81,25 @@ def stage_start(prof: Profile, stage: str) -> Path | str | None:
     if init == "none":
         return "none"
     return default_init(Path(prof.run_dir) / stage) if stage == "finetune" else None
+
+
+def settled(prof: Profile, init: str | Path | None = None, stages: tuple[str, ...] = ("pretrain", "finetune")) -> dict:
+    """The profile as a run would use it, as plain data (`--print-config`): every stage's start weights, model
+    (the StirerConfig it builds), schedule; the data, the CRNN, the evaluation. Builds nothing; a setting that
+    cannot apply is a SettingError. init: the command line's --init (for `stages`)."""
+    d = prof.as_dict()
+    out = {k: d[k] for k in ("name", "description", "overrides", "seed", "run_dir", "data", "crnn", "eval")}
+    out["stages"] = {}
+    for stage in stages:
+        start = start_weights(prof, stage, init)
+        out["stages"][stage] = {
+            "start": "fresh weights"
+            if start in (None, "none") and stage == "pretrain"
+            else str(start or "the run's own stage 1 (RUN/pretrain/best.pt, else last.pt)"),
+            "model": stage_config(prof, stage, init).to_dict(),
+            "settings": d[stage],
+        }
+    return out
 
 
 def train_set(prof: Profile, stage: str) -> Dataset:
@@ -88,7 +138,7 @@ def make_trainer(
     callbacks.on_log.append(curves_callback(run_dir))  # the trainer logs on rank 0 only
     loaders = eval_loaders(prof, s.eval_max_images) if s.eval_every >= 0 else {}
     return Trainer(
-        build_model(prof, stage),
+        build_model(prof, stage, kw.get("init")),
         train_set(prof, stage),
         s,
         run_dir,

@@ -24,12 +24,11 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..data.synth import SYNTH_SIZES, SYNTH_STYLES
 from ..errors import SettingError
 from ..models.config import CONFIG_NAMES, StirerConfig, config_from_name
 from ..training.settings import CrnnSettings, StageSettings
 
-PROFILE_NAMES = ("smoke", "cpu", "cpu-long", "gpu", "paper")
+SMOKE_SIZES = {"train1": 96, "train2": 96, "easy": 24, "medium": 24, "hard": 24, "pretrain": 384}
 
 
 @dataclass
@@ -39,9 +38,9 @@ class DataSettings:
     root: str = "data/synth/{profile}"  # ROOT holds textzoom/{train1,train2,test/{easy,medium,hard}}, pretrain/
     synthetic: bool = True  # generate ROOT with stirer_lib.data.synth when it is missing
     seed: int = 0  # the generator's seed (the data), not the run's
-    style: str = SYNTH_STYLES["smoke"]  # "lesson" (1,000 words, plain fonts: learnable on a CPU), "full": TextZoom-like
+    style: str = "lesson"  # "lesson" (1,000 words, plain fonts: learnable on a CPU), "full": TextZoom-like (style.py)
     num_workers: int = 0  # DataLoader workers
-    sizes: dict[str, int] = field(default_factory=lambda: dict(SYNTH_SIZES["smoke"]))  # records per split
+    sizes: dict[str, int] = field(default_factory=lambda: dict(SMOKE_SIZES))  # records per split
 
 
 # the StirerConfig fields a profile may set as model.<field>, with their types (StirerConfig is their one home)
@@ -89,6 +88,7 @@ class Profile:
     """All settings of one course run."""
 
     name: str = "smoke"
+    description: str = ""  # one line: what the profile is for (notebooks print it)
     run_dir: str = "runs/{profile}"
     seed: int = 0  # the run's seed (model init, data order, dropout)
     data: DataSettings = field(default_factory=DataSettings)
@@ -99,6 +99,7 @@ class Profile:
     eval: EvalSettings = field(default_factory=EvalSettings)
     course: CourseSettings = field(default_factory=CourseSettings)
     device: str = "cpu"  # set by session.start
+    overrides: dict[str, Any] = field(default_factory=dict)  # the user's --set values as given, on top of the profile
 
     def stage(self, name: str) -> StageSettings:
         """The pretrain or finetune section."""
@@ -116,36 +117,47 @@ def _stage(stage: str, **settings: Any) -> dict[str, Any]:
     return {f"{stage}.{k}": v for k, v in settings.items()}
 
 
-# The lesson profiles' (cpu, cpu-long) learning rates and evaluation picks, written once:
-# lr 2e-3 / 1e-3, not the paper's 1e-4 at batch 256 for 8 epochs: a short run needs large steps;
-# best_by "last": on 100 images per split the best-accuracy pick is noise.
+# What the lesson profiles (cpu, cpu-long) share, written once. Learning rates 2e-3 / 1e-3, not the paper's 1e-4 at
+# batch 256 for 8 epochs: a short run needs large steps; best_by "last": on 100 images per split the best pick is noise.
 _LESSON_PRETRAIN = dict(lr=2e-3, lr_sr=2e-3, lr_str=5e-4, eval_max_images=100, best_by="last")
 _LESSON_FINETUNE = dict(lr=1e-3, lr_sr=1e-3, lr_str=5e-4, eval_max_images=100, best_by="last")
+_LESSON: dict[str, Any] = {
+    "data.style": "lesson",
+    "data.num_workers": 1,
+    # CRNN: half the channels and Adam's beta1 0.5 (crnn.pytorch's), which leaves CTC's all-blank plateau sooner
+    # ("The CRNN in a short run")
+    "crnn.batch_size": 32,
+    "crnn.eval_every": 300,
+    "crnn.log_every": 10,
+    "crnn.width": 0.5,
+    "crnn.hidden": 128,
+    "crnn.beta1": 0.5,
+    # the small model without dropout / drop-path (they only slow a short run down); the T5 with transformers' init
+    # and the STR decoder at its own lr_str ("The T5 in a short run"); every SR output added to the bicubic
+    # upsampling ("The SR path in a short run")
+    "model.drop_path_rate": 0.0,
+    "model.t5_dropout": 0.0,
+    "model.t5_init": "t5",
+    "model.sr_residual": True,
+    "eval.batch_size": 64,
+    "eval.ood_images": 300,
+    "eval.heldout_images": 300,
+}
+_TEST_SPLITS_300 = {"easy": 300, "medium": 300, "hard": 300}
 
-# What each profile changes, as dotted keys (the same keys --set takes). A synthetic profile's data sizes and style
-# come from data/synth.py's SYNTH_SIZES / SYNTH_STYLES (`_synthetic_data`), the one place that writes them.
+# Each profile, one record: its description and what it changes from the defaults above (the smoke profile), as the
+# dotted keys --set takes; its synthetic data's style and sizes are part of it (data/synth.py --profile reads them).
 # The measurements behind the cpu recipes: docs/EXPERIMENTS.md (the section named in each comment).
-_CHANGES: dict[str, dict[str, Any]] = {
-    "smoke": {},
+PROFILES: dict[str, dict[str, Any]] = {
+    "smoke": {"description": "the tests' profile: tiny data, a few steps, every code path"},
     "cpu": {
-        "data.num_workers": 1,
-        # CRNN: half the channels and Adam's beta1 0.5 (crnn.pytorch's), which leaves CTC's all-blank plateau
-        # sooner ("The CRNN in a short run")
+        "description": "the lesson: 1,000 lesson-style words, sized for a laptop's CPU: a small STIRER pretrained "
+        "briefly (notebook 04), the long run's stage 1 fine-tuned (notebook 05)",
+        **_LESSON,
+        "data.sizes": {"train1": 3000, "train2": 3000, **_TEST_SPLITS_300, "pretrain": 20000},
         "crnn.max_steps": 1500,
-        "crnn.batch_size": 32,
-        "crnn.eval_every": 300,
-        "crnn.log_every": 10,
-        "crnn.width": 0.5,
-        "crnn.hidden": 128,
-        "crnn.beta1": 0.5,
-        # the small model without dropout / drop-path (they only slow a short run down); the T5 with transformers'
-        # init and the STR decoder at its own lr_str ("The T5 in a short run"); every SR output added to the bicubic
-        # upsampling ("The SR path in a short run"); without the Bi-GRU blocks (Table 3's "w/o Bi-GRU"), whose
-        # loops dominate a CPU step: the same minutes buy more steps ("The Bi-GRU on a CPU")
-        "model.drop_path_rate": 0.0,
-        "model.t5_dropout": 0.0,
-        "model.t5_init": "t5",
-        "model.sr_residual": True,
+        # without the Bi-GRU blocks (Table 3's "w/o Bi-GRU"), whose loops dominate a CPU step: the same minutes buy
+        # more steps ("The Bi-GRU on a CPU")
         "model.use_bigru": False,
         # pretraining (notebook 04, a lesson: 600 steps) at a constant rate after a warm-up (a decaying rate kept the
         # CTC heads on their all-blank plateau); fine-tuning (notebook 05) starts from the long reference run's
@@ -173,9 +185,6 @@ _CHANGES: dict[str, dict[str, Any]] = {
             schedule="cosine",
             warmup_steps=50,
         ),
-        "eval.batch_size": 64,
-        "eval.ood_images": 300,
-        "eval.heldout_images": 300,
         "course.cell_timeout_s": 3600,
     },
     # the long lesson run the maintainers train for hours and ship in reference/cpu-long/ ("The long lesson model
@@ -183,19 +192,11 @@ _CHANGES: dict[str, dict[str, Any]] = {
     # plateau with them), the release's width (48 channels: a 32-channel SR path levels off early), a pretraining set
     # twice the cpu one, and a cosine schedule over many more steps
     "cpu-long": {
-        "data.num_workers": 1,
-        # the CRNN sees its 40,000 words as many times as the cpu profile's sees its 20,000
-        "crnn.max_steps": 3000,
-        "crnn.batch_size": 32,
-        "crnn.eval_every": 300,
-        "crnn.log_every": 10,
-        "crnn.width": 0.5,
-        "crnn.hidden": 128,
-        "crnn.beta1": 0.5,
-        "model.drop_path_rate": 0.0,
-        "model.t5_dropout": 0.0,
-        "model.t5_init": "t5",
-        "model.sr_residual": True,
+        "description": "the long lesson: the cpu profile's words with the Bi-GRU blocks and 48 channels, trained "
+        "for hours",
+        **_LESSON,
+        "data.sizes": {"train1": 6000, "train2": 6000, **_TEST_SPLITS_300, "pretrain": 40000},
+        "crnn.max_steps": 3000,  # the CRNN sees its 40,000 words as many times as the cpu profile's sees its 20,000
         "model.embed_dim": 48,
         **_stage(
             "pretrain",
@@ -217,30 +218,26 @@ _CHANGES: dict[str, dict[str, Any]] = {
             schedule="cosine",
             warmup_steps=50,
         ),
-        "eval.batch_size": 64,
-        "eval.ood_images": 300,
-        "eval.heldout_images": 300,
         "course.cell_timeout_s": 12 * 3600,
     },
     "gpu": {
+        "description": "one GPU: the release model on TextZoom-like synthetic words at scale",
+        "data.style": "full",
+        # TextZoom's split sizes; 300,000 pretraining words
+        "data.sizes": {"train1": 17367, "train2": 17367, "easy": 1619, "medium": 1411, "hard": 1343, "pretrain": 3e5},
         "data.num_workers": 8,
         "model.config": "release",
         "crnn.max_steps": 20000,
         "crnn.batch_size": 256,
         "crnn.eval_every": 2000,
         "crnn.log_every": 50,
-        **{
-            f"pretrain.{k}": v
-            for k, v in dict(max_steps=40000, batch_size=256, eval_every=2000, ckpt_every=1000, log_every=50).items()
-        },
-        **{
-            f"finetune.{k}": v
-            for k, v in dict(max_steps=20000, batch_size=64, eval_every=1000, ckpt_every=1000, log_every=50).items()
-        },
+        **_stage("pretrain", max_steps=40000, batch_size=256, eval_every=2000, ckpt_every=1000, log_every=50),
+        **_stage("finetune", max_steps=20000, batch_size=64, eval_every=1000, ckpt_every=1000, log_every=50),
         "eval.batch_size": 256,
         "course.cell_timeout_s": 6 * 3600,
     },
     "paper": {
+        "description": "the paper's recipe on real MJSynth + SynthText + TextZoom (under `data/`)",
         "data.root": "data",
         "data.synthetic": False,
         "data.num_workers": 8,
@@ -252,11 +249,7 @@ _CHANGES: dict[str, dict[str, Any]] = {
         "course.cell_timeout_s": 7 * 24 * 3600,
     },
 }
-
-
-def _synthetic_data(name: str) -> dict[str, Any]:
-    """The data sizes and style of a synthetic profile, from data/synth.py (whose CLI takes --profile too)."""
-    return {"data.sizes": SYNTH_SIZES[name], "data.style": SYNTH_STYLES[name]} if name in SYNTH_SIZES else {}
+PROFILE_NAMES = tuple(PROFILES)
 
 
 # ----------------------------------------------------------------------------- typed --set values
@@ -501,15 +494,49 @@ def apply_overrides(prof: Profile, overrides: dict[str, Any] | list[str] | None)
     prof = copy.deepcopy(prof)
     for key, value in parse_overrides(overrides).items():
         set_value(prof, key, value)
+        prof.overrides[key.strip()] = value
     return check(prof)
+
+
+def profile_rows() -> list[tuple[str, str]]:
+    """(name, description) of every profile, from their records (notebook 01's table)."""
+    return [(f"`{name}`", record["description"]) for name, record in PROFILES.items()]
+
+
+def add_profile_argument(ap: Any) -> None:
+    """--profile of every command line: the same names, one default (gpu with CUDA, else cpu: `default_profile`)."""
+    ap.add_argument(
+        "--profile",
+        choices=PROFILE_NAMES,
+        default=None,
+        help="the course profile (course/profiles.py PROFILES); default: gpu with CUDA, else cpu",
+    )
+
+
+def user_model_fields(prof: Profile) -> dict[str, str]:
+    """The model settings the user set (--set model.<field>, or the old model.overrides), field -> the key as given;
+    "config" for model.config."""
+    out: dict[str, str] = {}
+    for key, value in prof.overrides.items():
+        parts = key.split(".")
+        if parts[0] != "model" or len(parts) < 2:
+            continue
+        if parts[1] != "overrides":
+            out[".".join(parts[1:])] = key
+        elif len(parts) > 2:
+            out[".".join(parts[2:])] = key
+        else:
+            out.update({name: key for name in parse_value(value, dict, key)})
+    return out
 
 
 def get_profile(name: str, overrides: dict[str, Any] | list[str] | None = None) -> Profile:
     """The settings of profile `name` ('smoke', 'cpu', 'cpu-long', 'gpu', 'paper') with dotted overrides."""
     if name not in PROFILE_NAMES:
         raise SettingError(f"unknown profile {name!r}; choose one of {', '.join(PROFILE_NAMES)}")
-    prof = Profile(name=name)
-    for key, value in {**_synthetic_data(name), **_CHANGES[name]}.items():
+    record = dict(PROFILES[name])
+    prof = Profile(name=name, description=record.pop("description"))
+    for key, value in record.items():
         set_value(prof, key, value)
     prof = apply_overrides(prof, overrides)
     prof.run_dir = prof.run_dir.format(profile=name)

@@ -406,51 +406,6 @@ def publish(run_dir: str | os.PathLike, profile: str, overwrite: bool = False) -
     return dst
 
 
-def readers_table(ref: dict) -> str:
-    """A Markdown table of a reference run (docs/EXPERIMENTS.md, "What the cpu profile shows"): who reads how many
-    test words per split, and SR against bicubic."""
-    ev, gap = ref.get("eval") or {}, ref.get("crnn") or {}
-    splits = [s for s in ("easy", "medium", "hard") if s in ev.get("splits", {})]
-    fmt = lambda v, d=2: "-" if v is None else f"{v:.{d}f}"  # noqa: E731
-    rows: list[tuple[str, list, Any]] = []
-    if gap:
-        rows.append(("CRNN on HR", [gap.get(s, {}).get("hr", {}).get("accuracy") for s in splits], None))
-    rows.append(
-        (
-            "CRNN on bicubic LR",
-            [ev["splits"][s]["crnn_acc_lr_bicubic"] for s in splits],
-            ev["mean_of_splits"]["crnn_acc_lr_bicubic"],
-        )
-    )
-    rows.append(
-        ("CRNN on STIRER's SR", [ev["splits"][s]["crnn_acc"] for s in splits], ev["mean_of_splits"]["crnn_acc"])
-    )
-    n_steps = len(ev["mean_of_splits"]["steps"]) if splits else 0
-    for i in range(n_steps):
-        name = f"STIRER, mini decoder {i + 1} (CTC)" if i < n_steps - 1 else "STIRER, final decoder (T5)"
-        rows.append(
-            (name, [ev["splits"][s]["steps"][i]["acc"] for s in splits], ev["mean_of_splits"]["steps"][i]["acc"])
-        )
-    for key, label, d in (("psnr", "PSNR (dB)", 2), ("ssim", "SSIM", 4)):
-        rows.append(
-            (
-                f"SR {label} / bicubic",
-                [
-                    f"{fmt(ev['splits'][s]['steps'][-1][key], d)} / {fmt(ev['splits'][s]['bicubic'][key], d)}"
-                    for s in splits
-                ],
-                f"{fmt(ev['mean_of_splits'][key], d)} / {fmt(ev['mean_of_splits']['bicubic'][key], d)}",
-            )
-        )
-    lines = ["| reader / image | " + " | ".join(splits) + " | mean of splits |", "|---" * (len(splits) + 2) + "|"]
-    for name, vals, mean in rows:
-        if mean is None and vals and all(isinstance(v, (int, float)) for v in vals):
-            mean = sum(vals) / len(vals)
-        cells = [v if isinstance(v, str) else fmt(v) for v in vals]
-        lines.append(f"| {name} | " + " | ".join(cells) + f" | {mean if isinstance(mean, str) else fmt(mean)} |")
-    return "\n".join(lines)
-
-
 def stage_evals(profile: str, stage: str) -> list[dict]:
     """The reference run's evaluation records of a training stage (from its shipped metrics log); [] if none."""
     path = reference_dir(profile) / METRICS[stage]

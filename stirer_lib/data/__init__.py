@@ -6,7 +6,14 @@ imported here because it pulls in the word list, fonts and photographs.
 
 from .collate import collate_eval, collate_train
 from .lmdb_io import TEST_SPLITS, TRAIN_SPLITS, find_lmdbs, pretrain_dir, split_dir, textzoom_dir
-from .lmdb_sets import SynthTextLmdbDataset, TextZoomDataset, pretrain_set, textzoom_split, textzoom_train_set
+from .lmdb_sets import (
+    SynthTextLmdbDataset,
+    TextZoomDataset,
+    pretrain_set,
+    textzoom_split,
+    textzoom_train_set,
+    training_words,
+)
 from .transforms import decode_image, hr_tensor, lr_tensor, resize_with_mask
 
 __all__ = [
@@ -20,6 +27,7 @@ __all__ = [
     "SynthTextLmdbDataset",
     "textzoom_split",
     "textzoom_train_set",
+    "training_words",
     "pretrain_set",
     "collate_train",
     "collate_eval",

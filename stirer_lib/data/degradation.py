@@ -62,14 +62,6 @@ def poisson_noise(img: Image.Image, lam: float, rng: np.random.Generator) -> Ima
     return Image.fromarray(np.clip(np.round(arr + noise[..., None]), 0, 255).astype(np.uint8))
 
 
-def gaussian_noise(img: Image.Image, sigma: float, rng: np.random.Generator) -> Image.Image:
-    """Add N(0, sigma^2) noise on the 0-255 scale, independently per channel."""
-    if sigma <= 0:
-        return img
-    arr = np.asarray(img, dtype=np.float64)
-    return Image.fromarray(np.clip(np.round(arr + rng.normal(0.0, sigma, arr.shape)), 0, 255).astype(np.uint8))
-
-
 def jpeg(img: Image.Image, quality: int) -> Image.Image:
     """JPEG round trip at the given quality (1-95); quality >= 100 returns the image unchanged."""
     if quality >= 100:

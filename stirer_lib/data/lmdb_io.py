@@ -96,13 +96,6 @@ def shared_env(path: Path) -> lmdb.Environment:
     return env
 
 
-def close_env(path: Path) -> None:
-    """Close this process's environment for path (the next use reopens it)."""
-    hit = _OPEN.pop(str(Path(path).resolve()), None)
-    if hit is not None and hit[0] == os.getpid():
-        hit[1].close()
-
-
 class LazyLmdb:
     """An LMDB opened on first use in each process; pickles as its path only."""
 
@@ -163,15 +156,3 @@ def describe_lmdb(path: str | os.PathLike, records: int = 2) -> list[tuple[str, 
                 with Image.open(BytesIO(value)) as im:
                     out.append((key, f"{im.format} {im.mode} {im.size[0]}x{im.size[1]}, {len(value)} bytes"))
     return out
-
-
-def lmdb_digest(path: str | os.PathLike) -> str:
-    """SHA-256 over every (key, value) of an LMDB in key order: equal digests, equal records."""
-    import hashlib
-
-    h = hashlib.sha256()
-    env = shared_env(check_lmdb_path(path))
-    with env.begin(write=False, buffers=False) as txn:
-        for key, value in txn.cursor():
-            h.update(len(key).to_bytes(4, "little") + key + len(value).to_bytes(8, "little") + value)
-    return h.hexdigest()

@@ -267,3 +267,13 @@ def pretrain_set(root: str | os.PathLike, **kw) -> ConcatDataset:
     if not paths:
         raise DataError(f"no LMDB (data.mdb) under {pretrain_dir(root)}. {HOW_TO_GET_DATA}")
     return ConcatDataset([SynthTextLmdbDataset(p, **kw) for p in paths])
+
+
+def training_words(*roots: str | os.PathLike) -> frozenset[str]:
+    """The filtered labels a model trained on these data ROOTs has seen: TextZoom train1 + train2 (as training reads
+    them) and every pretraining LMDB under ROOT/pretrain; the evaluation's seen / unseen split is computed from it."""
+    words: set[str] = set()
+    for root in roots:
+        for ds in (*textzoom_train_set(root).datasets, *pretrain_set(root).datasets):
+            words.update(ds.labels)
+    return frozenset(words)

@@ -48,14 +48,6 @@ SPLIT_CODES = {"train1": 1, "train2": 2, "easy": 3, "medium": 4, "hard": 5, "pre
 REAL_TEXTZOOM = {"easy": (22.35, 0.788), "medium": (18.98, 0.625), "hard": (19.39, 0.659)}
 RELEASE_PSNR = {"easy": 25.15, "medium": 20.66, "hard": 21.12}  # the release model on real TextZoom
 Record = dict[str, bytes]
-# each synthetic profile's records per split and style, written only here (course/profiles.py and --profile read them)
-SYNTH_SIZES: dict[str, dict[str, int]] = {
-    "smoke": {"train1": 96, "train2": 96, "easy": 24, "medium": 24, "hard": 24, "pretrain": 384},
-    "cpu": {"train1": 3000, "train2": 3000, "easy": 300, "medium": 300, "hard": 300, "pretrain": 20000},
-    "cpu-long": {"train1": 6000, "train2": 6000, "easy": 300, "medium": 300, "hard": 300, "pretrain": 40000},
-    "gpu": {"train1": 17367, "train2": 17367, "easy": 1619, "medium": 1411, "hard": 1343, "pretrain": 300000},
-}
-SYNTH_STYLES = {"smoke": "lesson", "cpu": "lesson", "cpu-long": "lesson", "gpu": "full"}
 
 
 def record_rng(seed: int, split: str, index: int) -> np.random.Generator:
@@ -397,10 +389,12 @@ def default_workers() -> int:
 
 
 def _main(argv: list[str] | None = None) -> int:
-    """The command line (see the module docstring)."""
+    """The command line (see the module docstring); a command line reads the course's profiles (docs/DESIGN.md 6a)."""
+    from ..course.profiles import PROFILE_NAMES, add_profile_argument, default_profile, get_profile
+
     ap = argparse.ArgumentParser(prog="python -m stirer_lib.data.synth", description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", required=True, help="the data ROOT to write (must not exist)")
-    ap.add_argument("--profile", default="smoke", choices=tuple(SYNTH_SIZES), help="sizes (and style) of this profile")
+    add_profile_argument(ap)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument(
         "--style", default=None, choices=tuple(STYLES), help="word / font / background variety (default: the profile's)"
@@ -414,7 +408,13 @@ def _main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=default_workers(), help="generator processes (same bytes)")
     ap.add_argument("--size", action="append", default=[], metavar="SPLIT=N", help="override one split's size")
     a = ap.parse_args(argv)
-    sizes, style = dict(SYNTH_SIZES[a.profile]), a.style or SYNTH_STYLES[a.profile]
+    prof = get_profile(a.profile or default_profile())
+    if not prof.data.synthetic:
+        raise DataError(
+            f"profile {prof.name} uses real data (data.synthetic = false): nothing to generate; "
+            f"choose a synthetic profile ({', '.join(n for n in PROFILE_NAMES if get_profile(n).data.synthetic)})"
+        )
+    sizes, style = dict(prof.data.sizes), a.style or prof.data.style
     for item in a.size:
         k, _, v = item.partition("=")
         if k not in sizes or not v.isdigit():

@@ -100,6 +100,11 @@ class StirerConfig:
         if not (self.stisr_decoder or self.str_decoder):
             raise ValueError("a STIRER needs at least one of stisr_decoder / str_decoder")
 
+    def label(self) -> str:
+        """What the model is, in the words every notebook and results file uses: "small, C' = 48, Bi-GRU"."""
+        parts = [self.name, f"C' = {self.embed_dim}", "Bi-GRU" if self.use_bigru else "no Bi-GRU"]
+        return ", ".join(parts)
+
     @classmethod
     def small(cls, **overrides: Any) -> StirerConfig:
         """A narrow, shallow STIRER for CPU lessons: the same code, 0.91 M parameters (see the module doc)."""

@@ -19,16 +19,6 @@ SMOKE_NOTE = (
 )
 
 # one line per profile, for the header of every notebook (stirer_lib/course/profiles.py holds the settings)
-PROFILE_WORDS = {
-    "smoke": "the tests' profile: tiny data, a few steps, every code path",
-    "cpu": (
-        "the lesson: 1,000 lesson-style words, sized for a laptop's CPU: a small STIRER pretrained briefly "
-        "(notebook 04), the long run's stage 1 fine-tuned (notebook 05)"
-    ),
-    "cpu-long": "the long lesson: the cpu profile's words with the Bi-GRU blocks and 48 channels, trained for hours",
-    "gpu": "one GPU: the release model on TextZoom-like synthetic words at scale",
-    "paper": "the paper's recipe on real MJSynth + SynthText + TextZoom (under `data/`)",
-}
 SWITCH = (
     "To switch, set `profile` in the parameters cell (`smoke`, `cpu`, `cpu-long`, `gpu`, `paper`; "
     "notebook 01 explains)."
@@ -84,7 +74,7 @@ def run_header(prof: Any, show: bool = True, weights: str | None = None, **extra
         ("device", getattr(prof, "device", "cpu")),
         *extra.items(),
     ]
-    words = PROFILE_WORDS.get(prof.name)
+    words = prof.description
     lines = [f"**Profile `{prof.name}`**" + (f": {words}." if words else ".") + f" {SWITCH}"]
     if weights:
         lines.append(weights)
