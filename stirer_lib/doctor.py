@@ -45,6 +45,7 @@ from .losses import ctc_loss
 from .models import CRNN, build_stirer, config_from_name, count_parameters
 from .text import NUM_CTC_CLASSES
 from .training import cost
+from .training.resume import RunOptions
 from .training.sampler import EpochBatchSampler
 from .training.trainer import Trainer
 
@@ -403,10 +404,9 @@ def stirer_steps(
             s,
             tmp / stage,
             stage,
+            options=RunOptions(init="none", progress=False),
             seed=prof.seed,
             num_workers=prof.data.num_workers,
-            init="none",
-            progress=False,
             device=device,
         )
         try:

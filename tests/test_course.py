@@ -192,6 +192,22 @@ def test_notebooks_are_committed_clean():
         assert len(tagged) == 1, f"{name}: want exactly one cell tagged 'parameters'"
 
 
+def test_chapters_tell_the_story_and_call_the_library():
+    """Every chapter has at least as many lines of prose as of code; the weights a notebook loads are picked by one
+    library call (course/lesson.py), not by branches in the notebook; figures come from viz functions."""
+    for name in NOTEBOOKS:
+        nb = json.loads((REPO / "notebooks" / f"{name}.ipynb").read_text())
+        lines = {
+            kind: sum(1 for c in nb["cells"] if c["cell_type"] == kind for line in c["source"] if line.strip())
+            for kind in ("markdown", "code")
+        }
+        prose, code_lines = lines["markdown"], lines["code"]
+        assert prose >= code_lines, f"{name}: {prose} lines of prose, {code_lines} of code"
+        code = "".join("".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "code")
+        for wiring in ("reference.install(", "train_stage(", "train_crnn(", "best_or_last(", "plt.subplots("):
+            assert wiring not in code, f"{name} does in a cell what a library function should: {wiring}"
+
+
 def test_every_chapter_ends_with_summary_next_and_links_its_solutions():
     for name in NOTEBOOKS:
         nb = json.loads((REPO / "notebooks" / f"{name}.ipynb").read_text())

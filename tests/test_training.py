@@ -19,13 +19,9 @@ from stirer_lib.evaluation import results_table
 from stirer_lib.rundir import RunExistsError, read_metrics
 from stirer_lib.training import trainer as trainer_mod
 from stirer_lib.training.optim import build_optimizer, build_scheduler, group_lr
+from stirer_lib.training.resume import ResumeMismatchError
 from stirer_lib.training.sampler import EpochBatchSampler
-from stirer_lib.training.trainer import (
-    Callbacks,
-    NonFiniteLossError,
-    ResumeMismatchError,
-    TrainingInterrupted,
-)
+from stirer_lib.training.trainer import Callbacks, NonFiniteLossError, TrainingInterrupted
 
 REPO = Path(__file__).resolve().parents[1]
 SIZES = {"train1": 12, "train2": 12, "easy": 4, "medium": 4, "hard": 4, "pretrain": 24}

@@ -21,7 +21,8 @@ from ..evaluation import test_loaders
 from ..models import StirerConfig, build_stirer
 from ..models.loading import read_checkpoint
 from ..training import distributed as ddp
-from ..training.trainer import Callbacks, Trainer, default_init
+from ..training.resume import RunOptions, default_init
+from ..training.trainer import Callbacks, Trainer
 from ..utils import seed_everything
 from ..viz.training import save_curves
 from . import reference
@@ -128,27 +129,28 @@ def curves_callback(run_dir: Path):
 def make_trainer(
     prof: Profile, stage: str, run_dir: str | Path | None = None, callbacks: Callbacks | None = None, **kw: Any
 ) -> Trainer:
-    """A Trainer for `stage` built from the profile (kw: resume, overwrite, stop_at, init, progress). Without an
-    `init`, the stage starts where its `init` setting says (`stage_start`)."""
+    """A Trainer for `stage` built from the profile (kw: RunOptions' fields resume, overwrite, stop_at, init,
+    progress). Without an `init`, the stage starts where its `init` setting says (`stage_start`)."""
     run_dir = Path(run_dir) if run_dir is not None else Path(prof.run_dir) / stage
     s = prof.stage(stage)
-    if kw.get("init") is None and s.init != "run":
-        kw["init"] = stage_start(prof, stage)
+    options = RunOptions(**kw)
+    if options.init is None and s.init != "run":
+        options.init = stage_start(prof, stage)
     callbacks = callbacks or Callbacks()
     callbacks.on_log.append(curves_callback(run_dir))  # the trainer logs on rank 0 only
     loaders = eval_loaders(prof, s.eval_max_images) if s.eval_every >= 0 else {}
     return Trainer(
-        build_model(prof, stage, kw.get("init")),
+        build_model(prof, stage, options.init),
         train_set(prof, stage),
         s,
         run_dir,
         stage,
         eval_loaders=loaders,
+        options=options,
+        callbacks=callbacks,
         seed=prof.seed,
         num_workers=prof.data.num_workers,
-        callbacks=callbacks,
         record=prof.as_dict(),
-        **kw,
     )
 
 

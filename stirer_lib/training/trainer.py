@@ -18,12 +18,15 @@ next logged one), save last.pt and raise KeyboardInterrupt; a non-finite loss st
 good checkpoint (a step does not wait for the device: the losses are read every log_every steps and
 before every checkpoint or evaluation, which is when a non-finite one is found). The same code runs
 alone or under torchrun with DistributedDataParallel.
+
+Where things are: how a run starts (its RunOptions, the initial weights, whether a last.pt may be resumed) is
+training/resume.py; the optimizer groups and schedules training/optim.py; the data order training/sampler.py; this
+file is the loop (`fit`), one step (`train_step`), the periodic evaluation and the checkpoints it writes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -34,7 +37,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
-from ..checkpoint import atomic_save, best_or_last, load_strict, read, state_dict_of
+from ..checkpoint import atomic_save, load_strict, read, state_dict_of
 from ..data import collate_train
 from ..errors import DataError, SettingError, UserError
 from ..evaluation import compact, evaluate_loaders, is_better
@@ -44,6 +47,12 @@ from ..rundir import RunLock, append_jsonl, check_run_dir, truncate_jsonl
 from ..utils import seed_everything
 from . import distributed as ddp
 from .optim import build_optimizer, build_scheduler, freeze, group_lr
+from .resume import (
+    RunOptions,
+    apply_new_learning_rates,
+    check_resumable,
+    initial_weights,
+)
 from .rng_state import rng_state, set_rng_state
 from .sampler import EpochBatchSampler, epoch_seed, set_epoch_seed
 from .settings import STAGES, StageSettings
@@ -54,10 +63,6 @@ LOG_GROUPS = (("lr", "body"), ("lr_sr", "sr_head"), ("lr_str", "str_decoder"))  
 
 class NonFiniteLossError(UserError, RuntimeError):
     """The loss became NaN or infinite; the last good checkpoint was kept."""
-
-
-class ResumeMismatchError(UserError, ValueError):
-    """The checkpoint to resume was made with another model config or other optimizer groups."""
 
 
 @dataclass
@@ -103,11 +108,6 @@ def amp_dtype(mode: str, device: torch.device) -> torch.dtype | None:
     return torch.float16
 
 
-def default_init(run_dir: Path) -> Path | None:
-    """Fine-tuning starts from RUN/pretrain/best.pt, else RUN/pretrain/last.pt (RUN = run_dir's parent)."""
-    return best_or_last(Path(run_dir).parent / "pretrain")
-
-
 # ----------------------------------------------------------------------------- the loop
 
 
@@ -129,14 +129,10 @@ class Trainer:
         run_dir: str | Path,
         stage: str,
         eval_loaders: dict[str, DataLoader] | None = None,
+        options: RunOptions | None = None,
+        callbacks: Callbacks | None = None,
         seed: int = 0,
         num_workers: int = 0,
-        resume: bool = False,
-        overwrite: bool = False,
-        stop_at: int | None = None,
-        init: str | Path | None = None,
-        callbacks: Callbacks | None = None,
-        progress: bool = True,
         record: dict | None = None,
         device: str | torch.device | None = None,
     ):
@@ -147,10 +143,11 @@ class Trainer:
         self.device = self.info.device
         self.run_dir = Path(run_dir)
         self.callbacks = callbacks or Callbacks()
-        self.progress, self.record, self.seed, self.num_workers = progress, record or {}, int(seed), num_workers
+        options = options or RunOptions()
+        self.progress, self.record, self.seed, self.num_workers = options.progress, record or {}, int(seed), num_workers
         self.lock = RunLock(self.run_dir, f"{stage} training") if self.info.main else None
         try:
-            self._setup(model, train_set, eval_loaders, resume, overwrite, stop_at, init)
+            self._setup(model, train_set, eval_loaders, options)
         except BaseException:
             self.close()
             raise
@@ -160,24 +157,21 @@ class Trainer:
         model: nn.Module,
         train_set: Dataset,
         eval_loaders: dict[str, DataLoader] | None,
-        resume: bool,
-        overwrite: bool,
-        stop_at: int | None,
-        init: str | Path | None,
+        options: RunOptions,
     ) -> None:
         """Lock and check the run directory, build optimizer and schedule, restore or initialise the weights."""
         resume_state, err = None, None
         if self.info.main:
             try:
                 self.lock.acquire()
-                resume_state = check_run_dir(self.run_dir, resume, overwrite)
+                resume_state = check_run_dir(self.run_dir, options.resume, options.overwrite)
             except UserError as e:
                 err = e
         err = ddp.broadcast_object(err, self.info)
         if err:
             raise err
         ddp.barrier(self.info)
-        if not self.info.main and resume:
+        if not self.info.main and options.resume:
             resume_state = read(self.run_dir / "last.pt")
         self.model, self.cfg = model.to(self.device), getattr(model, "config", None)
         if self.info.world > 1:  # each rank its own dropout / drop-path stream
@@ -192,6 +186,7 @@ class Trainer:
         self.total_steps = self.s.max_steps if self.s.max_steps is not None else self.s.epochs * self.steps_per_epoch
         if self.total_steps <= 0:
             raise DataError(f"{self.stage}: the profile plans {self.total_steps} steps; set {self.stage}.max_steps > 0")
+        stop_at = options.stop_at
         self.stop_at = self.total_steps if stop_at is None else min(stop_at, self.total_steps)
         if stop_at is not None and stop_at > self.total_steps and self.info.main:
             print(
@@ -219,7 +214,7 @@ class Trainer:
         if resume_state is not None:
             self._restore(resume_state)
         else:
-            self._init_weights(init)
+            self.init_from = initial_weights(self.model, self.stage, self.run_dir, options.init, self.info.main)
         self.ddp_model = (
             DistributedDataParallel(
                 self.model,
@@ -237,53 +232,15 @@ class Trainer:
             self.lock.release()
 
     # -- setup helpers
-    def _init_weights(self, init: str | Path | None) -> None:
-        if init is None and self.stage == "finetune":
-            init = default_init(self.run_dir)
-            if init is None:
-                raise DataError(
-                    f"fine-tuning starts from the pretraining checkpoint, but {self.run_dir.parent / 'pretrain'} has "
-                    f"neither best.pt nor last.pt: run the pretraining stage first (notebook 04 or "
-                    f"`python -m stirer_lib.train --stage pretrain ...`), pass --init CKPT, or --init none"
-                )
-        if init is not None and str(init) != "none":
-            load_strict(
-                self.model,
-                state_dict_of(read(init, "initial weights"), str(init)),
-                f"initial weights {init}",
-                "Is it another model configuration? Set model.config / model.<field> to the one it was trained with",
-            )
-            self.init_from = str(init)
-            if self.info.main:
-                print(f"{self.stage}: initialised from {init}", flush=True)
-
     def _restore(self, state: dict) -> None:
+        """Continue the run of last.pt: weights, optimizer, schedule, scaler, step, best pick and RNG state."""
         last = self.run_dir / "last.pt"
-        if state.get("stage") not in (None, self.stage):
-            raise ResumeMismatchError(f"{last} is a {state['stage']} checkpoint, not {self.stage}")
-        saved, now = state.get("config"), self.cfg.to_dict() if self.cfg is not None else None
-        if saved is not None and now is not None and saved != now:
-            diff = {
-                k: (saved.get(k, "absent"), now.get(k, "absent"))
-                for k in sorted(set(saved) | set(now))
-                if saved.get(k, "absent") != now.get(k, "absent")
-            }
-            raise ResumeMismatchError(
-                f"{last} was trained with another model config, (saved, now): {diff}; resume "
-                f"with the same profile and model.<field> settings, or pass --overwrite"
-            )
-        saved_groups = [g.get("name") for g in state["optimizer"]["param_groups"]]
-        groups = [g.get("name") for g in self.optimizer.param_groups]
-        if saved_groups != groups:
-            raise ResumeMismatchError(
-                f"{last} holds the optimizer groups {saved_groups}, this profile builds "
-                f"{groups}: resume with the same {self.stage}.lr_str (None: no str_decoder "
-                f"group), or pass --overwrite"
-            )
+        config = self.cfg.to_dict() if self.cfg is not None else None
+        check_resumable(state, self.stage, last, config, [g.get("name") for g in self.optimizer.param_groups])
         load_strict(self.model, state_dict_of(state, str(last)), str(last))
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
-        self._apply_new_learning_rates()
+        apply_new_learning_rates(self.optimizer, self.scheduler, self.s, self.stage, self.info.main)
         if state.get("scaler"):
             self.scaler.load_state_dict(state["scaler"])
         self.step, self.best = int(state["step"]), state.get("best")
@@ -300,23 +257,6 @@ class Trainer:
             )
         if self.info.main:
             print(f"{self.stage}: resuming from {last} at step {self.step}", flush=True)
-
-    def _apply_new_learning_rates(self) -> None:
-        """A resumed run learns at the settings' rates (e.g. a lower --set STAGE.lr after a NaN), and says so."""
-        wanted = {"body": self.s.lr, "sr_head": self.s.lr_sr, "str_decoder": self.s.lr_str}
-        for i, g in enumerate(self.optimizer.param_groups):
-            new = wanted.get(g.get("name"))
-            if new is None or math.isclose(g["initial_lr"], new, rel_tol=1e-9):
-                continue
-            if self.info.main:
-                print(
-                    f"{self.stage}: resuming with {g['name']} learning rate {new:g} (the checkpoint had "
-                    f"{g['initial_lr']:g}); the schedule continues from there",
-                    flush=True,
-                )
-            factor = g["lr"] / g["initial_lr"]
-            g["initial_lr"], g["lr"] = new, new * factor
-            self.scheduler.base_lrs[i] = new
 
     # -- checkpoints
     def _state(self, rngs: list[dict], finished: bool) -> dict:

@@ -187,3 +187,73 @@ def bicubic_bars(stats: dict[str, dict[str, float]], reference: dict[str, tuple[
     fig.legend(handles, names, loc="lower center", ncol=2, fontsize=9, frameon=False)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
     return fig
+
+
+def batch_table(batch: dict) -> tuple[list[tuple], list[str]]:
+    """Rows and headers of a Markdown table of a collated batch: each key, its shape (or value) and dtype."""
+    rows = [
+        (
+            k,
+            tuple(v.shape) if torch.is_tensor(v) else v,
+            str(v.dtype).replace("torch.", "") if torch.is_tensor(v) else "",
+        )
+        for k, v in batch.items()
+    ]
+    return rows, ["batch key", "shape (or value)", "dtype"]
+
+
+def label_table(datasets: dict[str, object]) -> tuple[list[tuple], list[str]]:
+    """Rows and headers of notebook 01's label statistics per split (`label_stats` of each data set)."""
+    rows = []
+    for name, ds in datasets.items():
+        st = label_stats(ds.labels, ds.raw_labels())
+        rows.append(
+            (
+                name,
+                f"{st['n']:,}",
+                f"{st['mean length']:.1f}",
+                st["max length"],
+                f"{100 * st['share > 20 chars']:.1f} %",
+                f"{100 * st['share with digits']:.0f} %",
+                f"{100 * st['raw with upper case']:.0f} %",
+                f"{100 * st['raw with punctuation']:.0f} %",
+            )
+        )
+    headers = ["split", "words", "mean length", "max length", "> 20 chars", "with digits", "stored with upper case"]
+    return rows, [*headers, "stored with punctuation"]
+
+
+def camera_table(params: dict[str, dict]) -> tuple[list[tuple], list[str]]:
+    """Rows and headers of the camera parameters drawn per severity (CameraParams.as_dict), two decimals."""
+    rows = [
+        (
+            severity,
+            "{:.2f}, {:.2f}".format(*p["shift"]),
+            f"{p['contrast']:.2f}",
+            f"{p['brightness']:.2f}",
+            "{:.2f} / {:.2f} / {:.2f}".format(*p["gain"]),
+            f"{p['blur']:.2f}",
+            f"{p['scale']:.2f}",
+            f"{p['noise']:.2f}",
+            p["quality"],
+        )
+        for severity, p in params.items()
+    ]
+    headers = ["severity", "shift (HR px)", "contrast", "brightness", "gain R/G/B", "blur sigma (HR px)"]
+    return rows, [*headers, "scale (HR px per sensor px)", "noise sigma (0-255)", "JPEG quality"]
+
+
+def bicubic_table(stats: dict[str, dict], real: dict[str, tuple[float, float]]) -> tuple[list[tuple], list[str]]:
+    """Rows and headers: bicubic LR -> HR PSNR / SSIM per split of this data beside real TextZoom's."""
+    rows = [
+        (s, f"{v['n']:,}", f"{v['psnr']:.2f}", f"{real[s][0]:.2f}", f"{v['ssim']:.4f}", f"{real[s][1]:.3f}")
+        for s, v in stats.items()
+    ]
+    return rows, [
+        "split",
+        "pairs",
+        "PSNR (dB), this data",
+        "PSNR, real TextZoom",
+        "SSIM, this data",
+        "SSIM, real TextZoom",
+    ]

@@ -19,6 +19,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -324,3 +325,17 @@ def ood_rows(runs: dict[str, dict]) -> tuple[list[list[str]], list[str]]:
             ]
         )
     return rows, headers
+
+
+def own_images_figure(readings: Sequence[Any]) -> plt.Figure:
+    """LR (bicubic x2) beside SR with the reading, one row per word read by `stirer_lib.read.read_images`."""
+    fig, axes = plt.subplots(len(readings), 2, figsize=(9, 1.7 * len(readings)), squeeze=False)
+    for row, r in zip(axes, readings):
+        row[0].imshow(bicubic_upsample(r.lr[None])[0, :3].permute(1, 2, 0).numpy())
+        row[0].set_title("LR 16 x 64 (bicubic x2)", fontsize=10)
+        row[1].imshow(r.sr[:3].clamp(0, 1).permute(1, 2, 0).numpy())
+        row[1].set_title(f"SR 32 x 128: reads '{r.text or '(nothing)'}'", fontsize=10)
+        for ax in row:
+            ax.axis("off")
+    fig.tight_layout()
+    return fig

@@ -220,3 +220,19 @@ def show_steps(
         ax.set_yticks([])
     fig.tight_layout()
     return fig
+
+
+def gradient_maps_figure(images: dict[str, torch.Tensor]) -> plt.Figure:
+    """What L_GP's gradient term looks at: each image (name -> [1,C,H,W], RGB first) beside its gradient magnitude."""
+    from ..losses import gradient_map
+
+    fig, axes = plt.subplots(len(images), 2, figsize=(9, 1.5 * len(images)), squeeze=False)
+    for row, (name, img) in zip(axes, images.items()):
+        row[0].imshow(img[0, :3].permute(1, 2, 0))
+        row[1].imshow(gradient_map(img[:, :3]).mean(1)[0], cmap="magma")
+        row[0].set_title(name, fontsize=9)
+        row[1].set_title(f"gradient magnitude of {name}", fontsize=9)
+    for ax in axes.flat:
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
