@@ -23,6 +23,7 @@ from stirer_lib.models import (
     predictions,
     save_checkpoint,
 )
+from stirer_lib.models.config import ABLATIONS
 from stirer_lib.text import ctc_greedy_decode, decode_ids, encode_decoder_labels
 
 REPO = Path(__file__).resolve().parents[1]
@@ -207,16 +208,6 @@ def test_small_config_is_documented_and_smaller():
     assert f"{count_parameters(small)} (training build)" in doc
     assert f"{count_parameters(small_lean)} (inference build)" in doc
     assert count_parameters(small) < count_parameters(build_stirer()) / 10
-
-
-ABLATIONS = {
-    "w/o PSTST": dict(use_pstst=False),
-    "w/o mini decoders": dict(mini_decoders=False),
-    "w/o STL": dict(use_stl=False),
-    "w/o Bi-GRU": dict(use_bigru=False),
-    "w/o STISR decoder": dict(stisr_decoder=False),
-    "w/o STR decoder": dict(str_decoder=False),
-}
 
 
 @pytest.mark.parametrize("name", list(ABLATIONS))

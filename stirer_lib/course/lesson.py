@@ -449,16 +449,6 @@ def shift_words(results: dict, other: dict, where: str) -> str | None:
 
 # ----------------------------------------------------------------------------- notebook 03: the architecture
 
-ABLATIONS = {  # Table 3's rows as StirerConfig switches
-    "full": {},
-    "w/o PSTST": dict(use_pstst=False),
-    "w/o mini decoders": dict(mini_decoders=False),
-    "w/o STL": dict(use_stl=False),
-    "w/o Bi-GRU": dict(use_bigru=False),
-    "w/o STISR decoder": dict(stisr_decoder=False),
-    "w/o STR decoder": dict(str_decoder=False),
-}
-
 
 def config_rows(configs: dict[str, Any]) -> tuple[list[tuple], list[str]]:
     """Rows and headers comparing STIRER configurations: what each is, its sizes and parameters (with and without
@@ -493,7 +483,9 @@ def ablation_rows(cfg: Any, lr: Any, labels: list[str]) -> tuple[list[tuple], li
     from ..text import encode_decoder_labels
 
     rows = []
-    for name, switches in ABLATIONS.items():
+    from ..models.config import ABLATIONS
+
+    for name, switches in {"full": {}, **ABLATIONS}.items():
         m = build_stirer(cfg.replace(**switches)).eval()
         with torch.no_grad():
             o = m(lr[:1], labels=encode_decoder_labels(labels[:1]), generate=False)

@@ -148,6 +148,15 @@ class StirerConfig:
 
 
 CONFIG_NAMES = ("release", "small")
+# Table 3's ablations as StirerConfig switches (the module docstring says what each removes)
+ABLATIONS: dict[str, dict[str, bool]] = {
+    "w/o PSTST": dict(use_pstst=False),
+    "w/o mini decoders": dict(mini_decoders=False),
+    "w/o STL": dict(use_stl=False),
+    "w/o Bi-GRU": dict(use_bigru=False),
+    "w/o STISR decoder": dict(stisr_decoder=False),
+    "w/o STR decoder": dict(str_decoder=False),
+}
 
 
 def config_from_name(name: str, **overrides: Any) -> StirerConfig:

@@ -18,11 +18,16 @@ SMOKE_NOTE = (
     "with `--profile cpu`."
 )
 
-# one line per profile, for the header of every notebook (stirer_lib/course/profiles.py holds the settings)
-SWITCH = (
-    "To switch, set `profile` in the parameters cell (`smoke`, `cpu`, `cpu-long`, `gpu`, `paper`; "
-    "notebook 01 explains)."
-)
+# the header of every notebook names its profile (stirer_lib/course/profiles.py holds them all)
+SWITCH = "To switch, set `profile` in the parameters cell (notebook 01 lists the profiles)."
+
+
+class Shown(str):
+    """Markdown already displayed: the text itself for the caller, nothing more when it is a cell's last value
+    (Jupyter would otherwise echo it again as a Python string)."""
+
+    def _ipython_display_(self) -> None:
+        pass
 
 
 def _show(md: str, show: bool) -> str:
@@ -30,6 +35,7 @@ def _show(md: str, show: bool) -> str:
         from IPython.display import Markdown, display
 
         display(Markdown(md))
+        return Shown(md)
     return md
 
 
