@@ -246,16 +246,13 @@ def test_index_links_chapters_results_and_figures(tmp_path):
         "crnn_acc_hr": 80.0,
         "bicubic": {"psnr": 19.0, "ssim": 0.6},
     }
-    save_results(
-        {
-            "splits": {s: dict(split) for s in ("easy", "medium", "hard")},
-            "mean_of_splits": agg,
-            "over_all": agg,
-            "meta": {},
-        },
-        tmp_path / "eval" / "results.json",
-    )
+    res = {"splits": {s: dict(split) for s in ("easy", "medium", "hard")}, "mean_of_splits": agg, "over_all": agg}
+    save_results({**res, "meta": {}}, tmp_path / "eval" / "results.json")
+    save_results({**res, "meta": {}}, tmp_path / "eval" / "heldout" / "results.json")
+    (tmp_path / "eval" / "scaling.png").write_bytes(b"png")
     page = write_index(tmp_path).read_text()
+    assert "<h3>Held-out camera" in page and page.count('<table class="results">') == 2  # no ood results: no table
+    assert "eval/scaling.png: the scaling lesson" in page
     assert 'href="notebooks/01_data.html"' in page and 'src="pretrain/curves.png"' in page
     assert '<table class="results">' in page and "<td>23.22</td>" in page and "23.2222" not in page
     assert "<td>20.00 / 19.00</td>" in page and "<td>0.7000 / 0.6000</td>" in page and "CRNN on HR" in page

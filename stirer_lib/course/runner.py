@@ -469,8 +469,20 @@ def results_html(results: dict) -> str:
     return f'<table class="results">{head}{body}</table>'
 
 
+EXTRA_TEST_SETS = {  # notebook 06's other test sets, RUN/eval/<folder>/results.json
+    "ood": "Out of distribution: full-style words and fonts the lesson model never saw",
+    "heldout": "Held-out camera: the lesson words captured by a camera training never used",
+}
+FIGURE_CAPTIONS = {
+    "eval/scaling.png": "the scaling lesson (notebook 06): final-decoder accuracy and SR gain over bicubic against "
+    "training images seen, this run beside the shipped reference runs",
+}
+
+
 def _figure_caption(run_dir: Path, rel: str) -> str:
-    """A figure's caption: its path, and whose training log drew a stage's curves."""
+    """A figure's caption: its path and what it shows (whose training log drew a stage's curves)."""
+    if rel in FIGURE_CAPTIONS:
+        return f"{rel}: {FIGURE_CAPTIONS[rel]}"
     stage = rel.split("/")[0]
     if rel.endswith("curves.png") and stage in ("pretrain", "finetune"):
         used = reference.weights_used(run_dir, stage) or ""
@@ -520,6 +532,7 @@ def write_index(run_dir: str | Path, runs: list[NotebookRun] | None = None) -> P
                 ("eval/results.txt", "the official test.py printout"),
                 ("eval/results.json", "every number, per image"),
                 ("eval/ood/results.txt", "out of distribution (notebook 06)"),
+                ("eval/heldout/results.txt", "held-out camera (notebook 06)"),
             )
             if (run_dir / rel).exists()
         ]
@@ -527,6 +540,11 @@ def write_index(run_dir: str | Path, runs: list[NotebookRun] | None = None) -> P
             parts.append(
                 "<p>" + " · ".join(f'<a href="{esc(rel)}">{esc(rel)}</a> ({esc(what)})' for rel, what in links) + "</p>"
             )
+        for sub_dir, title in EXTRA_TEST_SETS.items():
+            extra = run_dir / "eval" / sub_dir / "results.json"
+            if extra.exists():
+                parts.append(f"<h3>{esc(title)}</h3>")
+                parts.append(results_html(load_results(extra)))
     else:
         parts.append("<p>no results yet: notebook 06 writes eval/results.json</p>")
     if (run_dir / "summary.txt").exists():

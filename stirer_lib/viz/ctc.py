@@ -50,7 +50,7 @@ def plot_ctc_alignment(
     t_steps = probs.shape[0]
     symbols = frame_symbols(scores)
     path, merged, text = collapse_steps(symbols)
-    fig = fig or plt.figure(figsize=(10, 6.5))
+    fig = fig or plt.figure(figsize=(10, 8.5))  # tall enough for 37 legible class labels
     ax_img, ax_map = fig.subplots(2, 1, gridspec_kw={"height_ratios": [1, 3]})
     width = image.shape[-1]
     ax_img.imshow(_gray(image.cpu()).numpy(), cmap="gray", vmin=0, vmax=1, extent=(0, width, 32, 0))
@@ -76,7 +76,7 @@ def plot_ctc_alignment(
     im = ax_map.imshow(probs.T.numpy(), aspect="auto", cmap="viridis", vmin=0, vmax=1, origin="upper")
     best = scores.argmax(-1)
     ax_map.scatter(range(t_steps), best.numpy(), s=6, c="white")
-    ax_map.set_yticks(range(len(SYMBOLS)), list(SYMBOLS), fontsize=7, family="monospace")
+    ax_map.set_yticks(range(len(SYMBOLS)), list(SYMBOLS), fontsize=8, family="monospace")
     ax_map.set_xlabel(f"frame t (0..{t_steps - 1})")
     ax_map.set_ylabel("class ('-' = blank)")
     fig.colorbar(im, ax=ax_map, label="p(class | frame)", fraction=0.03)
@@ -111,8 +111,10 @@ def plot_accuracy_gap(gap: dict[str, dict[str, dict]], fig: plt.Figure | None = 
         bars = ax.bar([i + 0.4 * k - 0.2 for i in range(len(splits))], vals, width=0.4, label=name)
         ax.bar_label(bars, fmt="%.1f", fontsize=8)
     ax.set_xticks(range(len(splits)), splits)
-    ax.set(ylabel="CRNN word accuracy (%)", ylim=(0, 100), title="what CRNN reads: HR vs. upsampled LR")
-    ax.legend(fontsize=9, loc="upper right")
+    # headroom above 100 % for the legend, so that it never covers a bar or its label
+    ax.set(ylabel="CRNN word accuracy (%)", ylim=(0, 125), title="what CRNN reads: HR vs. upsampled LR")
+    ax.set_yticks(range(0, 101, 20))
+    ax.legend(fontsize=9, loc="upper center", ncol=2, frameon=False)
     fig.tight_layout()
     return fig
 

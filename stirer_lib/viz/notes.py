@@ -93,3 +93,10 @@ def run_header(prof: Any, show: bool = True, weights: str | None = None, **extra
 def say(text: str, show: bool = True) -> str:
     """A sentence computed by the notebook (a number of this run, an empty case said in words)."""
     return _show(text, show)
+
+
+def rate(v: float) -> str:
+    """A rate or a duration with the digits that mean something: 1,000 and 12.5, "-" when not measured."""
+    if v != v:  # NaN: not measured
+        return "-"
+    return f"{v:,.0f}" if abs(v) >= 100 else f"{v:.1f}"
