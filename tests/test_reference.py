@@ -110,6 +110,21 @@ def test_install_never_replaces_a_learners_own_run(tmp_path, monkeypatch):
     assert "optimizer" in read(run / "pretrain" / "best.pt")
 
 
+@pytest.mark.parametrize("profile", ["cpu", "cpu-long", "cpu-open"])
+def test_a_shipped_stage1_loads_strictly_into_its_profiles_model(profile):
+    """Every shipped stage 1 (a finished run's, or the first stage of a run still training) is the model its
+    profile's pretraining builds, loads strictly and runs; its log ships beside it."""
+    shipped = REPO / "reference" / profile
+    if not (shipped / "pretrain.pt").exists():
+        pytest.skip(f"no stage 1 shipped in reference/{profile}/")
+    model = load_stirer(shipped / "pretrain.pt")
+    assert model.config == stage_config(get_profile(profile), "pretrain")
+    with torch.no_grad():
+        out = model.eval()(torch.rand(1, 4, 16, 64))
+    assert out.sr.shape == (1, 4, 32, 128) and out.text_ids is not None
+    assert any(r["kind"] == "eval" for r in map(json.loads, (shipped / "pretrain_metrics.jsonl").open()))
+
+
 @pytest.mark.parametrize("profile", ["cpu", "cpu-long"])
 def test_shipped_checkpoints_load_strictly_into_todays_code(profile):
     """A profile's reference checkpoints (CRNN, pretrained and fine-tuned STIRER) load strictly and run."""

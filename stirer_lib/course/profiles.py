@@ -220,6 +220,42 @@ PROFILES: dict[str, dict[str, Any]] = {
         ),
         "course.cell_timeout_s": 12 * 3600,
     },
+    # the open-world lesson model (issue 31, in progress; docs/EXPERIMENTS.md "The open world"): cpu-long's model and
+    # stage 1 continued on full-style words (30,000 words and codes, every font, photo backgrounds) through the wide
+    # camera; its CRNN learns the same words. Its first stage ships in reference/cpu-open/ (pretrain.pt and log)
+    "cpu-open": {
+        "description": "the open-world lesson (in progress): cpu-long's model and stage 1 continued on full-style "
+        "words, fonts and backgrounds; its stage 1 ships, the rest trains for hours",
+        **_LESSON,
+        "data.style": "full",
+        "data.sizes": {"train1": 6000, "train2": 6000, **_TEST_SPLITS_300, "pretrain": 80000},
+        "crnn.max_steps": 6000,
+        "crnn.eval_every": 500,
+        "model.embed_dim": 48,
+        **_stage(
+            "pretrain",
+            **_LESSON_PRETRAIN,
+            init="reference:cpu-long",
+            max_steps=4000,
+            eval_every=500,
+            ckpt_every=250,
+            log_every=25,
+            schedule="cosine",
+            warmup_steps=100,
+        ),
+        **_stage(
+            "finetune",
+            **_LESSON_FINETUNE,
+            max_steps=8000,
+            eval_every=500,
+            ckpt_every=250,
+            log_every=25,
+            schedule="cosine",
+            warmup_steps=50,
+        ),
+        "eval.ood_images": 0,  # its out-of-distribution set is the full style it trains on: none until a new one
+        "course.cell_timeout_s": 12 * 3600,
+    },
     "gpu": {
         "description": "one GPU: the release model on TextZoom-like synthetic words at scale",
         "data.style": "full",
