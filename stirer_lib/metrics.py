@@ -103,3 +103,36 @@ def ssim_skimage(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
 def finite_mean(values: list[float]) -> float:
     """Mean of a list of numbers (inf stays inf, as the official mean of per-image PSNRs); nan if empty."""
     return math.fsum(values) / len(values) if values else math.nan
+
+
+def edge_mask(hr: torch.Tensor, share: float = 0.2) -> torch.Tensor:
+    """[B, 1, H, W] bool: the `share` of each HR image's pixels with the largest gradient magnitude (central
+    differences of the gray image), the stroke edges; fewer where fewer pixels change at all (a flat image has none)."""
+    gray = hr[:, :3].float().mean(1, keepdim=True)
+    gx = F.pad(gray[..., :, 2:] - gray[..., :, :-2], (1, 1, 0, 0))
+    gy = F.pad(gray[..., 2:, :] - gray[..., :-2, :], (0, 0, 1, 1))
+    mag = (gx**2 + gy**2).flatten(1)
+    top = mag.topk(max(1, round(share * mag.shape[1])), dim=1).indices
+    mask = torch.zeros_like(mag, dtype=torch.bool).scatter_(1, top, True) & (mag > 0)
+    return mask.view_as(gray)
+
+
+def error_reduction(sr: torch.Tensor, bicubic: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    """[B, 1, H, W]: how much closer to HR the SR image is than bicubic, per pixel (|bicubic - HR| - |SR - HR|,
+    mean over RGB, 0-1 scale): positive where SR helps, negative where it hurts."""
+    sr, hr = _rgb_pair(sr, hr)
+    bic = bicubic[:, :3].float().to(sr.device)
+    return ((bic - hr).abs() - (sr - hr).abs()).mean(1, keepdim=True)
+
+
+def edge_gain(sr: torch.Tensor, bicubic: torch.Tensor, hr: torch.Tensor, share: float = 0.2) -> dict[str, float]:
+    """Where SR's gain over bicubic concentrates: the mean error reduction on the stroke edges (`edge_mask`) and on
+    the other pixels, and the share of the whole reduction that falls on the edges."""
+    gain, edges = error_reduction(sr, bicubic, hr), edge_mask(hr, share).to(sr.device)
+    total = gain.sum().item()
+    return {
+        "edges": gain[edges].mean().item(),
+        "elsewhere": gain[~edges].mean().item(),
+        "edge_share_of_gain": gain[edges].sum().item() / total if total else float("nan"),
+        "edge_share_of_pixels": edges.float().mean().item(),
+    }

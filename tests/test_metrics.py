@@ -71,3 +71,22 @@ def test_bad_shapes_raise():
     with pytest.raises(ValueError, match="batch dimension"):
         psnr(torch.rand(3, 32, 128), torch.rand(3, 32, 128))
     assert not math.isnan(psnr(torch.zeros(1, 3, 4, 4), torch.ones(1, 3, 4, 4)).item())
+
+
+def test_edge_gain_finds_where_sr_helps():
+    """A vertical stroke: SR that restores only its edges puts all of its gain on the edge pixels."""
+    from stirer_lib.metrics import edge_gain, edge_mask, error_reduction
+
+    hr = torch.zeros(1, 3, 32, 128)
+    hr[..., 40:60] = 1.0  # a bright stroke: its edges are columns 39-40 and 59-60
+    bic = hr.clone()
+    bic[..., 38:42], bic[..., 58:62] = 0.5, 0.5  # blurred edges
+    sr = hr.clone()
+    edges = edge_mask(hr, share=0.05)
+    assert edges[0, 0, :, 40].all() and not edges[0, 0, :, 10].any()
+    gain = error_reduction(sr, bic, hr)
+    assert gain.min() >= 0 and gain[0, 0, :, 10].abs().max() == 0
+    g = edge_gain(sr, bic, hr, share=0.05)
+    assert g["edges"] > 0 and g["elsewhere"] >= 0  # the blur spans 4 columns per edge, 2 of them edge pixels
+    assert g["edge_share_of_gain"] == pytest.approx(0.5) and g["edge_share_of_pixels"] < 0.05
+    assert g["edge_share_of_pixels"] <= 0.05  # the stroke has fewer changing pixels than asked for: those only

@@ -507,3 +507,15 @@ def trained_stirer(prof: Profile) -> tuple[Path | None, str]:
             f"notebook 05, or put the released model at `{release}` (see `ckpt/README.md`)."
         )
     return found, f"Loaded `{found}`."
+
+
+def edge_gain_words(g: dict[str, float], n: int) -> str:
+    """Notebook 06's sentence on where SR's gain over bicubic falls (`metrics.edge_gain` of n test words)."""
+    where = (
+        f"Over {n} hard test words SR is closer to HR than bicubic by {g['edges']:+.4f} per pixel on the stroke edges"
+    )
+    where += f" ({g['edge_share_of_pixels']:.0%} of the pixels) and by {g['elsewhere']:+.4f} elsewhere (0-1 scale)"
+    share = g["edge_share_of_gain"]
+    if share != share or g["edges"] * g["edge_share_of_pixels"] + g["elsewhere"] * (1 - g["edge_share_of_pixels"]) <= 0:
+        return where + ": on these words SR is not closer to HR than bicubic overall."
+    return where + f": the edges hold {share:.0%} of the whole gain."

@@ -346,3 +346,27 @@ def own_images_figure(readings: Sequence[Any]) -> plt.Figure:
             ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def difference_maps(ex: dict, indices: Sequence[int] = (0, 1, 2)) -> plt.Figure:
+    """Per test word (from `collect_examples`): LR (bicubic x2), SR, HR and where SR is closer to HR than bicubic
+    (|bicubic - HR| - |SR - HR|: red where SR helps, blue where it hurts)."""
+    from ..metrics import error_reduction
+
+    sr = ex["steps"][-1][1]
+    bic = bicubic_upsample(ex["lr"])
+    gain = error_reduction(sr, bic, ex["hr"])
+    lim = max(float(gain.abs().max()), 1e-6)
+    fig, axes = plt.subplots(len(indices), 4, figsize=(12, 1.25 * len(indices) + 0.5), squeeze=False)
+    for row, i in zip(axes, indices):
+        for ax, (title, img) in zip(
+            row, (("LR (bicubic x2)", bic[i]), ("SR", sr[i]), ("HR: " + ex["labels"][i], ex["hr"][i]))
+        ):
+            ax.imshow(_rgb(img), interpolation="nearest")
+            ax.set_title(title, fontsize=9)
+        im = row[3].imshow(gain[i, 0].numpy(), cmap="RdBu_r", vmin=-lim, vmax=lim, interpolation="nearest")
+        row[3].set_title("|bicubic - HR| - |SR - HR|", fontsize=9)
+        for ax in row:
+            ax.axis("off")
+    fig.colorbar(im, ax=axes[:, 3].tolist(), fraction=0.05, label="SR closer to HR (red) / farther (blue)")
+    return fig
