@@ -74,3 +74,20 @@ def test_browser_headless_and_interactive(mini):
     slider = box.children[0]
     assert slider.max == len(mini) - 1
     slider.value = 3  # redraws without error
+
+
+def test_failures_are_counted_from_the_results(mini):
+    """Disagreements between the final decoder and the minis, and the character confusions, from the results."""
+    labels = ["cat", "dog", "sun", "map"]
+    res = {
+        "splits": {
+            "easy": {
+                "predictions": [{"label": t, "pred": p} for t, p in zip(labels, ["cat", "dgg", "sun", "nap"])],
+                "step_predictions": [["cot", "dog", "sun", "nap"], ["cat", "dgg", "sun", "nap"]],
+            }
+        }
+    }
+    assert vz.disagreements(res, "easy") == [0, 1]  # final right where a mini is wrong, then the reverse
+    assert vz.char_confusions(res) == [("o", "g", 1), ("m", "n", 1)]
+    fig = vz.failure_gallery(mini, {"splits": {"easy": {**res["splits"]["easy"]}}}, "easy", [0, 1])
+    assert len(fig.axes) == 2 and "final: dgg x" in fig.axes[1].get_title()

@@ -370,3 +370,60 @@ def difference_maps(ex: dict, indices: Sequence[int] = (0, 1, 2)) -> plt.Figure:
             ax.axis("off")
     fig.colorbar(im, ax=axes[:, 3].tolist(), fraction=0.05, label="SR closer to HR (red) / farther (blue)")
     return fig
+
+
+def disagreements(results: dict, split: str, n: int = 6) -> list[int]:
+    """Test words of a split where the final decoder and a mini decoder disagree and one of them reads the label
+    (from an evaluation's per-image step predictions): the final decoder's wins first, then its losses."""
+    r = results["splits"][split]
+    labels = [p["label"] for p in r["predictions"]]
+    steps = [s for s in r.get("step_predictions") or [] if s is not None]
+    if len(steps) < 2:
+        return []
+    right = [[filter_label(s[i] or "") == t for i, t in enumerate(labels)] for s in steps]
+    final, minis = right[-1], right[:-1]
+    wins = [i for i in range(len(labels)) if final[i] and not all(m[i] for m in minis)]
+    losses = [i for i in range(len(labels)) if not final[i] and any(m[i] for m in minis)]
+    return (wins[: n - n // 2] + losses)[:n] if wins else losses[:n]
+
+
+def char_confusions(results: dict, top: int = 10) -> list[tuple[str, str, int]]:
+    """The final decoder's most frequent character substitutions over every split (label character, read
+    character, count): position by position in a misread word of the label's length, else from the equal-length
+    replacements of its alignment (difflib)."""
+    from collections import Counter
+    from difflib import SequenceMatcher
+
+    counts: Counter = Counter()
+    for r in results["splits"].values():
+        for p in r.get("predictions", []):
+            label, pred = p["label"], filter_label(p["pred"] or "")
+            if pred == label:
+                continue
+            if len(pred) == len(label):  # same length: position by position
+                counts.update((a, b) for a, b in zip(label, pred) if a != b)
+                continue
+            for op, i1, i2, j1, j2 in SequenceMatcher(None, label, pred, autojunk=False).get_opcodes():
+                if op == "replace" and i2 - i1 == j2 - j1:
+                    counts.update(zip(label[i1:i2], pred[j1:j2]))
+    return [(a, b, k) for (a, b), k in counts.most_common(top)]
+
+
+def failure_gallery(dataset, results: dict, split: str, indices: Sequence[int]) -> plt.Figure:
+    """The LR image (bicubic x2) of each test word with the reading of every step (a wrong one marked x)."""
+    r = results["splits"][split]
+    steps = [s for s in r.get("step_predictions") or [] if s is not None]
+    fig, axes = plt.subplots(len(indices), 1, figsize=(6, 1.3 * len(indices) + 0.3), squeeze=False)
+    for ax, i in zip(axes[:, 0], indices):
+        batch = collate_eval([dataset[i]])
+        ax.imshow(_rgb(bicubic_upsample(batch["lr"])[0]), interpolation="nearest")
+        label = r["predictions"][i]["label"]
+        reads = [
+            f"{'final' if k == len(steps) - 1 else f'mini {k + 1}'}: {s[i] or '(nothing)'}"
+            + ("" if filter_label(s[i] or "") == label else " x")
+            for k, s in enumerate(steps)
+        ]
+        ax.set_title(f"label {label} | " + " | ".join(reads), fontsize=8)
+        ax.axis("off")
+    fig.tight_layout()
+    return fig
