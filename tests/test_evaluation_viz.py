@@ -6,6 +6,7 @@ import json
 
 import matplotlib
 import pytest
+import torch
 
 matplotlib.use("Agg")
 
@@ -91,3 +92,25 @@ def test_failures_are_counted_from_the_results(mini):
     assert vz.char_confusions(res) == [("o", "g", 1), ("m", "n", 1)]
     fig = vz.failure_gallery(mini, {"splits": {"easy": {**res["splits"]["easy"]}}}, "easy", [0, 1])
     assert len(fig.axes) == 2 and "final: dgg x" in fig.axes[1].get_title()
+
+
+def test_cross_attention_per_generated_letter():
+    """The STR decoder's cross-attention: one distribution over the 32 column tokens per generated token, the
+    greedy ids unchanged, the model left as it was (attention implementation and train / eval mode)."""
+    from stirer_lib.models import build_stirer
+    from stirer_lib.models.decoders import cross_attention
+
+    torch.manual_seed(0)
+    model = build_stirer("small").train()
+    lr = torch.rand(2, 4, 16, 64)
+    ids, weights = cross_attention(model, lr)
+    assert ids.shape == (2, 21) and weights.shape == (2, 20, 32)
+    assert torch.allclose(weights.sum(-1), torch.ones(2, 20), atol=1e-4)
+    assert model.training and model.decoder.config._attn_implementation != "eager"
+    with torch.no_grad():
+        assert torch.equal(model.eval()(lr).text_ids, ids)
+    right = torch.zeros(1, 20, 32)
+    right[0, torch.arange(20), torch.arange(20)] = 1.0  # each letter one column further right
+    assert vz.attention_moves_right(torch.full((1, 21), 5), right) == 1.0
+    fig = vz.cross_attention_figure(lr, ids, weights, ["ab", "cd"])
+    assert len(fig.axes) == 4

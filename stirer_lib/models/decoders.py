@@ -193,3 +193,25 @@ def greedy_generate(m: nn.Module, z: torch.Tensor, max_new_tokens: int = 20) -> 
             if not unfinished.any():
                 break
     return _pad_generation(torch.stack(ids, 1), torch.stack(scores, 1), max_new_tokens)
+
+
+@torch.no_grad()
+def cross_attention(m: nn.Module, lr: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Where the STR decoder looks (Eq. 6): greedy ids [B,1+T] and, for each generated token, its last decoder
+    layer's cross-attention over the 32 column tokens of z, averaged over the heads [B,T,32]. The decoder is run
+    once more, teacher-forced on its own greedy output, with transformers' eager attention (the only one that
+    returns weights), then set back."""
+    was_training = m.training
+    m.eval()
+    h = m.encode(lr)[0]
+    z = str_encode(m, lr, h)
+    ids, _ = greedy_generate(m, z, m.config.max_new_tokens)
+    t5 = m.decoder
+    before = t5.config._attn_implementation
+    t5.set_attn_implementation("eager")
+    try:
+        out = t5(inputs_embeds=z, decoder_input_ids=ids[:, :-1], output_attentions=True)
+    finally:
+        t5.set_attn_implementation(before)
+        m.train(was_training)
+    return ids, out.cross_attentions[-1].mean(1).float()

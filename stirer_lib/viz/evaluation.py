@@ -427,3 +427,44 @@ def failure_gallery(dataset, results: dict, split: str, indices: Sequence[int]) 
         ax.axis("off")
     fig.tight_layout()
     return fig
+
+
+def cross_attention_figure(
+    lr: torch.Tensor, ids: torch.Tensor, weights: torch.Tensor, labels: Sequence[str]
+) -> plt.Figure:
+    """Per word: the LR image (bicubic x2) and, under it on the same width, the STR decoder's attention over the 32
+    image columns for each letter it generated (`models.decoders.cross_attention`), up to its end token."""
+    from ..text import decode_ids
+
+    n = len(labels)
+    fig, axes = plt.subplots(2 * n, 1, figsize=(6, 3.2 * n), gridspec_kw={"height_ratios": [1, 2.2] * n}, squeeze=False)
+    reads = decode_ids(ids[:, 1:])
+    for k in range(n):
+        ax_img, ax_att = axes[2 * k, 0], axes[2 * k + 1, 0]
+        ax_img.imshow(_rgb(bicubic_upsample(lr[k : k + 1])[0]), extent=(0, 32, 1, 0), aspect="auto")
+        ok = reads[k] == labels[k]
+        ax_img.set_title(
+            f"label {labels[k]}, read {reads[k] or '(nothing)'}", fontsize=9, color="green" if ok else "red"
+        )
+        ax_img.axis("off")
+        letters = len(reads[k]) + 1  # the letters, then the end token
+        att = weights[k, :letters].cpu().numpy()
+        ax_att.imshow(att, aspect="auto", cmap="magma", extent=(0, 32, letters, 0), interpolation="nearest")
+        ax_att.set_yticks([i + 0.5 for i in range(letters)], [*reads[k], "end"], fontsize=8, family="monospace")
+        ax_att.set_xlabel("image column token (16 x 2 patch), left to right", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def attention_moves_right(ids: torch.Tensor, weights: torch.Tensor) -> float | None:
+    """Share of consecutive generated letters whose attention peak (the column the decoder looks at most) does not
+    move left: 1.0 when the decoder reads strictly left to right. None without two letters to compare."""
+    from ..text import decode_ids
+
+    steps = 0
+    forward = 0
+    for k, word in enumerate(decode_ids(ids[:, 1:])):
+        peaks = weights[k, : len(word)].argmax(-1).tolist()
+        steps += max(len(peaks) - 1, 0)
+        forward += sum(b >= a for a, b in zip(peaks, peaks[1:]))
+    return forward / steps if steps else None
