@@ -54,6 +54,14 @@ def test_a_clean_notebook_has_no_problem():
             {"output_type": "display_data", "data": {"text/markdown": "> **Smoke run: the numbers mean nothing.**"}},
             ["smoke-profile banner", "Smoke run"],
         ),
+        (
+            {"output_type": "execute_result", "data": {"text/plain": "'**What this run shows'"}},
+            ["Python repr", "What this run"],
+        ),
+        (
+            {"output_type": "execute_result", "data": {"text/plain": "{'lr': 0.001}"}},
+            ["Python repr"],
+        ),
     ],
 )
 def test_each_kind_of_problem_is_named_with_its_cell(output, words):

@@ -10,7 +10,8 @@ made first (when missing) and timed apart, as the course runner does. Then every
 
 - no smoke-profile banner (the defaults must open on the lesson, not on the tests' profile);
 - its first output names the profile and the weights (stirer_lib.viz.notes.run_header);
-- no error output, no traceback, no warning on stderr (a stream with "Warning" in it).
+- no error output, no traceback, no warning on stderr (a stream with "Warning" in it);
+- no Python repr of a string, dict or list as a cell's value (Markdown echoed as '**...', a settings dict).
 
 Last, RUN/index.html is written as the course runner writes it (stirer_lib.course.runner.write_index) and
 checked: a results table when notebook 06 ran, at least one figure when notebook 04 or 05 loaded the reference
@@ -38,6 +39,7 @@ REPO = Path(__file__).resolve().parents[1]
 # what a notebook run with its defaults must not show
 SMOKE_MARKERS = ("Smoke run", "Profile `smoke`", "A smoke run trains")
 WARNING = re.compile(r"Warning\b")
+REPR = re.compile(r"""\s*(['"]|\{'|\{"|\[')""")  # a cell's last value echoed as a str / dict / list repr
 TRACEBACK = re.compile(r"Traceback \(most recent call last\)")
 
 
@@ -70,6 +72,9 @@ def scan_notebook(nb: dict) -> list[str]:
             if kind == "stream" and out.get("name") == "stderr" and WARNING.search(text):
                 line = next((ln for ln in text.splitlines() if WARNING.search(ln)), text)
                 problems.append(f"cell {i}: a warning on stderr: {line.strip()[:160]!r}")
+            plain = "".join(out.get("data", {}).get("text/plain", "")) if kind == "execute_result" else ""
+            if REPR.match(plain):
+                problems.append(f"cell {i}: a Python repr as output (end the line with ';'): {plain.strip()[:80]!r}")
             for marker in SMOKE_MARKERS:
                 if marker in text:
                     problems.append(f"cell {i}: a smoke-profile banner ({marker!r})")
