@@ -144,6 +144,9 @@ _LESSON: dict[str, Any] = {
     "eval.heldout_images": 300,
 }
 _TEST_SPLITS_300 = {"easy": 300, "medium": 300, "hard": 300}
+# the long runs' schedules (cpu-long, cpu-open): a cosine over many steps, evaluated every 500, saved every 250
+_LONG_PRETRAIN = dict(eval_every=500, ckpt_every=250, log_every=25, schedule="cosine", warmup_steps=100)
+_LONG_FINETUNE = dict(max_steps=8000, eval_every=500, ckpt_every=250, log_every=25, schedule="cosine", warmup_steps=50)
 
 # Each profile, one record: its description and what it changes from the defaults above (the smoke profile), as the
 # dotted keys --set takes; its synthetic data's style and sizes are part of it (data/synth.py --profile reads them).
@@ -198,26 +201,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "data.sizes": {"train1": 6000, "train2": 6000, **_TEST_SPLITS_300, "pretrain": 40000},
         "crnn.max_steps": 3000,  # the CRNN sees its 40,000 words as many times as the cpu profile's sees its 20,000
         "model.embed_dim": 48,
-        **_stage(
-            "pretrain",
-            **_LESSON_PRETRAIN,
-            max_steps=10000,
-            eval_every=500,
-            ckpt_every=250,
-            log_every=25,
-            schedule="cosine",
-            warmup_steps=100,
-        ),
-        **_stage(
-            "finetune",
-            **_LESSON_FINETUNE,
-            max_steps=8000,
-            eval_every=500,
-            ckpt_every=250,
-            log_every=25,
-            schedule="cosine",
-            warmup_steps=50,
-        ),
+        **_stage("pretrain", **_LESSON_PRETRAIN, **_LONG_PRETRAIN, max_steps=10000),
+        **_stage("finetune", **_LESSON_FINETUNE, **_LONG_FINETUNE),
         "course.cell_timeout_s": 12 * 3600,
     },
     # the open-world lesson model (issue 31, in progress; docs/EXPERIMENTS.md "The open world"): cpu-long's model and
@@ -232,27 +217,8 @@ PROFILES: dict[str, dict[str, Any]] = {
         "crnn.max_steps": 6000,
         "crnn.eval_every": 500,
         "model.embed_dim": 48,
-        **_stage(
-            "pretrain",
-            **_LESSON_PRETRAIN,
-            init="reference:cpu-long",
-            max_steps=4000,
-            eval_every=500,
-            ckpt_every=250,
-            log_every=25,
-            schedule="cosine",
-            warmup_steps=100,
-        ),
-        **_stage(
-            "finetune",
-            **_LESSON_FINETUNE,
-            max_steps=8000,
-            eval_every=500,
-            ckpt_every=250,
-            log_every=25,
-            schedule="cosine",
-            warmup_steps=50,
-        ),
+        **_stage("pretrain", **_LESSON_PRETRAIN, **_LONG_PRETRAIN, max_steps=4000, init="reference:cpu-long"),
+        **_stage("finetune", **_LESSON_FINETUNE, **_LONG_FINETUNE),
         "eval.ood_images": 0,  # its out-of-distribution set is the full style it trains on: none until a new one
         "course.cell_timeout_s": 12 * 3600,
     },
