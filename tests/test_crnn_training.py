@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
+import matplotlib.pyplot as plt
 import pytest
 import torch
 import torch.nn.functional as F
@@ -83,6 +84,19 @@ def test_checkpoint_reloads_and_resumes(trained, data_root):
     assert [h["step"] for h in hist] == list(range(1, 11))
     assert read(path)["step"] == 10
     assert not list(path.parent.glob(".*tmp*")), "atomic save left a temporary file"
+
+
+def test_the_history_starts_with_the_untrained_crnns_reading(data_root, tmp_path):
+    torch.manual_seed(0)
+    cfg = CrnnSettings(max_steps=4, batch_size=8, lr=1e-3, eval_every=2, log_every=2)
+    loaders = {"easy": eval_loader(data_root, "easy", 8, max_images=8)}
+    _, history = train_crnn(cfg, tmp_path, data_root, eval_loaders=loaders, progress=False)
+    assert [h["step"] for h in history] == [0, 2, 4]
+    assert "loss" not in history[0] and history[0]["acc_easy"] is not None  # nothing trained yet: no loss
+    assert all(h["acc_easy"] is not None for h in history)
+    fig = plot_crnn_history(history)  # the loss panel draws the logged steps only
+    assert list(fig.axes[0].lines[0].get_xdata()) == [2, 4]
+    plt.close(fig)
 
 
 def test_save_is_atomic_replacement(tmp_path):

@@ -29,6 +29,7 @@ def _fake_run(run: Path) -> None:
             "model": CRNN(width=0.25, nh=16).state_dict(),
             "config": {"width": 0.25, "nh": 16, "nc": 1},
             "step": 3,
+            "history": [{"step": 0, "acc": {"easy": 0.0}}, {"step": 3, "acc": {"easy": 50.0}}],
             "optimizer": {"big": torch.zeros(10)},
         },
         run / "crnn" / "crnn.pt",
@@ -61,6 +62,7 @@ def test_write_publish_install_round_trip(tmp_path, monkeypatch):
     assert res["total_minutes"] == 2.75 and res["provenance"]["command"] == "python -m stirer_lib.course"
     assert res["finetune"]["mean_of_splits"]["acc"] == 11.0 and res["crnn"]["easy"]["hr"]["accuracy"] == 80.0
     assert "optimizer" not in read(dst / "crnn.pt") and read(dst / "pretrain.pt")["step"] == 5
+    assert [h["step"] for h in read(dst / "crnn.pt")["history"]] == [0, 3]  # notebook 02's curve ships with it
     with pytest.raises(MissingCheckpointError, match="publish-reference"):
         reference.checkpoint("cpu", "pretrain")
     published = reference.publish(run, "cpu")

@@ -119,8 +119,9 @@ def crnn_history_words(history: list[dict]) -> str:
     """The last logged step of a CRNN's training, in words."""
     last = history[-1]
     acc = {k[4:]: v for k, v in last.items() if k.startswith("acc_") and v is not None}
+    loss = f": CTC loss {last['loss']:.3f}" if last.get("loss") is not None else ""
     return (
-        f"Last logged step {last['step']:,}: CTC loss {last['loss']:.3f}"
+        f"Last logged step {last['step']:,}{loss}"
         + "".join(f", HR accuracy on {k} {v:.1f} %" for k, v in acc.items())
         + "."
     )

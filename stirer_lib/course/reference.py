@@ -325,9 +325,12 @@ def training_seconds(metrics: Path) -> float:
 
 
 def _weights(src: Path, dst: Path) -> None:
-    """Copy a checkpoint's weights and config (no optimizer, no RNG state) to dst, atomically."""
+    """Copy a checkpoint's weights and config (no optimizer, no RNG state) to dst, atomically; a CRNN's
+    training history (its evaluations, notebook 02's curve) travels with its weights."""
     ckpt = read(src, "checkpoint")
     keep = {"model": state_dict_of(ckpt, str(src)), "config": ckpt.get("config"), "step": ckpt.get("step")}
+    if ckpt.get("history"):
+        keep["history"] = list(ckpt["history"])
     atomic_save(keep, dst)
 
 

@@ -411,9 +411,7 @@ def _run_all(notebooks: list[Path], prof, params: dict) -> list[NotebookRun]:
             raise
         runs.append(NotebookRun(nb.name, (time.perf_counter() - t0) / 60, True, _weights_of(nb.name, prof.run_dir)))
         write_index(prof.run_dir, runs)
-        print(f"  done {nb.name} in {runs[-1].minutes:.2f} min", flush=True)
-        if runs[-1].weights:
-            print(f"  {nb.stem}: {runs[-1].weights}", flush=True)
+        print(f"  done {nb.name} in {runs[-1].minutes:.2f} min", flush=True)  # its weights: once, in the summary
     text = summary(runs, prof.run_dir)
     atomic_write_text(text, Path(prof.run_dir) / "summary.txt")
     print(text)

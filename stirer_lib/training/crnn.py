@@ -162,6 +162,10 @@ def train_crnn(
         print(f"resuming CRNN from {path} at step {step} / {cfg.max_steps}")
     if step >= cfg.max_steps:
         return crnn.eval(), history
+    if step == 0 and eval_loaders:  # the untrained CRNN's reading: every curve starts at step 0
+        history.append(
+            {"step": 0, **{f"acc_{name}": _hr_accuracy(crnn, dl, device) for name, dl in eval_loaders.items()}}
+        )
     loader = train_loader(data_root, cfg.batch_size, num_workers, dataset)
     crnn.train()
     bar = tqdm(total=cfg.max_steps, initial=step, desc="CRNN", disable=not progress)

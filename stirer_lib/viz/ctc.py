@@ -88,7 +88,8 @@ def plot_crnn_history(history: list[dict], fig: plt.Figure | None = None) -> plt
     """CTC loss per logged step, and the HR accuracies (keys acc_<name>) where they were measured."""
     fig = fig or plt.figure(figsize=(9, 3.2))
     ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot([h["step"] for h in history], [h["loss"] for h in history])
+    logged = [h for h in history if h.get("loss") is not None]  # the step-0 evaluation has no loss yet
+    ax_loss.plot([h["step"] for h in logged], [h["loss"] for h in logged])
     ax_loss.set(xlabel="step", ylabel="CTC loss", yscale="log", title="training loss")
     names = sorted({k for h in history for k in h if k.startswith("acc_")})
     for name in names:
