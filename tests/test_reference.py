@@ -161,6 +161,48 @@ def test_training_seconds_add_the_segments_of_a_resumed_run(tmp_path):
     assert reference.training_seconds(tmp_path / "missing.jsonl") == 0.0
 
 
+def test_a_stage_trained_in_segments_ships_one_log(tmp_path, monkeypatch):
+    monkeypatch.setattr(reference, "repo_root", lambda: tmp_path / "repo")
+    seg1, seg2 = tmp_path / "seg1.jsonl", tmp_path / "seg2.jsonl"
+    start = {"kind": "start", "step": 0, "batch_size": 8, "world": 1}
+    seg1.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in (
+                {**start, "init_from": "/elsewhere/reference/cpu-long/pretrain.pt"},
+                {"kind": "eval", "step": 0, "mean_of_splits": {"acc": 20.0}},
+                {"kind": "train", "step": 40, "time_s": 30.0},
+                {"kind": "eval", "step": 40, "mean_of_splits": {"acc": 40.0}},
+            )
+        )
+        + "\n"
+    )
+    seg2.write_text(
+        "\n".join(
+            json.dumps(r)
+            for r in (
+                {**start, "init_from": "/work/reference/cpu-open/pretrain.pt"},
+                {"kind": "train", "step": 10, "time_s": 9.0},
+                {"kind": "eval", "step": 10, "mean_of_splits": {"acc": 45.0}},
+            )
+        )
+        + "\n"
+    )
+    out = reference.reference_dir("cpu-open") / "pretrain_metrics.jsonl"
+    out.parent.mkdir(parents=True)
+    reference.continued_log(seg1, seg2, out)
+    records = [json.loads(line) for line in out.read_text().splitlines()]
+    assert [(r["kind"], r["step"]) for r in records][-3:] == [("start", 40), ("train", 50), ("eval", 50)]
+    assert records[-3]["continues"] == 40 and "continues" not in records[0]
+    assert reference.training_seconds(out) == pytest.approx(39.0)  # both segments' time
+    words = reference.stage1_words("cpu-open")
+    assert (
+        words.startswith("50 pretraining steps of 8 words (400 images") and "after the cpu-long run's stage 1" in words
+    )
+    with pytest.raises(RunDirError, match="exists"):
+        reference.continued_log(seg1, seg2, out)  # a shipped log is never overwritten
+
+
 def test_evals_table_formats_the_records():
     step = lambda acc, psnr: {"acc": acc, "psnr": psnr, "ssim": 0.5}  # noqa: E731
     m = {

@@ -15,8 +15,9 @@ from stirer_lib.course.profiles import OWN_STAGE1, get_profile
 from stirer_lib.errors import SettingError
 from stirer_lib.models import build_stirer, save_checkpoint
 
-CPU_LONG_STAGE1 = reference.reference_dir("cpu-long") / "pretrain.pt"
-needs_cpu_long = pytest.mark.skipif(not CPU_LONG_STAGE1.exists(), reason="reference/cpu-long/pretrain.pt not shipped")
+# the stage 1 the cpu course fine-tunes (finetune.init = reference:cpu-open)
+CPU_STAGE1 = reference.reference_dir("cpu-open") / "pretrain.pt"
+needs_cpu_stage1 = pytest.mark.skipif(not CPU_STAGE1.exists(), reason="reference/cpu-open/pretrain.pt not shipped")
 
 
 def _prof(name: str, tmp_path: Path, sets: dict | None = None):
@@ -51,7 +52,7 @@ def test_cpu_pretraining_builds_the_profile_model_with_the_users_settings(tmp_pa
     assert _fields(stage_config(_prof("cpu", tmp_path, sets), "pretrain")) == fields
 
 
-@needs_cpu_long
+@needs_cpu_stage1
 @pytest.mark.parametrize(
     "sets",
     [
@@ -62,16 +63,16 @@ def test_cpu_pretraining_builds_the_profile_model_with_the_users_settings(tmp_pa
 )
 def test_cpu_finetuning_builds_the_reference_stage1_model(tmp_path, sets):
     cfg = stage_config(_prof("cpu", tmp_path, sets), "finetune")
-    assert cfg == get_profile("cpu-long").model.stirer_config() and _fields(cfg) == (48, True)
+    assert cfg == get_profile("cpu-open").model.stirer_config() and _fields(cfg) == (48, True)
 
 
-@needs_cpu_long
+@needs_cpu_stage1
 def test_settings_that_can_apply_to_trained_weights_apply(tmp_path):
     cfg = stage_config(_prof("cpu", tmp_path, {"model.t5_dropout": "0.1", "model.drop_path_rate": "0.05"}), "finetune")
     assert (cfg.t5_dropout, cfg.drop_path_rate, cfg.embed_dim) == (0.1, 0.05, 48)
 
 
-@needs_cpu_long
+@needs_cpu_stage1
 @pytest.mark.parametrize(
     "key, value", [("model.use_bigru", "false"), ("model.embed_dim", "32"), ("model.config", "release")]
 )
@@ -123,7 +124,7 @@ def test_a_state_dict_without_config_builds_the_profile_model(tmp_path):
     assert stage_config(prof, "finetune", path) == prof.model.stirer_config()
 
 
-@needs_cpu_long
+@needs_cpu_stage1
 def test_print_config_shows_every_stage_as_the_run_uses_it(tmp_path, capsys):
     from stirer_lib.course.__main__ import main as course_main
     from stirer_lib.train import main as train_main
@@ -133,7 +134,7 @@ def test_print_config_shows_every_stage_as_the_run_uses_it(tmp_path, capsys):
     assert out["name"] == "cpu" and out["data"]["style"] == "lesson" and out["data"]["sizes"]["pretrain"] == 20000
     pre, fine = out["stages"]["pretrain"], out["stages"]["finetune"]
     assert pre["start"] == "fresh weights" and (pre["model"]["embed_dim"], pre["model"]["use_bigru"]) == (32, False)
-    assert fine["start"].endswith("cpu-long/pretrain.pt") and (
+    assert fine["start"].endswith("cpu-open/pretrain.pt") and (
         fine["model"]["embed_dim"],
         fine["model"]["use_bigru"],
     ) == (48, True)

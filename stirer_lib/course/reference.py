@@ -166,6 +166,7 @@ def stage1_words(profile: str) -> str:
     records = read_metrics(log) if log.exists() else []
     starts = [r for r in records if r.get("kind") == "start"]
     steps = max((int(r["step"]) for r in records if r.get("kind") == "train"), default=0) if starts else 0
+    before = started_from(log) if starts else None  # a stage 1 that continued another reference run's
     per_step = int(starts[-1].get("batch_size", 0)) * int(starts[-1].get("world", 1)) if starts else 0
     took = _training_time(profile, "pretrain", ref) if ref else None
     size = (
@@ -175,6 +176,7 @@ def stage1_words(profile: str) -> str:
         size
         + (f"; {took} on {_machine_short(ref)}" if took and ref else "")
         + (")" if steps else "")
+        + (f" after the {before} run's stage 1 (reference/{before}/{PARTS['pretrain']})" if before else "")
         + f", shipped in reference/{profile}/{PARTS['pretrain']}"
     )
 
@@ -409,6 +411,24 @@ def publish(run_dir: str | os.PathLike, profile: str, overwrite: bool = False) -
     return dst
 
 
+def continued_log(previous: str | os.PathLike, segment: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """One training log of a stage trained in segments: `previous`'s records, then those of `segment` (a run
+    started from previous's final weights, with a schedule of its own) with their steps counted on from previous's
+    last step, its start records marked {"continues": that step}; so the shipped curve and the step count read as
+    one stage. Writes out atomically (it must not exist) and returns it."""
+    out = Path(out)
+    if out.exists():
+        raise RunDirError(f"{out} exists: write the joined log to a new file")
+    first = read_metrics(previous)
+    offset = max((int(r.get("step", 0)) for r in first), default=0)
+    later = [
+        {**r, "step": int(r.get("step", 0)) + offset, **({"continues": offset} if r.get("kind") == "start" else {})}
+        for r in read_metrics(segment)
+    ]
+    atomic_write_text("".join(json.dumps(r) + "\n" for r in first + later), out)
+    return out
+
+
 def stage_evals(profile: str, stage: str) -> list[dict]:
     """The reference run's evaluation records of a training stage (from its shipped metrics log); [] if none."""
     path = reference_dir(profile) / METRICS[stage]
@@ -450,7 +470,7 @@ def start_of(finetune_log: str | os.PathLike) -> Path | None:
 
 def finetune_start(profile: str) -> Path:
     """The pretrained model the reference run of `profile` fine-tuned: reference/P/pretrain.pt of the run it
-    started from (the cpu course fine-tunes the long run's stage 1), else its own reference/<profile>/pretrain.pt."""
+    started from (the cpu course fine-tunes the open-world run's stage 1), else its own reference/<profile>/pretrain.pt."""
     ref = started_from(reference_dir(profile) / METRICS["finetune"])
     return checkpoint(ref or profile, "pretrain")
 

@@ -37,12 +37,12 @@ class StageSettings:
     grad_clip: float | None = None
     # "encoder": the feature encoder's own weights stay as loaded (not in the release, which trains everything;
     # its BatchNorm statistics still follow the data); its mini decoders and the STISR / STR decoders learn, and a
-    # step costs about half (no backward through the Swin and Bi-GRU layers). The cpu course fine-tunes the long
+    # step costs about half (no backward through the Swin and Bi-GRU layers). The cpu course fine-tunes the open-world
     # reference run's stage 1 so (docs/EXPERIMENTS.md, "Fine-tuning the long run's stage 1 in the course")
     freeze: str = "none"
     # the weights the stage starts from: "run" (pretraining: fresh; fine-tuning: this run's pretrained model,
     # RUN/pretrain), "none" (fresh), "reference:P" (the shipped reference run P's pretrained model, with P's model
-    # settings: the cpu course fine-tunes the long reference run's stage 1). --init CKPT on the command line wins.
+    # settings: the cpu course fine-tunes the open-world run's stage 1). --init CKPT on the command line wins.
     init: str = "run"
     amp: str = "auto"  # mixed precision: "auto" (bf16 / fp16 on CUDA, off on CPU), "bf16" (any device), "fp16", "off"
     log_every: int = 2
