@@ -168,13 +168,13 @@ def stage1_words(profile: str) -> str:
     steps = max((int(r["step"]) for r in records if r.get("kind") == "train"), default=0) if starts else 0
     before = started_from(log) if starts else None  # a stage 1 that continued another reference run's
     per_step = int(starts[-1].get("batch_size", 0)) * int(starts[-1].get("world", 1)) if starts else 0
-    took = _training_time(profile, "pretrain", ref) if ref else None
+    took = _training_time(profile, "pretrain", ref)
     size = (
         f"{steps:,} pretraining steps of {per_step} words ({steps * per_step:,} images" if steps else "its pretraining"
     )
     return (
         size
-        + (f"; {took} on {_machine_short(ref)}" if took and ref else "")
+        + (f"; {took}" + (f" on {_machine_short(ref)}" if ref else "") if took else "")
         + (")" if steps else "")
         + (f" after the {before} run's stage 1 (reference/{before}/{PARTS['pretrain']})" if before else "")
         + f", shipped in reference/{profile}/{PARTS['pretrain']}"
