@@ -251,7 +251,7 @@ def test_lesson_style_draws_frequent_words_in_plain_fonts(monkeypatch):
         synth.make_word(0, "pretrain", i, "lesson")
     assert used and {p.rsplit("/", 1)[-1] for p in used} <= set(fonts.PLAIN_FONTS)
     assert synth.make_pair(0, "easy", 0, "lesson") != synth.make_pair(0, "easy", 0, "full")
-    assert set(STYLES) == {"full", "lesson"}
+    assert set(STYLES) == {"full", "lesson", "open", "rare"}
     with pytest.raises(ValueError, match="unknown synthetic style 'fancy'.*full, lesson"):
         get_style("fancy")
 
@@ -382,3 +382,31 @@ def test_a_heldout_set_differs_from_the_course_set_only_in_its_test_camera(tmp_p
     da, db = digests(a), digests(b)
     assert da["textzoom/train1"] == db["textzoom/train1"] and da["pretrain/synth"] == db["pretrain/synth"]
     assert all(da[f"textzoom/test/{s}"] != db[f"textzoom/test/{s}"] for s in TEST_SPLITS)
+
+
+def test_the_open_style_draws_strings_no_dictionary_holds_and_rare_only_unseen_words():
+    from stirer_lib.data.style import ADDED_FIELDS, get_style
+    from stirer_lib.data.words import vocabulary
+
+    # the older styles' synth.json entries do not change (their sets stay valid), the new ones store their fields
+    assert not set(ADDED_FIELDS) & (set(get_style("full").as_dict()) | set(get_style("lesson").as_dict()))
+    assert get_style("open").as_dict()["p_random"] == 0.3 and get_style("rare").as_dict()["min_rank"] == 30000
+    known = {w.lower() for w in vocabulary()}
+    labels = [filter_label(synth.make_word(0, "pretrain", i, "open")["label"].decode()) for i in range(120)]
+    unknown = [lab for lab in labels if lab not in known and not lab.isdigit()]
+    assert 15 <= len(unknown) <= 70, labels  # about 30 % random strings (and some codes)
+    assert labels == [filter_label(synth.make_word(0, "pretrain", i, "open")["label"].decode()) for i in range(120)]
+    rare = [filter_label(synth.make_pair(0, "easy", i, "rare")["label"].decode()) for i in range(60)]
+    assert rare and not set(rare) & known, set(rare) & known  # ranks 30,000-60,000: no word of the other styles
+
+
+def test_slanted_and_thin_glyphs():
+    from stirer_lib.data.render import text_mask
+
+    plain = text_mask("Hello", np.random.default_rng(1), 0.0, 0.0, "plain")
+    slanted = text_mask("Hello", np.random.default_rng(1), 0.0, 0.0, "plain", p_slant=1.0)
+    assert slanted.size != plain.size  # sheared: the box grows or shrinks in width, never the same glyphs
+    ink = lambda im: np.asarray(im, dtype=float).sum()  # noqa: E731
+    thin = [text_mask("Hello", np.random.default_rng(s), 0.0, 0.0, "plain", p_thin=1.0) for s in range(6)]
+    base = [text_mask("Hello", np.random.default_rng(s), 0.0, 0.0, "plain") for s in range(6)]
+    assert sum(ink(t) < ink(b) for t, b in zip(thin, base)) >= 3  # eroded unless the bold stroke was drawn

@@ -470,7 +470,7 @@ def start_of(finetune_log: str | os.PathLike) -> Path | None:
 
 def finetune_start(profile: str) -> Path:
     """The pretrained model the reference run of `profile` fine-tuned: reference/P/pretrain.pt of the run it
-    started from (the cpu course fine-tunes the open-world run's stage 1), else its own reference/<profile>/pretrain.pt."""
+    started from (the cpu course fine-tunes the open-world run's stage 1), else reference/<profile>/pretrain.pt."""
     ref = started_from(reference_dir(profile) / METRICS["finetune"])
     return checkpoint(ref or profile, "pretrain")
 

@@ -30,9 +30,16 @@ def perspective_coeffs(src: list[tuple[float, float]], dst: list[tuple[float, fl
 
 
 def text_mask(
-    text: str, rng: np.random.Generator, max_angle: float = 4.0, max_persp: float = 0.06, fonts: str = "all"
+    text: str,
+    rng: np.random.Generator,
+    max_angle: float = 4.0,
+    max_persp: float = 0.06,
+    fonts: str = "all",
+    p_slant: float = 0.0,
+    p_thin: float = 0.0,
 ) -> Image.Image:
-    """The word's coverage (mode 'L', tight box) in a random font, slightly rotated / in perspective."""
+    """The word's coverage (mode 'L', tight box) in a random font, slightly rotated / in perspective; with
+    probability p_slant sheared like an italic, with p_thin its strokes eroded (fonts the list does not hold)."""
     fonts = select_fonts(fonts)
     font = load_font(str(fonts[int(rng.integers(len(fonts)))]))
     x0, y0, x1, y1 = font.getbbox(text)
@@ -41,6 +48,13 @@ def text_mask(
     ImageDraw.Draw(im).text((pad - x0, pad - y0), text, fill=255, font=font)
     if rng.random() < 0.2:  # bold-ish stroke
         im = im.filter(ImageFilter.MaxFilter(3))
+    elif p_thin and rng.random() < p_thin:  # thin strokes
+        im = im.filter(ImageFilter.MinFilter(3))
+    if p_slant and rng.random() < p_slant:  # x' = x + s (h - y): the top leans right (s > 0) or left
+        s = float(rng.uniform(-0.15, 0.35))
+        w, h = im.size
+        grow = int(np.ceil(abs(s) * h))
+        im = im.transform((w + grow, h), Image.AFFINE, (1, s, -grow if s > 0 else 0, 0, 1, 0), Image.BICUBIC)
     w, h = im.size
     j = lambda s: float(rng.uniform(-max_persp, max_persp) * s)  # noqa: E731
     dst = [(0, 0), (w, 0), (w, h), (0, h)]
@@ -102,7 +116,7 @@ def compose(mask: Image.Image, canvas: tuple[int, int], rng: np.random.Generator
 
 def styled_mask(text: str, rng: np.random.Generator, style: SynthStyle) -> Image.Image:
     """text_mask with the fonts and geometric jitter of a style."""
-    return text_mask(text, rng, style.max_angle, style.max_persp, style.fonts)
+    return text_mask(text, rng, style.max_angle, style.max_persp, style.fonts, style.p_slant, style.p_thin)
 
 
 def render_scene(

@@ -65,7 +65,7 @@ def _encode(img: Image.Image, fmt: str) -> bytes:
 
 
 def _label(rng: np.random.Generator, style: SynthStyle) -> str:
-    return sample_label(rng, style.p_code, style.p_punct, style.vocab_size)
+    return sample_label(rng, style.p_code, style.p_punct, style.vocab_size, style.p_random, style.min_rank)
 
 
 def make_pair(
