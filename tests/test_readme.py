@@ -54,3 +54,20 @@ def test_readme_quotes_the_long_runs_hours_and_held_out_gain():
     held = results["heldout"]["mean_of_splits"]
     assert f"{hours:.1f} hours" in text
     assert f"{held['psnr'] - held['bicubic']['psnr']:+.2f} dB" in text
+
+
+def test_readme_says_what_the_half_hours_fine_tuning_buys():
+    """The cpu paragraph quotes the reference fine-tuning's first and last evaluations (its log, step 0 included)."""
+    log = REPO / "reference" / "cpu" / "finetune_metrics.jsonl"
+    if not log.exists():
+        pytest.skip("no reference/cpu/finetune_metrics.jsonl in this checkout")
+    evals = [r for r in map(json.loads, log.read_text().splitlines()) if r.get("kind") == "eval"]
+    first, last = evals[0], evals[-1]
+    assert first["step"] == 0, "the shipped fine-tuning log has no step-0 evaluation: retrain the cpu reference run"
+    m0, m1 = first["mean_of_splits"], last["mean_of_splits"]
+    gain = lambda m: m["psnr"] - m["bicubic"]["psnr"]  # noqa: E731
+    text = _paragraph("Over the 900 test words of the cpu reference run")
+    quoted = [f"{m0['acc']:.1f} %", f"{m1['acc']:.1f} %", f"{m1['acc'] - m0['acc']:+.1f} points"]
+    quoted += [f"{gain(m0):+.2f} dB", f"{gain(m1):+.2f} dB"]
+    missing = [s for s in quoted if s not in text]
+    assert not missing, f"README's cpu paragraph lacks {missing} (reference/cpu/finetune_metrics.jsonl)"

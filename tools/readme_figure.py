@@ -5,7 +5,7 @@
 Without --data it generates a small lesson-style test set first (`python -m stirer_lib.data.synth --profile smoke
 --style lesson`, 24 words per split, a few seconds) in a temporary folder. The words shown are the first two of each
 test split (easy, medium, hard), not chosen by result. The model is reference/cpu/finetune.pt (the cpu course's
-fine-tuning of the cpu-long run's stage 1, trained by `make course`, see reference/cpu/results.json), the reader
+fine-tuning of the cpu-open run's stage 1, trained by `make course`, see reference/cpu/results.json), the reader
 of the LR and HR images the course's CRNN (reference/cpu/crnn.pt).
 """
 
