@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from stirer_lib.checkpoint import read
+from stirer_lib.rundir import read_metrics
 from stirer_lib.course import get_profile, reference
 from stirer_lib.course.runner import (
     NotebookFailed,
@@ -386,6 +387,15 @@ def test_whole_smoke_series(tmp_path, monkeypatch):
     for name in ("02_crnn_baseline", "04_pretraining", "05_finetuning", "06_evaluation"):
         nb = nbformat.read(quick / "notebooks" / f"{name}.ipynb", as_version=4)
         assert not _dirty_outputs(nb), f"executed {name} with use_reference: {_dirty_outputs(nb)}"
+    # what the prose promises holds in both modes: each training curve (02, 04, 05) starts at step 0, before training
+    for run in (run_dir, quick):
+        assert read(run / "crnn" / "crnn.pt")["history"][0]["step"] == 0, f"{run}: the CRNN's curve has no step 0"
+        for stage in ("pretrain", "finetune"):
+            evals = [r for r in read_metrics(run / stage / "metrics.jsonl") if r["kind"] == "eval"]
+            assert evals[0]["step"] == 0, f"{run / stage}: its curve has no step-0 evaluation"
+    nb = nbformat.read(quick / "notebooks" / "02_crnn_baseline.ipynb", as_version=4)
+    shown = "".join("".join(o.get("data", {}).get("text/markdown", "")) for c in nb.cells for o in c.get("outputs", []))
+    assert "Last logged step" in shown and "No training log" not in shown  # "the curve below": the reference's own
 
 
 def ref_step(run_dir) -> int:
