@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 
 from stirer_lib.checkpoint import read
-from stirer_lib.rundir import read_metrics
 from stirer_lib.course import get_profile, reference
 from stirer_lib.course.runner import (
     NotebookFailed,
@@ -21,6 +20,7 @@ from stirer_lib.course.runner import (
 )
 from stirer_lib.errors import SettingError
 from stirer_lib.evaluation import results_table
+from stirer_lib.rundir import read_metrics
 
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = [
