@@ -76,3 +76,24 @@ def test_shift_words_and_step_rows():
 def test_a_bad_crnn_source_is_refused():
     with pytest.raises(ValueError, match="crnn_source"):
         lesson.released_crnn(get_profile("smoke"), "maybe")
+
+
+@pytest.mark.parametrize(
+    "profile, init_from, words",
+    [
+        ("cpu", "/a/machine/reference/cpu-open/pretrain.pt", ["cpu-open reference run's", "full style", "kept"]),
+        ("cpu", "/work/runs/x/pretrain/best.pt", ["Neither stage", "this run's own, lesson style"]),
+        ("cpu-long", "/a/reference/cpu-long/pretrain.pt", ["Neither stage", "cpu-long reference run's, lesson"]),
+        ("gpu", "none", ["this run's own) trained on the full style"]),
+    ],
+)
+def test_notebook_06_says_what_the_model_saw_of_the_full_style(tmp_path, profile, init_from, words):
+    import json
+
+    prof = get_profile(profile)
+    prof.run_dir = str(tmp_path)
+    (tmp_path / "finetune").mkdir()
+    start = {"kind": "start", "step": 0, "init_from": init_from}
+    (tmp_path / "finetune" / "metrics.jsonl").write_text(json.dumps(start) + "\n")
+    said = lesson.ood_history(prof)
+    assert all(w in said for w in words), said

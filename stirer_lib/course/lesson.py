@@ -448,6 +448,27 @@ def shift_words(results: dict, other: dict, where: str) -> str | None:
     )
 
 
+def ood_history(prof: Profile) -> str:
+    """What the evaluated model's training saw of the out-of-distribution (full) style, from its fine-tuning log: a
+    stage 1 trained on it (the cpu course's is the open-world reference run's) or none."""
+    from .profiles import get_profile
+
+    started = reference.started_from(Path(prof.run_dir) / "finetune" / "metrics.jsonl")
+    style = get_profile(started).data.style if started else prof.data.style
+    whose = f"the {started} reference run's" if started else "this run's own"
+    if style in ("full", "open"):
+        lesson = "; only its fine-tuning was on the lesson" if prof.data.style == "lesson" else ""
+        return (
+            f"This model's stage 1 ({whose}) trained on the {style} style's words, fonts and backgrounds (never on "
+            f"these test images){lesson}. So this set measures how much of that its fine-tuning kept, not reading of "
+            'text it never saw (docs/EXPERIMENTS.md, "The open world", measures that).'
+        )
+    return (
+        f"Neither stage of this model trained on the full style (its stage 1 is {whose}, {style} style): these "
+        "words and fonts are new to it."
+    )
+
+
 # ----------------------------------------------------------------------------- notebook 03: the architecture
 
 
