@@ -219,3 +219,36 @@ def test_evals_table_formats_the_records():
     assert rows == [["this run", "300", "21.00 / 20.50", "10.0", "40.0"]] and len(headers) == 5
     ref = {"eval": {"mean_of_splits": m}}
     assert reference.value(ref, "eval.mean_of_splits.steps.0.acc") == 10.0
+
+
+def test_a_stage1_at_an_earlier_step_is_named_found_and_drawn_up_to_that_step(tmp_path, monkeypatch):
+    from stirer_lib.course.profiles import get_profile, reference_start, reference_step
+    from stirer_lib.errors import SettingError
+    from stirer_lib.viz.scaling import run_curve
+
+    assert (reference_start("reference:cpu-open@5000"), reference_step("reference:cpu-open@5000")) == ("cpu-open", 5000)
+    assert reference_step("reference:cpu-open") is None and reference_start("run") is None
+    with pytest.raises(SettingError, match="whole number"):
+        get_profile("cpu", {"finetune.init": "reference:cpu-open@five"})
+    monkeypatch.setattr(reference, "repo_root", lambda: tmp_path / "repo")
+    with pytest.raises(MissingCheckpointError, match="pretrain_step5000.pt"):
+        reference.checkpoint("cpu-open", "pretrain", 5000)
+    fine = tmp_path / "finetune.jsonl"
+    start = {"kind": "start", "step": 0, "batch_size": 8, "world": 1}
+    fine.write_text(
+        json.dumps({**start, "init_from": "/x/reference/cpu-open/pretrain_step5000.pt"})
+        + "\n"
+        + json.dumps(
+            {"kind": "eval", "step": 0, "mean_of_splits": {"acc": 70.0, "psnr": 21.0, "bicubic": {"psnr": 20.0}}}
+        )
+        + "\n"
+    )
+    assert reference.started_from(fine) == "cpu-open" and reference.started_step(fine) == 5000
+    pre = tmp_path / "pretrain.jsonl"
+    evals = [
+        {"kind": "eval", "step": s, "mean_of_splits": {"acc": s / 100, "psnr": 21.0, "bicubic": {"psnr": 20.0}}}
+        for s in (0, 5000, 6000)
+    ]
+    pre.write_text("\n".join(json.dumps(r) for r in [start, *evals]) + "\n")
+    curve = run_curve("cpu", pre, fine, pretrain_until=reference.started_step(fine))
+    assert curve.images == [0, 40_000, 40_000] and curve.finetune_from == 40_000  # the step-6,000 point is not its past

@@ -11,13 +11,14 @@ import pytest
 
 from stirer_lib.course import reference
 from stirer_lib.course.build import settled, stage_config
-from stirer_lib.course.profiles import OWN_STAGE1, get_profile
+from stirer_lib.course.profiles import OWN_STAGE1, get_profile, reference_start, reference_step
 from stirer_lib.errors import SettingError
 from stirer_lib.models import build_stirer, save_checkpoint
 
-# the stage 1 the cpu course fine-tunes (finetune.init = reference:cpu-open)
-CPU_STAGE1 = reference.reference_dir("cpu-open") / "pretrain.pt"
-needs_cpu_stage1 = pytest.mark.skipif(not CPU_STAGE1.exists(), reason="reference/cpu-open/pretrain.pt not shipped")
+# the stage 1 the cpu course fine-tunes (its finetune.init, reference:P or reference:P@STEP)
+_INIT = get_profile("cpu").finetune.init
+CPU_STAGE1 = reference.reference_dir(reference_start(_INIT)) / reference.stage1_name(reference_step(_INIT))
+needs_cpu_stage1 = pytest.mark.skipif(not CPU_STAGE1.exists(), reason=f"{CPU_STAGE1.name} not shipped")
 
 
 def _prof(name: str, tmp_path: Path, sets: dict | None = None):
@@ -80,7 +81,7 @@ def test_a_model_setting_that_cannot_apply_is_refused(tmp_path, key, value):
     with pytest.raises(SettingError) as err:
         stage_config(_prof("cpu", tmp_path, {key: value}), "finetune")
     msg = str(err.value)
-    assert key in msg and "stage finetune" in msg and "pretrain.pt" in msg and "\n" not in msg
+    assert key in msg and "stage finetune" in msg and str(CPU_STAGE1) in msg and "\n" not in msg
 
 
 @pytest.mark.parametrize(
@@ -134,7 +135,7 @@ def test_print_config_shows_every_stage_as_the_run_uses_it(tmp_path, capsys):
     assert out["name"] == "cpu" and out["data"]["style"] == "lesson" and out["data"]["sizes"]["pretrain"] == 20000
     pre, fine = out["stages"]["pretrain"], out["stages"]["finetune"]
     assert pre["start"] == "fresh weights" and (pre["model"]["embed_dim"], pre["model"]["use_bigru"]) == (32, False)
-    assert fine["start"].endswith("cpu-open/pretrain.pt") and (
+    assert fine["start"] == str(CPU_STAGE1) and (
         fine["model"]["embed_dim"],
         fine["model"]["use_bigru"],
     ) == (48, True)

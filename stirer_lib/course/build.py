@@ -26,7 +26,7 @@ from ..training.trainer import Callbacks, Trainer
 from ..utils import seed_everything
 from ..viz.training import save_curves
 from . import reference
-from .profiles import Profile, reference_start, user_model_fields
+from .profiles import Profile, reference_start, reference_step, user_model_fields
 
 # the model fields a stage that starts from trained weights may still set: they change how it trains or decodes, not
 # what the weights are (drop-path, dropout, the greedy length); every other field is the weights' own
@@ -74,11 +74,12 @@ def stage_config(prof: Profile, stage: str, init: str | Path | None = None) -> S
 def stage_start(prof: Profile, stage: str) -> Path | str | None:
     """The weights a stage starts from, by its `init` setting: "run": fresh weights for pretraining, the run's own
     pretrained model (RUN/pretrain/best.pt, else last.pt; None when there is none yet) for fine-tuning;
-    "none": fresh weights ("none"); "reference:P": reference/P/pretrain.pt (MissingCheckpointError if absent)."""
+    "none": fresh weights ("none"); "reference:P": reference/P/pretrain.pt, "reference:P@STEP": its stage 1 at that
+    step, reference/P/pretrain_stepSTEP.pt (MissingCheckpointError if absent)."""
     init = prof.stage(stage).init
     ref = reference_start(init)
     if ref:
-        return reference.checkpoint(ref, "pretrain")
+        return reference.checkpoint(ref, "pretrain", reference_step(init))
     if init == "none":
         return "none"
     return default_init(Path(prof.run_dir) / stage) if stage == "finetune" else None

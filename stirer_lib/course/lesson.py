@@ -21,7 +21,7 @@ from ..training.trainer import Callbacks
 from ..viz.training import LiveCurves, StepProgress
 from . import reference
 from .build import stage_config, stage_start, train_stage
-from .profiles import Profile, reference_start
+from .profiles import Profile, reference_start, reference_step
 from .session import repo_root, resolve
 
 STAGE_WORDS = {"pretrain": "pretraining", "finetune": "fine-tuning"}
@@ -147,7 +147,8 @@ def finetune_start(prof: Profile, use_reference: bool) -> tuple[Path | str, str]
     if started:
         frozen = prof.finetune.freeze == "encoder"
         said += (
-            f" That is the **{started} reference run's stage 1**: {reference.stage1_words(started)}. The paper pays "
+            f" That is the **{started} reference run's stage 1**: "
+            f"{reference.stage1_words(started, reference_step(prof.finetune.init))}. The paper pays "
             "for stage 1 once and fine-tunes cheaply; so does this course: you fine-tune that model (STIRER "
             f"{stage_config(prof, 'finetune').label()})"
             + (
@@ -316,7 +317,14 @@ def scaling_curves(prof: Profile, own_is_reference: bool) -> tuple[list, str]:
     run, curves, said = Path(prof.run_dir), [], []
     if not own_is_reference:
         logs = run / "pretrain" / "metrics.jsonl", run / "finetune" / "metrics.jsonl"
-        curves.append(run_curve(f"your run ({prof.name})", reference.stage1_log(*logs), logs[1]))
+        curves.append(
+            run_curve(
+                f"your run ({prof.name})",
+                reference.stage1_log(*logs),
+                logs[1],
+                pretrain_until=reference.started_step(logs[1]),
+            )
+        )
         if reference.started_from(logs[1]):
             said.append(
                 f"Your fine-tuning continued the {reference.started_from(logs[1])} reference run's stage 1: your "
@@ -326,7 +334,14 @@ def scaling_curves(prof: Profile, own_is_reference: bool) -> tuple[list, str]:
         ref_dir = reference.reference_dir(name)
         if (ref_dir / "finetune_metrics.jsonl").exists():
             logs = ref_dir / "pretrain_metrics.jsonl", ref_dir / "finetune_metrics.jsonl"
-            curves.append(run_curve(f"{name} reference", reference.stage1_log(*logs), logs[1]))
+            curves.append(
+                run_curve(
+                    f"{name} reference",
+                    reference.stage1_log(*logs),
+                    logs[1],
+                    pretrain_until=reference.started_step(logs[1]),
+                )
+            )
     if own_is_reference:
         said.append(
             "This run loaded reference weights, so its points are the reference's own; train your own "

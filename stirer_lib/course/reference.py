@@ -20,6 +20,7 @@ import datetime as _dt
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -54,11 +55,17 @@ def load(profile: str) -> dict | None:
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
 
 
-def checkpoint(profile: str, part: str) -> Path:
-    """The reference run's checkpoint of a part ("crnn", "pretrain", "finetune"); MissingCheckpointError if none."""
+def stage1_name(step: int | None = None) -> str:
+    """The file of a reference run's stage 1: pretrain.pt (finished), or pretrain_stepSTEP.pt (at an earlier step)."""
+    return PARTS["pretrain"] if step is None else f"pretrain_step{step}.pt"
+
+
+def checkpoint(profile: str, part: str, step: int | None = None) -> Path:
+    """The reference run's checkpoint of a part ("crnn", "pretrain", "finetune"; the stage 1 at an earlier step
+    when given); MissingCheckpointError if none."""
     if part not in PARTS:
         raise ValueError(f"unknown part {part!r}; choose one of {sorted(PARTS)}")
-    path = reference_dir(profile) / PARTS[part]
+    path = reference_dir(profile) / (stage1_name(step) if part == "pretrain" else PARTS[part])
     if not path.exists():
         shipped = sorted(d.name for d in reference_dir(profile).parent.glob("*") if (d / PARTS[part]).exists())
         raise MissingCheckpointError(
@@ -159,9 +166,11 @@ def duration_words(profile: str) -> str | None:
     return f"trained on {_machine_short(ref)} (" + ("; ".join(said) or "no training time recorded") + whole + ")"
 
 
-def stage1_words(profile: str) -> str:
+def stage1_words(profile: str, step: int | None = None) -> str:
     """What a reference run's stage 1 is, in words from its shipped files: "3,500 pretraining steps of 8 words
-    (28,000 images; training took 1.0 hours on 2 CPUs), shipped in reference/cpu-long/pretrain.pt"."""
+    (28,000 images; training took 1.0 hours on 2 CPUs), shipped in reference/cpu-long/pretrain.pt"; with a step, its
+    weights at that step: "the weights at step 5,000 of its 6,000 pretraining steps of 8 words (40,000 images; ...".
+    """
     log, ref = reference_dir(profile) / METRICS["pretrain"], load(profile) or {}
     records = read_metrics(log) if log.exists() else []
     starts = [r for r in records if r.get("kind") == "start"]
@@ -169,15 +178,19 @@ def stage1_words(profile: str) -> str:
     before = started_from(log) if starts else None  # a stage 1 that continued another reference run's
     per_step = int(starts[-1].get("batch_size", 0)) * int(starts[-1].get("world", 1)) if starts else 0
     took = _training_time(profile, "pretrain", ref)
+    seen = steps if step is None else step
     size = (
-        f"{steps:,} pretraining steps of {per_step} words ({steps * per_step:,} images" if steps else "its pretraining"
+        f"{steps:,} pretraining steps of {per_step} words ({seen * per_step:,} images" if steps else "its pretraining"
     )
+    if step is not None and steps:
+        size = f"the weights at step {step:,} of its " + size.replace("(", "(at that step: ", 1)
+        took = took and f"all {steps:,} steps: {took}"
     return (
         size
         + (f"; {took}" + (f" on {_machine_short(ref)}" if ref else "") if took else "")
         + (")" if steps else "")
         + (f" after the {before} run's stage 1 (reference/{before}/{PARTS['pretrain']})" if before else "")
-        + f", shipped in reference/{profile}/{PARTS['pretrain']}"
+        + f", shipped in reference/{profile}/{stage1_name(step)}"
     )
 
 
@@ -437,16 +450,30 @@ def stage_evals(profile: str, stage: str) -> list[dict]:
     return [r for r in read_metrics(path) if r.get("kind") == "eval"]
 
 
-def started_from(finetune_log: str | os.PathLike) -> str | None:
-    """The profile P whose shipped pretrained model (reference/P/pretrain.pt) a fine-tuning started from, by its
-    log's start record (`init_from`); None when it started from anything else (its own run's stage 1)."""
+_STAGE1_FILE = re.compile(r"pretrain(?:_step(\d+))?\.pt")
+
+
+def _reference_start(finetune_log: str | os.PathLike) -> tuple[str, int | None] | None:
+    """(P, STEP or None) of the reference stage 1 a fine-tuning started from, by its log's first start record."""
     path = Path(finetune_log)
     starts = [r for r in read_metrics(path) if r.get("kind") == "start"] if path.exists() else []
-    init = Path(str(starts[0].get("init_from") or "")) if starts else Path()
-    parts = init.parts
-    if len(parts) >= 3 and parts[-3] == "reference" and parts[-1] == PARTS["pretrain"]:
-        return parts[-2]
-    return None
+    parts = Path(str(starts[0].get("init_from") or "")).parts if starts else ()
+    found = _STAGE1_FILE.fullmatch(parts[-1]) if len(parts) >= 3 and parts[-3] == "reference" else None
+    return (parts[-2], int(found[1]) if found[1] else None) if found else None
+
+
+def started_from(finetune_log: str | os.PathLike) -> str | None:
+    """The profile P whose shipped pretrained model (reference/P/pretrain.pt, or pretrain_stepSTEP.pt) a fine-tuning
+    started from, by its log's start record (`init_from`); None when it started from anything else (its own run's
+    stage 1)."""
+    found = _reference_start(finetune_log)
+    return found[0] if found else None
+
+
+def started_step(finetune_log: str | os.PathLike) -> int | None:
+    """STEP when a fine-tuning started from a reference stage 1 at an earlier step (pretrain_stepSTEP.pt), else None."""
+    found = _reference_start(finetune_log)
+    return found[1] if found else None
 
 
 def stage1_log(pretrain_log: str | os.PathLike, finetune_log: str | os.PathLike) -> Path:
@@ -461,7 +488,7 @@ def start_of(finetune_log: str | os.PathLike) -> Path | None:
     was a reference run's stage 1 (logged with another machine's path), else the logged path if it exists here."""
     ref = started_from(finetune_log)
     if ref:
-        return checkpoint(ref, "pretrain")
+        return checkpoint(ref, "pretrain", started_step(finetune_log))
     path = Path(finetune_log)
     starts = [r for r in read_metrics(path) if r.get("kind") == "start"] if path.exists() else []
     init = starts[0].get("init_from") if starts else None
@@ -471,8 +498,9 @@ def start_of(finetune_log: str | os.PathLike) -> Path | None:
 def finetune_start(profile: str) -> Path:
     """The pretrained model the reference run of `profile` fine-tuned: reference/P/pretrain.pt of the run it
     started from (the cpu course fine-tunes the open-world run's stage 1), else reference/<profile>/pretrain.pt."""
-    ref = started_from(reference_dir(profile) / METRICS["finetune"])
-    return checkpoint(ref or profile, "pretrain")
+    log = reference_dir(profile) / METRICS["finetune"]
+    ref = started_from(log)
+    return checkpoint(ref, "pretrain", started_step(log)) if ref else checkpoint(profile, "pretrain")
 
 
 def evals_table(runs: dict[str, list[dict]]) -> tuple[list[list[str]], list[str]]:

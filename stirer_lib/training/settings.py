@@ -42,7 +42,8 @@ class StageSettings:
     freeze: str = "none"
     # the weights the stage starts from: "run" (pretraining: fresh; fine-tuning: this run's pretrained model,
     # RUN/pretrain), "none" (fresh), "reference:P" (the shipped reference run P's pretrained model, with P's model
-    # settings: the cpu course fine-tunes the open-world run's stage 1). --init CKPT on the command line wins.
+    # settings), "reference:P@STEP" (that stage 1 at an earlier step, shipped as pretrain_stepSTEP.pt: the cpu
+    # course fine-tunes the open-world run's so). --init CKPT on the command line wins.
     init: str = "run"
     amp: str = "auto"  # mixed precision: "auto" (bf16 / fp16 on CUDA, off on CPU), "bf16" (any device), "fp16", "off"
     log_every: int = 2

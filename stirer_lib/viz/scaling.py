@@ -38,10 +38,15 @@ class Curve:
         return (self.images[-1], self.acc[-1], self.gain[-1]) if self.images else None
 
 
-def stage_points(path: str | Path, offset: int = 0) -> tuple[list[tuple[int, float | None, float | None]], int]:
-    """The (images, accuracy, gain) of each evaluation in one stage's metrics log, and the images seen at its end."""
+def stage_points(
+    path: str | Path, offset: int = 0, until: int | None = None
+) -> tuple[list[tuple[int, float | None, float | None]], int]:
+    """The (images, accuracy, gain) of each evaluation in one stage's metrics log (up to step `until` when given),
+    and the images seen at its end."""
     points, per_step, last_step = [], 0, 0
     for r in read_metrics(path) if Path(path).exists() else []:
+        if until is not None and int(r.get("step", 0)) > until:
+            continue
         if r.get("kind") == "start":
             per_step = int(r.get("batch_size", 0)) * int(r.get("world", 1))
         elif r.get("kind") in ("train", "eval"):
@@ -54,12 +59,17 @@ def stage_points(path: str | Path, offset: int = 0) -> tuple[list[tuple[int, flo
 
 
 def run_curve(
-    name: str, pretrain_log: str | Path | None, finetune_log: str | Path | None, finetune_offset: int | None = None
+    name: str,
+    pretrain_log: str | Path | None,
+    finetune_log: str | Path | None,
+    finetune_offset: int | None = None,
+    pretrain_until: int | None = None,
 ) -> Curve:
     """A run's curve from its stages' logs; fine-tuning starts after the pretraining's images (or finetune_offset,
-    the images of the pretraining it was initialised from when that was another run's)."""
+    the images of the pretraining it was initialised from when that was another run's), or after its step
+    `pretrain_until` when it started from the stage 1's weights at that step."""
     curve = Curve(name)
-    pre, pre_images = stage_points(pretrain_log, 0) if pretrain_log else ([], 0)
+    pre, pre_images = stage_points(pretrain_log, 0, pretrain_until) if pretrain_log else ([], 0)
     start = pre_images if finetune_offset is None else finetune_offset
     fine, _ = stage_points(finetune_log, start) if finetune_log else ([], start)
     if fine:
