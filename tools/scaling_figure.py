@@ -20,8 +20,8 @@ matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from stirer_lib.course.reference import reference_dir, stage1_log, started_step  # noqa: E402
-from stirer_lib.viz.scaling import run_curve, scaling_figure, scaling_sentences  # noqa: E402
+from stirer_lib.course.reference import reference_dir, run_curve_of  # noqa: E402
+from stirer_lib.viz.scaling import scaling_figure, scaling_sentences  # noqa: E402
 
 
 def main() -> int:
@@ -33,10 +33,7 @@ def main() -> int:
         ref = reference_dir(name)
         if (ref / "finetune_metrics.jsonl").exists():
             logs = ref / "pretrain_metrics.jsonl", ref / "finetune_metrics.jsonl"
-            # after the stage 1 it continued (at the step it started from)
-            curves.append(
-                run_curve(f"{name} reference", stage1_log(*logs), logs[1], pretrain_until=started_step(logs[1]))
-            )
+            curves.append(run_curve_of(f"{name} reference", *logs))  # after the stage 1 it continued
     if not curves:
         print("no reference run with metrics logs under reference/: nothing to draw", file=sys.stderr)
         return 2

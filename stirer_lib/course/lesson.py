@@ -312,19 +312,10 @@ def beside_reference_rows(results: dict, ref: dict | None, own_is_reference: boo
 def scaling_curves(prof: Profile, own_is_reference: bool) -> tuple[list, str]:
     """The scaling lesson's curves (your run unless it loaded reference weights, then each shipped reference run;
     a fine-tuning that continued a reference stage 1 is drawn after that stage 1) and what to say about them."""
-    from ..viz.scaling import run_curve
-
     run, curves, said = Path(prof.run_dir), [], []
     if not own_is_reference:
         logs = run / "pretrain" / "metrics.jsonl", run / "finetune" / "metrics.jsonl"
-        curves.append(
-            run_curve(
-                f"your run ({prof.name})",
-                reference.stage1_log(*logs),
-                logs[1],
-                pretrain_until=reference.started_step(logs[1]),
-            )
-        )
+        curves.append(reference.run_curve_of(f"your run ({prof.name})", *logs))
         if reference.started_from(logs[1]):
             said.append(
                 f"Your fine-tuning continued the {reference.started_from(logs[1])} reference run's stage 1: your "
@@ -334,14 +325,7 @@ def scaling_curves(prof: Profile, own_is_reference: bool) -> tuple[list, str]:
         ref_dir = reference.reference_dir(name)
         if (ref_dir / "finetune_metrics.jsonl").exists():
             logs = ref_dir / "pretrain_metrics.jsonl", ref_dir / "finetune_metrics.jsonl"
-            curves.append(
-                run_curve(
-                    f"{name} reference",
-                    reference.stage1_log(*logs),
-                    logs[1],
-                    pretrain_until=reference.started_step(logs[1]),
-                )
-            )
+            curves.append(reference.run_curve_of(f"{name} reference", *logs))
     if own_is_reference:
         said.append(
             "This run loaded reference weights, so its points are the reference's own; train your own "

@@ -483,6 +483,16 @@ def stage1_log(pretrain_log: str | os.PathLike, finetune_log: str | os.PathLike)
     return reference_dir(ref) / METRICS["pretrain"] if ref else Path(pretrain_log)
 
 
+def run_curve_of(name: str, pretrain_log: str | os.PathLike, finetune_log: str | os.PathLike):
+    """A run's scaling curve (viz.scaling): its fine-tuning drawn after the stage 1 it continued (a reference run's,
+    up to the step it started from, or its own pretraining)."""
+    from ..viz.scaling import run_curve
+
+    return run_curve(
+        name, stage1_log(pretrain_log, finetune_log), finetune_log, pretrain_until=started_step(finetune_log)
+    )
+
+
 def start_of(finetune_log: str | os.PathLike) -> Path | None:
     """The pretrained model a fine-tuning started from, by its log: this checkout's reference/P/pretrain.pt when it
     was a reference run's stage 1 (logged with another machine's path), else the logged path if it exists here."""
