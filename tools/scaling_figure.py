@@ -20,6 +20,7 @@ matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from stirer_lib.course.profiles import get_profile  # noqa: E402
 from stirer_lib.course.reference import reference_dir, run_curve_of  # noqa: E402
 from stirer_lib.viz.scaling import scaling_figure, scaling_sentences  # noqa: E402
 
@@ -33,7 +34,7 @@ def main() -> int:
         ref = reference_dir(name)
         if (ref / "finetune_metrics.jsonl").exists():
             logs = ref / "pretrain_metrics.jsonl", ref / "finetune_metrics.jsonl"
-            curves.append(run_curve_of(f"{name} reference", *logs))  # after the stage 1 it continued
+            curves.append(run_curve_of(f"{name} reference", *logs, style=get_profile(name).data.style))
     if not curves:
         print("no reference run with metrics logs under reference/: nothing to draw", file=sys.stderr)
         return 2

@@ -21,7 +21,7 @@ from ..training.trainer import Callbacks
 from ..viz.training import LiveCurves, StepProgress
 from . import reference
 from .build import stage_config, stage_start, train_stage
-from .profiles import Profile, reference_start, reference_step
+from .profiles import Profile, get_profile, reference_start, reference_step
 from .session import repo_root, resolve
 
 STAGE_WORDS = {"pretrain": "pretraining", "finetune": "fine-tuning"}
@@ -315,7 +315,7 @@ def scaling_curves(prof: Profile, own_is_reference: bool) -> tuple[list, str]:
     run, curves, said = Path(prof.run_dir), [], []
     if not own_is_reference:
         logs = run / "pretrain" / "metrics.jsonl", run / "finetune" / "metrics.jsonl"
-        curves.append(reference.run_curve_of(f"your run ({prof.name})", *logs))
+        curves.append(reference.run_curve_of(f"your run ({prof.name})", *logs, style=prof.data.style))
         if reference.started_from(logs[1]):
             said.append(
                 f"Your fine-tuning continued the {reference.started_from(logs[1])} reference run's stage 1: your "
@@ -325,7 +325,7 @@ def scaling_curves(prof: Profile, own_is_reference: bool) -> tuple[list, str]:
         ref_dir = reference.reference_dir(name)
         if (ref_dir / "finetune_metrics.jsonl").exists():
             logs = ref_dir / "pretrain_metrics.jsonl", ref_dir / "finetune_metrics.jsonl"
-            curves.append(reference.run_curve_of(f"{name} reference", *logs))
+            curves.append(reference.run_curve_of(f"{name} reference", *logs, style=get_profile(name).data.style))
     if own_is_reference:
         said.append(
             "This run loaded reference weights, so its points are the reference's own; train your own "
@@ -450,7 +450,6 @@ def shift_words(results: dict, other: dict, where: str) -> str | None:
 def ood_history(prof: Profile) -> str:
     """What the evaluated model's training saw of the out-of-distribution (full) style, from its fine-tuning log: a
     stage 1 trained on it (the cpu course's is the open-world reference run's) or none."""
-    from .profiles import get_profile
 
     started = reference.started_from(Path(prof.run_dir) / "finetune" / "metrics.jsonl")
     style = get_profile(started).data.style if started else prof.data.style

@@ -483,14 +483,24 @@ def stage1_log(pretrain_log: str | os.PathLike, finetune_log: str | os.PathLike)
     return reference_dir(ref) / METRICS["pretrain"] if ref else Path(pretrain_log)
 
 
-def run_curve_of(name: str, pretrain_log: str | os.PathLike, finetune_log: str | os.PathLike):
+def run_curve_of(name: str, pretrain_log: str | os.PathLike, finetune_log: str | os.PathLike, style: str | None = None):
     """A run's scaling curve (viz.scaling): its fine-tuning drawn after the stage 1 it continued (a reference run's,
-    up to the step it started from, or its own pretraining)."""
-    from ..viz.scaling import run_curve
+    up to the step it started from, or its own pretraining), itself after the stage 1s it continued: the images
+    they saw count. A reference stage 1 trained (and evaluated) on another data style than `style`, the
+    fine-tuning's, only moves the curve's start: its points read other test words."""
+    from ..viz.scaling import run_curve, stage_points
+    from .profiles import get_profile
 
-    return run_curve(
-        name, stage1_log(pretrain_log, finetune_log), finetune_log, pretrain_until=started_step(finetune_log)
-    )
+    stage1, ref, until = stage1_log(pretrain_log, finetune_log), started_from(finetune_log), started_step(finetune_log)
+    offset, before, seen = 0, started_from(stage1), set()
+    while before and before not in seen:  # cpu-open's stage 1 continued cpu-long's
+        seen.add(before)
+        earlier = reference_dir(before) / METRICS["pretrain"]
+        offset += stage_points(earlier)[1]
+        before = started_from(earlier)
+    if ref and style and get_profile(ref).data.style != style:
+        return run_curve(name, None, finetune_log, finetune_offset=stage_points(stage1, offset, until)[1])
+    return run_curve(name, stage1, finetune_log, pretrain_until=until, pretrain_offset=offset)
 
 
 def start_of(finetune_log: str | os.PathLike) -> Path | None:

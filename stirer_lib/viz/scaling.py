@@ -64,12 +64,16 @@ def run_curve(
     finetune_log: str | Path | None,
     finetune_offset: int | None = None,
     pretrain_until: int | None = None,
+    pretrain_offset: int = 0,
 ) -> Curve:
     """A run's curve from its stages' logs; fine-tuning starts after the pretraining's images (or finetune_offset,
     the images of the pretraining it was initialised from when that was another run's), or after its step
-    `pretrain_until` when it started from the stage 1's weights at that step."""
+    `pretrain_until` when it started from the stage 1's weights at that step; pretrain_offset: the images seen
+    before the pretraining (a stage 1 that continued another run's)."""
     curve = Curve(name)
-    pre, pre_images = stage_points(pretrain_log, 0, pretrain_until) if pretrain_log else ([], 0)
+    pre, pre_images = (
+        stage_points(pretrain_log, pretrain_offset, pretrain_until) if pretrain_log else ([], pretrain_offset)
+    )
     start = pre_images if finetune_offset is None else finetune_offset
     fine, _ = stage_points(finetune_log, start) if finetune_log else ([], start)
     if fine:
