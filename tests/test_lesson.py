@@ -97,3 +97,20 @@ def test_notebook_06_says_what_the_model_saw_of_the_full_style(tmp_path, profile
     (tmp_path / "finetune" / "metrics.jsonl").write_text(json.dumps(start) + "\n")
     said = lesson.ood_history(prof)
     assert all(w in said for w in words), said
+
+
+def test_a_gallery_says_why_it_reads_what_it_reads(tmp_path):
+    import json
+
+    prof = get_profile("cpu")
+    prof.run_dir = str(tmp_path)
+    (tmp_path / "pretrain").mkdir()
+    log = tmp_path / "pretrain" / "metrics.jsonl"
+    assert lesson.gallery_words(prof, "pretrain") is None  # no log: nothing to say
+    early = {"kind": "eval", "step": 600, "mean_of_splits": {"acc": 8.0, "steps": [{"acc": 0.0}] * 3 + [{"acc": 8.0}]}}
+    log.write_text(json.dumps(early) + "\n")
+    said = lesson.gallery_words(prof, "pretrain")
+    assert "step 600" in said and "8.0 %" in said and "0.0 / 0.0 / 0.0 %" in said and "expect" in said
+    late = {**early, "step": 1800, "mean_of_splits": {"acc": 78.7, "steps": [{"acc": 58.3}] * 3 + [{"acc": 78.7}]}}
+    log.write_text(json.dumps(late) + "\n")
+    assert "degraded" in lesson.gallery_words(prof, "pretrain", "The fine-tuned weights'")

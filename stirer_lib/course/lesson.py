@@ -231,6 +231,27 @@ def kept_weights(prof: Profile, stage: str) -> tuple[Path, str]:
     return path, f"`{path.name}` at step {ckpt['step']:,}, {whose}"
 
 
+def gallery_words(prof: Profile, stage: str, whose: str = "These weights'") -> str | None:
+    """Why a stage's gallery reads what it reads, from the last evaluation of its log (None without one): early
+    weights answer the words they learned to expect, trained ones miss on the most degraded images."""
+    log = Path(prof.run_dir) / stage / "metrics.jsonl"
+    evals = [r for r in read_metrics(log) if r.get("kind") == "eval"] if log.exists() else []
+    if not evals or evals[-1]["mean_of_splits"].get("acc") is None:
+        return None
+    last, m = evals[-1], evals[-1]["mean_of_splits"]
+    minis = " / ".join(f"{s['acc']:.1f}" for s in m["steps"][:-1])
+    said = (
+        f"{whose} last evaluation (step {last['step']:,}, the first test words of each split) read "
+        f"{m['acc']:.1f} % with the final decoder and {minis} % with the mini decoders. "
+    )
+    if m["acc"] < 30:
+        return said + (
+            "So early, a reader answers what it has learned to expect rather than the letters in front of it: the "
+            'T5 a frequent word ("the", "and") or a short prefix, a CTC head still on its all-blank plateau nothing.'
+        )
+    return said + "Most readings are right; the misses sit on the most degraded images and on rare letter pairs."
+
+
 # ----------------------------------------------------------------------------- notebook 06: the evaluation
 
 
