@@ -132,7 +132,13 @@ def train_reader(
         acc = {s: rec[f"acc_{s}"] for s in tests if f"acc_{s}" in rec}
         if acc:
             out.append(
-                {"step": rec["step"], "loss": rec["loss"], "acc": acc, "mean": _mean(acc), "seconds": rec["seconds"]}
+                {
+                    "step": rec["step"],
+                    "loss": rec.get("loss"),
+                    "acc": acc,
+                    "mean": _mean(acc),
+                    "seconds": rec["seconds"],
+                }
             )
     return out
 
@@ -214,9 +220,8 @@ def _main(argv: list[str] | None = None) -> int:
 def _reader_line(r: dict) -> str:
     """One evaluation of the reader yardstick, as printed."""
     accs = "  ".join(f"{s} {v:5.1f}" for s, v in r["acc"].items())
-    return (
-        f"step {r['step']:>6}  ctc {r['loss']:.3f}  LR accuracy (%) {accs}  mean {r['mean']:5.1f}  {r['seconds']:.0f} s"
-    )
+    ctc = "  -  " if r["loss"] is None else f"{r['loss']:.3f}"  # step 0: evaluated before any training
+    return f"step {r['step']:>6}  ctc {ctc}  LR accuracy (%) {accs}  mean {r['mean']:5.1f}  {r['seconds']:.0f} s"
 
 
 def _sr_line(r: dict) -> str:

@@ -164,7 +164,11 @@ def train_crnn(
         return crnn.eval(), history
     if step == 0 and eval_loaders:  # the untrained CRNN's reading: every curve starts at step 0
         history.append(
-            {"step": 0, **{f"acc_{name}": _hr_accuracy(crnn, dl, device) for name, dl in eval_loaders.items()}}
+            {
+                "step": 0,
+                "seconds": 0.0,
+                **{f"acc_{name}": _hr_accuracy(crnn, dl, device) for name, dl in eval_loaders.items()},
+            }
         )
     loader = train_loader(data_root, cfg.batch_size, num_workers, dataset)
     crnn.train()
