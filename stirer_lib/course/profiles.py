@@ -213,7 +213,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     # camera; its CRNN learns the same words. Its first stage ships in reference/cpu-open/ (pretrain.pt and log)
     "cpu-open": {
         "description": "the open-world lesson (in progress): cpu-long's model and stage 1 continued on full-style "
-        "words, fonts and backgrounds; its stage 1 ships, the rest trains for hours",
+        "words, fonts and backgrounds; each stage ships as it finishes, the run goes on for hours",
         **_LESSON,
         "data.style": "full",
         "data.sizes": {"train1": 6000, "train2": 6000, **_TEST_SPLITS_300, "pretrain": 80000},
