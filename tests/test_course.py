@@ -157,6 +157,39 @@ def test_runner_reports_failing_notebook_and_cell(tmp_path):
         list_notebooks(books, only=[1, 7])
 
 
+def test_kernel_client_polls_in_short_slices(monkeypatch):
+    """The runner's kernel client waits for a reply in polls of POLL_SLICE_S seconds (a reply that one long poll
+    missed is seen at the next; jupyter/nbclient#312), and still honours the caller's timeout."""
+    import asyncio
+    from queue import Empty
+
+    from jupyter_client.channels import AsyncZMQSocketChannel
+
+    from stirer_lib.course import runner
+
+    waits = []
+
+    async def fake_get_msg(self, timeout=None):  # a reply that shows on the fourth poll
+        waits.append(timeout)
+        if len(waits) < 4:
+            await asyncio.sleep(timeout)  # a poll that sees nothing lasts its timeout
+            raise Empty
+        return {"msg_id": "reply"}
+
+    monkeypatch.setattr(AsyncZMQSocketChannel, "get_msg", fake_get_msg)
+    monkeypatch.setattr(runner, "POLL_SLICE_S", 0.01)
+    km = runner._quiet_kernel_manager(Path("unused.log"))()
+    client = km.client()
+    channel = object.__new__(client.shell_channel_class)  # no socket: get_msg of the base class is the fake above
+    assert client.iopub_channel_class is client.shell_channel_class
+    assert asyncio.run(channel.get_msg(timeout=None)) == {"msg_id": "reply"}
+    assert waits == [0.01] * 4  # no timeout: polled until the reply, never one unbounded poll
+    waits.clear()
+    with pytest.raises(Empty):  # a timeout shorter than four slices: Empty when it has passed
+        asyncio.run(channel.get_msg(timeout=0.025))
+    assert 2 <= len(waits) <= 3 and all(w <= 0.01 for w in waits)
+
+
 def test_one_results_table_for_one_or_more_evaluations():
     step = {"acc": 50.0, "psnr": 20.0, "ssim": 0.7}
     agg = {

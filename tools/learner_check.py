@@ -110,29 +110,27 @@ def default_parameters(path: Path) -> dict[str, Any]:
     return {}
 
 
+# the child: the course runner's run_notebook (papermill with its kernel client, whose short polls keep a widget
+# cell from hanging until its timeout, and the HTML copy RUN/index.html links), only run_dir set
+CHILD = (
+    "import sys; from pathlib import Path; from stirer_lib.course.runner import NotebookFailed, run_notebook\n"
+    "try:\n"
+    "    a = sys.argv\n"
+    "    run_notebook(Path(a[1]), Path(a[2]), {'run_dir': a[3]}, int(a[4]), progress=False)\n"
+    "except NotebookFailed as err:\n"
+    "    sys.exit(str(err))\n"
+)
+
+
 def execute(src: Path, dst: Path, run_dir: Path, timeout_s: float) -> tuple[float, str | None]:
-    """Run one notebook with papermill in a child process (its own process group), only run_dir set;
+    """Run one notebook into dst's folder in a child process (its own process group), only run_dir set;
     returns (minutes, None or why it failed)."""
     dst.parent.mkdir(parents=True, exist_ok=True)
-    cmd = [
-        sys.executable,
-        "-m",
-        "papermill",
-        str(src),
-        str(dst),
-        "-p",
-        "run_dir",
-        str(run_dir),
-        "--cwd",
-        str(src.parent),
-        "-k",
-        "python3",
-        "--no-progress-bar",
-        "--log-level",
-        "ERROR",
-    ]
+    cmd = [sys.executable, "-c", CHILD, str(src), str(dst.parent), str(run_dir), str(int(timeout_s))]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True, cwd=REPO
+    )
     try:
         out, _ = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
@@ -146,7 +144,7 @@ def execute(src: Path, dst: Path, run_dir: Path, timeout_s: float) -> tuple[floa
     minutes = (time.perf_counter() - t0) / 60
     if proc.returncode != 0:
         tail = [ln for ln in out.strip().splitlines() if ln.strip()][-3:]
-        return minutes, "papermill failed: " + " | ".join(tail)
+        return minutes, "the notebook failed: " + " | ".join(tail)
     return minutes, None
 
 
@@ -217,11 +215,6 @@ def main(argv: list[str] | None = None) -> int:
     from stirer_lib.course import reference
     from stirer_lib.course.runner import NotebookRun, write_index
 
-    _ = [
-        _to_html(run_dir / sub / src.name)
-        for src, sub in todo
-        if sub == "notebooks" and (run_dir / sub / src.name).exists()
-    ]
     index = write_index(
         run_dir, [NotebookRun(name.split("/")[-1], m, not f) for name, m, f in rows if name.startswith("notebooks/")]
     )
@@ -241,13 +234,6 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print("no problem: every notebook opens on the lesson and runs clean with its defaults")
     return 0
-
-
-def _to_html(path: Path) -> Path:
-    """The HTML copy of an executed chapter (RUN/index.html links them), as the course runner writes it."""
-    from stirer_lib.course.runner import _to_html as to_html
-
-    return to_html(path)
 
 
 if __name__ == "__main__":

@@ -193,11 +193,51 @@ class _CellProgress:
         )
 
 
+POLL_SLICE_S = 0.5  # the longest a kernel message that has arrived can wait unseen (see _polling_client)
+
+
+def _polling_client():
+    """An async kernel client whose channels wait for a message in polls of POLL_SLICE_S seconds.
+
+    With one poll as long as the cell's timeout, a reply that arrives while a widget's comm messages are handled
+    can go unseen until that timeout ends (jupyter/nbclient#312: an ipywidgets cell then hangs for the whole cell
+    timeout, and finishes as if nothing happened; docs/EXPERIMENTS.md "A widget cell under papermill"). Short polls
+    see it at the next one."""
+    from queue import Empty
+
+    from jupyter_client.asynchronous import AsyncKernelClient
+    from jupyter_client.channels import AsyncZMQSocketChannel
+    from traitlets import Type
+
+    class PollingChannel(AsyncZMQSocketChannel):
+        async def get_msg(self, timeout: float | None = None) -> dict[str, Any]:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while True:
+                left = POLL_SLICE_S if deadline is None else min(POLL_SLICE_S, max(0.0, deadline - time.monotonic()))
+                try:
+                    return await super().get_msg(timeout=left)
+                except Empty:
+                    if deadline is not None and time.monotonic() >= deadline:
+                        raise
+
+    class PollingKernelClient(AsyncKernelClient):
+        shell_channel_class = Type(PollingChannel)
+        iopub_channel_class = Type(PollingChannel)
+
+    return PollingKernelClient
+
+
 def _quiet_kernel_manager(log_path: Path):
-    """A kernel manager class whose kernel writes its stdout / stderr (start-up warnings, shutdown noise) to a log."""
+    """A kernel manager class whose kernel writes its stdout / stderr (start-up warnings, shutdown noise) to a log,
+    and whose client polls its channels in short slices (_polling_client)."""
     from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
 
     class QuietKernelManager(AsyncKernelManager):
+        @default("client_factory")
+        def _polling_client_factory(self):
+            return _polling_client()
+
         async def _async_launch_kernel(self, kernel_cmd, **kw):
             log = open(log_path, "ab")  # noqa: SIM115 - the kernel process holds it; closed when it ends
             kw["stdout"], kw["stderr"] = log, log
