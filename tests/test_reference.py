@@ -257,3 +257,23 @@ def test_a_stage1_at_an_earlier_step_is_named_found_and_drawn_up_to_that_step(tm
     pre.write_text("\n".join(json.dumps(r) for r in [start, *evals]) + "\n")
     curve = run_curve("cpu", pre, fine, pretrain_until=reference.started_step(fine))
     assert curve.images == [0, 40_000, 40_000] and curve.finetune_from == 40_000  # the step-6,000 point is not its past
+
+
+def test_reference_curves_name_the_test_words_of_another_world(tmp_path, monkeypatch):
+    """Every reference run with both stages' logs is drawn; one whose data style is not the notebook's says which
+    test words its points read (the open-world run reads full-style words, the lesson runs the lesson's)."""
+    monkeypatch.setattr(reference, "repo_root", lambda: tmp_path)
+    start = {"kind": "start", "step": 0, "batch_size": 8, "world": 1}
+    ev = {"kind": "eval", "step": 10, "mean_of_splits": {"acc": 40.0, "psnr": 21.0, "bicubic": {"psnr": 20.5}}}
+    for name in ("cpu-long", "cpu-open", "gpu"):
+        ref = reference.reference_dir(name)
+        ref.mkdir(parents=True)
+        for stage in ("pretrain", "finetune") if name != "gpu" else ("pretrain",):  # gpu: no fine-tuning log
+            (ref / reference.METRICS[stage]).write_text(json.dumps(start) + "\n" + json.dumps(ev) + "\n")
+    lesson = get_profile("cpu").data.style
+    assert [c.name for c in reference.reference_curves(lesson)] == [
+        "cpu-long reference",
+        "cpu-open reference (full-style test words)",
+    ]
+    assert [c.name for c in reference.reference_curves("full")][0] == "cpu-long reference (lesson-style test words)"
+    assert [c.acc for c in reference.reference_curves()] == [[40.0, 40.0], [40.0, 40.0]]

@@ -2,9 +2,9 @@
 
     .venv/bin/python tools/scaling_figure.py [--out docs/img/scaling.png]
 
-Draws `stirer_lib.viz.scaling` (notebook 06's "scaling lesson") from the metrics logs in reference/cpu/ and
-reference/cpu-long/ (each periodic evaluation a point), with the release's budget marked, and prints the sentences
-the notebook prints.
+Draws `stirer_lib.viz.scaling` (notebook 06's "scaling lesson") from the metrics logs of each reference run in
+reference/ (cpu, cpu-long, cpu-open; each periodic evaluation a point), with the release's budget marked, and
+prints the sentences the notebook prints.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from stirer_lib.course.profiles import get_profile  # noqa: E402
-from stirer_lib.course.reference import reference_dir, run_curve_of  # noqa: E402
+from stirer_lib.course.reference import reference_curves  # noqa: E402
 from stirer_lib.viz.scaling import scaling_figure, scaling_sentences  # noqa: E402
 
 
@@ -29,12 +29,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--out", default=str(ROOT / "docs" / "img" / "scaling.png"))
     args = ap.parse_args()
-    curves = []
-    for name in ("cpu", "cpu-long"):
-        ref = reference_dir(name)
-        if (ref / "finetune_metrics.jsonl").exists():
-            logs = ref / "pretrain_metrics.jsonl", ref / "finetune_metrics.jsonl"
-            curves.append(run_curve_of(f"{name} reference", *logs, style=get_profile(name).data.style))
+    curves = reference_curves(get_profile("cpu").data.style)  # the lesson's test words, unless a curve says others
     if not curves:
         print("no reference run with metrics logs under reference/: nothing to draw", file=sys.stderr)
         return 2

@@ -342,11 +342,7 @@ def scaling_curves(prof: Profile, own_is_reference: bool) -> tuple[list, str]:
                 f"Your fine-tuning continued the {reference.started_from(logs[1])} reference run's stage 1: your "
                 "curve starts with that run's pretraining evaluations."
             )
-    for name in ("cpu", "cpu-long"):
-        ref_dir = reference.reference_dir(name)
-        if (ref_dir / "finetune_metrics.jsonl").exists():
-            logs = ref_dir / "pretrain_metrics.jsonl", ref_dir / "finetune_metrics.jsonl"
-            curves.append(reference.run_curve_of(f"{name} reference", *logs, style=get_profile(name).data.style))
+    curves += reference.reference_curves(prof.data.style)
     if own_is_reference:
         said.append(
             "This run loaded reference weights, so its points are the reference's own; train your own "

@@ -503,6 +503,23 @@ def run_curve_of(name: str, pretrain_log: str | os.PathLike, finetune_log: str |
     return run_curve(name, stage1, finetune_log, pretrain_until=until, pretrain_offset=offset)
 
 
+def reference_curves(style: str | None = None) -> list:
+    """The scaling curve of each shipped reference run with both stages' logs (cpu, cpu-long, cpu-open), named
+    "P reference", with the style of its test words added where it is not `style` (the lesson's, for the
+    notebooks): the open-world run's points read full-style words, not the lesson's."""
+    from .profiles import PROFILE_NAMES, get_profile
+
+    curves = []
+    for name in PROFILE_NAMES:
+        ref = reference_dir(name)
+        if not (ref / METRICS["pretrain"]).exists() or not (ref / METRICS["finetune"]).exists():
+            continue
+        own = get_profile(name).data.style
+        label = f"{name} reference" + ("" if style in (None, own) else f" ({own}-style test words)")
+        curves.append(run_curve_of(label, ref / METRICS["pretrain"], ref / METRICS["finetune"], style=own))
+    return curves
+
+
 def start_of(finetune_log: str | os.PathLike) -> Path | None:
     """The pretrained model a fine-tuning started from, by its log: this checkout's reference/P/pretrain.pt when it
     was a reference run's stage 1 (logged with another machine's path), else the logged path if it exists here."""
