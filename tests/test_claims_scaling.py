@@ -93,6 +93,22 @@ def test_scaling_points_count_images_and_start_fine_tuning_after_pretraining(tmp
     assert len(fig.axes) == 2 and fig.axes[0].get_xscale() == "log"
 
 
+def test_a_segment_on_another_data_style_counts_its_images_but_draws_no_point(tmp_path):
+    """A stage trained in segments, the last on another style (joined by continued_log with style=...): on a curve
+    of the first style its evaluations, which read other test words, are left out; its images still count."""
+    from stirer_lib.course.reference import continued_log
+
+    write_log(tmp_path / "seg1.jsonl", 8, [(100, 40.0, 20.5)], 100)
+    write_log(tmp_path / "seg2.jsonl", 8, [(0, 30.0, 20.4), (50, 35.0, 20.6)], 50)
+    joined = continued_log(tmp_path / "seg1.jsonl", tmp_path / "seg2.jsonl", tmp_path / "joined.jsonl", style="open")
+    starts = [json.loads(line) for line in joined.read_text().splitlines() if '"start"' in line]
+    assert starts[1]["continues"] == 100 and starts[1]["data_style"] == "open" and "data_style" not in starts[0]
+    points, end = stage_points(joined, style="full")
+    assert [p[:2] for p in points] == [(800, 40.0)] and end == 1200
+    assert [p[1] for p in stage_points(joined)[0]] == [40.0, 30.0, 35.0]  # no style asked: every evaluation
+    assert [p[1] for p in stage_points(joined, style="open")[0]] == [40.0, 30.0, 35.0]  # unmarked: assumed alike
+
+
 def test_the_shipped_references_logs_draw_a_scaling_curve():
     from stirer_lib.course.reference import reference_dir
 

@@ -121,6 +121,7 @@ def test_a_few_steps_reduce_the_loss(straight_run):
     records = [json.loads(ln) for ln in (straight_run / "metrics.jsonl").read_text().splitlines()]
     totals = [r["total"] for r in records if r["kind"] == "train"]
     assert len(totals) == STEPS
+    assert records[0]["kind"] == "start" and records[0]["data_style"] == get_profile("smoke", OVERRIDES).data.style
     assert sum(totals[-2:]) / 2 < 0.8 * sum(totals[:2]) / 2, totals
     state = read(straight_run / "last.pt")
     assert state["finished"] and state["step"] == STEPS and state["total_steps"] == STEPS

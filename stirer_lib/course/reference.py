@@ -424,18 +424,22 @@ def publish(run_dir: str | os.PathLike, profile: str, overwrite: bool = False) -
     return dst
 
 
-def continued_log(previous: str | os.PathLike, segment: str | os.PathLike, out: str | os.PathLike) -> Path:
+def continued_log(
+    previous: str | os.PathLike, segment: str | os.PathLike, out: str | os.PathLike, style: str | None = None
+) -> Path:
     """One training log of a stage trained in segments: `previous`'s records, then those of `segment` (a run
     started from previous's final weights, with a schedule of its own) with their steps counted on from previous's
-    last step, its start records marked {"continues": that step}; so the shipped curve and the step count read as
-    one stage. Writes out atomically (it must not exist) and returns it."""
+    last step, its start records marked {"continues": that step} (and {"data_style": style} when given: a segment
+    trained and evaluated on another data style, logged before the trainer recorded it); so the shipped curve and
+    the step count read as one stage. Writes out atomically (it must not exist) and returns it."""
     out = Path(out)
     if out.exists():
         raise RunDirError(f"{out} exists: write the joined log to a new file")
     first = read_metrics(previous)
     offset = max((int(r.get("step", 0)) for r in first), default=0)
+    mark = {"continues": offset, **({"data_style": style} if style else {})}
     later = [
-        {**r, "step": int(r.get("step", 0)) + offset, **({"continues": offset} if r.get("kind") == "start" else {})}
+        {**r, "step": int(r.get("step", 0)) + offset, **(mark if r.get("kind") == "start" else {})}
         for r in read_metrics(segment)
     ]
     atomic_write_text("".join(json.dumps(r) + "\n" for r in first + later), out)
@@ -499,8 +503,8 @@ def run_curve_of(name: str, pretrain_log: str | os.PathLike, finetune_log: str |
         offset += stage_points(earlier)[1]
         before = started_from(earlier)
     if ref and style and get_profile(ref).data.style != style:
-        return run_curve(name, None, finetune_log, finetune_offset=stage_points(stage1, offset, until)[1])
-    return run_curve(name, stage1, finetune_log, pretrain_until=until, pretrain_offset=offset)
+        return run_curve(name, None, finetune_log, finetune_offset=stage_points(stage1, offset, until)[1], style=style)
+    return run_curve(name, stage1, finetune_log, pretrain_until=until, pretrain_offset=offset, style=style)
 
 
 def reference_curves(style: str | None = None) -> list:

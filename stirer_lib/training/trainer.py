@@ -392,6 +392,7 @@ class Trainer:
                     "world": self.info.world,
                     "batch_size": self.s.batch_size,
                     "init_from": self.init_from,
+                    "data_style": (self.record.get("data") or {}).get("style"),  # the test words the evals read
                 }
             )
         elif self.info.main:

@@ -39,19 +39,21 @@ class Curve:
 
 
 def stage_points(
-    path: str | Path, offset: int = 0, until: int | None = None
+    path: str | Path, offset: int = 0, until: int | None = None, style: str | None = None
 ) -> tuple[list[tuple[int, float | None, float | None]], int]:
     """The (images, accuracy, gain) of each evaluation in one stage's metrics log (up to step `until` when given),
-    and the images seen at its end."""
-    points, per_step, last_step = [], 0, 0
+    and the images seen at its end. With `style`, the evaluations of a segment whose start record names another
+    data style (its test words are other words) are left out; its images still count."""
+    points, per_step, last_step, other = [], 0, 0, False
     for r in read_metrics(path) if Path(path).exists() else []:
         if until is not None and int(r.get("step", 0)) > until:
             continue
         if r.get("kind") == "start":
             per_step = int(r.get("batch_size", 0)) * int(r.get("world", 1))
+            other = bool(style and r.get("data_style") and r["data_style"] != style)
         elif r.get("kind") in ("train", "eval"):
             last_step = max(last_step, int(r["step"]))
-        if r.get("kind") == "eval":
+        if r.get("kind") == "eval" and not other:
             m = r["mean_of_splits"]
             gain = None if m.get("psnr") is None else m["psnr"] - m["bicubic"]["psnr"]
             points.append((offset + int(r["step"]) * per_step, m.get("acc"), gain))
@@ -65,17 +67,18 @@ def run_curve(
     finetune_offset: int | None = None,
     pretrain_until: int | None = None,
     pretrain_offset: int = 0,
+    style: str | None = None,
 ) -> Curve:
     """A run's curve from its stages' logs; fine-tuning starts after the pretraining's images (or finetune_offset,
     the images of the pretraining it was initialised from when that was another run's), or after its step
     `pretrain_until` when it started from the stage 1's weights at that step; pretrain_offset: the images seen
-    before the pretraining (a stage 1 that continued another run's)."""
+    before the pretraining (a stage 1 that continued another run's); style: stage_points'."""
     curve = Curve(name)
     pre, pre_images = (
-        stage_points(pretrain_log, pretrain_offset, pretrain_until) if pretrain_log else ([], pretrain_offset)
+        stage_points(pretrain_log, pretrain_offset, pretrain_until, style) if pretrain_log else ([], pretrain_offset)
     )
     start = pre_images if finetune_offset is None else finetune_offset
-    fine, _ = stage_points(finetune_log, start) if finetune_log else ([], start)
+    fine, _ = stage_points(finetune_log, start, style=style) if finetune_log else ([], start)
     if fine:
         curve.finetune_from = start
     for images, acc, gain in (*pre, *fine):
