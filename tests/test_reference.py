@@ -130,6 +130,13 @@ def test_a_shipped_stage1_loads_strictly_into_its_profiles_model(profile):
             out = model.eval()(torch.rand(1, 4, 16, 64))
         assert out.sr.shape == (1, 4, 32, 128) and out.text_ids is not None
     assert any(r["kind"] == "eval" for r in map(json.loads, (shipped / "pretrain_metrics.jsonl").open()))
+    if (shipped / "crnn.pt").exists() and not (shipped / "results.json").exists():  # a run still training
+        prof = get_profile(profile)
+        crnn = load_crnn(shipped / "crnn.pt")
+        assert (crnn.width, crnn.nh) == (prof.crnn.width, prof.crnn.hidden)
+        history = read(shipped / "crnn.pt")["history"]
+        assert history[0]["step"] == 0 and any(k.startswith("acc_") for k in history[-1])
+    assert sum(p.stat().st_size for p in shipped.iterdir()) < 20e6  # the repository stays small enough to copy
 
 
 @pytest.mark.parametrize("profile", ["cpu", "cpu-long"])
