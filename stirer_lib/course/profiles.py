@@ -164,9 +164,9 @@ PROFILES: dict[str, dict[str, Any]] = {
         "model.use_bigru": False,
         # pretraining (notebook 04, a lesson: 600 steps) at a constant rate after a warm-up (a decaying rate kept the
         # CTC heads on their all-blank plateau); fine-tuning (notebook 05) starts from the open-world reference run's
-        # stage 1 with its model, as the paper pays for stage 1 once, at its step 5,000 of 6,000, before its rate
-        # annealed: a converged stage 1 already reads the lesson's words as well as the half hour can teach them (the
-        # lesson's own and the open run's final one gained -1.7 and +0.3 points, the step-5,000 one +9.0, ending
+        # stage 1 with its model, as the paper pays for stage 1 once, at its step 5,000 (of a first 6,000), before its
+        # rate annealed: a converged stage 1 already reads the lesson's words as well as the half hour can teach them
+        # (the lesson's own and the open run's final one gained -1.7 and +0.3 points, the step-5,000 one +9.0, ending
         # higher); its feature encoder frozen (a step costs about half), with a cosine to 0 ("Fine-tuning the long
         # run's stage 1 in the course", "A stage 1 the half hour can teach")
         **_stage(
@@ -210,7 +210,8 @@ PROFILES: dict[str, dict[str, Any]] = {
     },
     # the open-world lesson model (issue 31, in progress; docs/EXPERIMENTS.md "The open world"): cpu-long's model and
     # stage 1 continued on full-style words (30,000 words and codes, every font, photo backgrounds) through the wide
-    # camera; its CRNN learns the same words. Its first stage ships in reference/cpu-open/ (pretrain.pt and log)
+    # camera, then on the open style (30 % random strings: "Styles for reading, not recalling"); its CRNN learns the
+    # same words. Its stages ship in reference/cpu-open/ as they finish (pretrain.pt, finetune.pt, crnn.pt, logs)
     "cpu-open": {
         "description": "the open-world lesson (in progress): cpu-long's model and stage 1 continued on full-style "
         "words, fonts and backgrounds; each stage ships as it finishes, the run goes on for hours",
