@@ -71,3 +71,23 @@ def test_readme_says_what_the_half_hours_fine_tuning_buys():
     quoted += [f"{gain(m0):+.2f} dB", f"{gain(m1):+.2f} dB"]
     missing = [s for s in quoted if s not in text]
     assert not missing, f"README's cpu paragraph lacks {missing} (reference/cpu/finetune_metrics.jsonl)"
+
+
+def test_readme_quotes_the_open_world_runs_evaluations():
+    """The open-world paragraph quotes reference/cpu-open/evaluations.json (full-style test set): the final decoder,
+    the CRNN on SR / bicubic LR / HR, the SR gain, the best mini decoder and the words never seen in training; and
+    the lesson models' reading of the same style, from their results files."""
+    path = REPO / "reference" / "cpu-open" / "evaluations.json"
+    if not path.exists():
+        pytest.skip(f"no {path.relative_to(REPO)} in this checkout")
+    full = json.loads(path.read_text())["full"]
+    m, text = full["mean_of_splits"], _paragraph("**The open world**")
+    for v in (m["acc"], m["crnn_acc"], m["crnn_acc_lr_bicubic"], m["crnn_acc_hr"], max(s["acc"] for s in m["steps"])):
+        assert f"{v:.2f} %" in text
+    assert f"{m['psnr'] - m['bicubic']['psnr']:+.2f} dB" in text
+    assert f"{full['seen_unseen']['mean_of_splits']['unseen']['acc']:.2f} %" in text
+    on_lesson = json.loads(path.read_text())["lesson"]["mean_of_splits"]
+    assert f"{on_lesson['acc']:.2f} %" in text
+    assert f"({on_lesson['psnr'] - on_lesson['bicubic']['psnr']:+.2f} dB)" in text
+    lesson = sorted(_results(p)["ood"]["mean_of_splits"]["acc"] for p in ("cpu", "cpu-long"))
+    assert f"the lesson models: {lesson[0]:.0f}-{lesson[1]:.0f} %" in text

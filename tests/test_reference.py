@@ -284,3 +284,26 @@ def test_reference_curves_name_the_test_words_of_another_world(tmp_path, monkeyp
     ]
     assert [c.name for c in reference.reference_curves("full")][0] == "cpu-long reference (lesson-style test words)"
     assert [c.acc for c in reference.reference_curves()] == [[40.0, 40.0], [40.0, 40.0]]
+
+
+def test_world_readings_come_from_results_or_evaluations(tmp_path, monkeypatch):
+    """A finished lesson run reads its own test set (lesson) and its out-of-distribution set (full style) from
+    results.json; a run still training from evaluations.json, only the sets through the course's camera."""
+    from stirer_lib.course import lesson
+
+    monkeypatch.setattr(reference, "repo_root", lambda: tmp_path)
+    mean = lambda acc: {"mean_of_splits": {"acc": acc}}  # noqa: E731
+    reference.reference_dir("cpu").mkdir(parents=True)
+    (reference.reference_dir("cpu") / reference.RESULTS).write_text(json.dumps({"eval": mean(80.0), "ood": mean(40.0)}))
+    reference.reference_dir("cpu-open").mkdir(parents=True)
+    evaluations = {
+        "provenance": {"date": "x"},
+        "full_heldout": {"style": "full", "camera": "heldout", **mean(99.0)},
+        "full": {"style": "full", "camera": "course", **mean(52.5)},
+    }
+    (reference.reference_dir("cpu-open") / reference.EVALUATIONS).write_text(json.dumps(evaluations))
+    assert reference.world_readings("cpu") == {"lesson": 80.0, "full": 40.0}
+    assert reference.world_readings("cpu-open") == {"full": 52.5}
+    assert reference.world_readings("cpu-long") == {}
+    said = lesson.worlds_sentence()
+    assert "the cpu reference 80.0 % and 40.0 %; the cpu-open reference not measured and 52.5 %." in said

@@ -21,7 +21,7 @@ from ..training.trainer import Callbacks
 from ..viz.training import LiveCurves, StepProgress
 from . import reference
 from .build import stage_config, stage_start, train_stage
-from .profiles import Profile, get_profile, reference_start, reference_step
+from .profiles import PROFILE_NAMES, Profile, get_profile, reference_start, reference_step
 from .session import repo_root, resolve
 
 STAGE_WORDS = {"pretrain": "pretraining", "finetune": "fine-tuning"}
@@ -349,6 +349,23 @@ def scaling_curves(prof: Profile, own_is_reference: bool) -> tuple[list, str]:
             "(`use_reference = False` in notebooks 04 and 05) to add your run to the curve."
         )
     return curves, " ".join(said)
+
+
+def worlds_sentence() -> str:
+    """Where each shipped reference model reads, in the lesson world and in the open world (full-style words), in
+    words formatted from its shipped figures (reference.world_readings)."""
+    said = []
+    for name in PROFILE_NAMES:
+        got = reference.world_readings(name)
+        if "lesson" in got or "full" in got:
+            lesson, full = (f"{got[s]:.1f} %" if s in got else "not measured" for s in ("lesson", "full"))
+            said.append(f"the {name} reference {lesson} and {full}")
+    if not said:
+        return "No reference run ships its figures in this checkout."
+    return (
+        "Where each shipped model reads (final decoder, mean of the test splits), on the lesson's words and on the "
+        "open world's full-style words: " + "; ".join(said) + "."
+    )
 
 
 def save_gap(gap: dict, run_dir: str | Path) -> Path:

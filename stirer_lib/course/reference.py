@@ -42,6 +42,7 @@ PART_WORDS = {"crnn": "CRNN", "pretrain": "pretrained STIRER (stage 1)", "finetu
 TRAIN_WORDS = {"crnn": "the CRNN", "pretrain": "stage 1 (pretraining)", "finetune": "stage 2 (fine-tuning)"}
 METRICS = {"pretrain": "pretrain_metrics.jsonl", "finetune": "finetune_metrics.jsonl"}  # the stages' training logs
 RESULTS = "results.json"
+EVALUATIONS = "evaluations.json"  # a run still training: its shipped model on each test set (style, camera, figures)
 
 
 def reference_dir(profile: str) -> Path:
@@ -53,6 +54,24 @@ def load(profile: str) -> dict | None:
     """The reference run's results.json of a profile, or None when the repository has none."""
     path = reference_dir(profile) / RESULTS
     return json.loads(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
+def world_readings(profile: str) -> dict[str, float]:
+    """The final decoder's accuracy (%, mean of splits) of a profile's shipped model on each data style's test words
+    through the course's camera (the lesson world, the open world's full style): a finished run's results.json (its
+    own test set, and its out-of-distribution set, which is full style), else reference/P/evaluations.json."""
+    from .profiles import get_profile
+
+    out, results = {}, load(profile)
+    if results:
+        out[get_profile(profile).data.style] = results["eval"]["mean_of_splits"]["acc"]
+        if results.get("ood"):
+            out.setdefault("full", results["ood"]["mean_of_splits"]["acc"])
+    path = reference_dir(profile) / EVALUATIONS
+    for e in json.loads(path.read_text(encoding="utf-8")).values() if path.exists() else []:
+        if isinstance(e, dict) and e.get("camera") == "course" and e.get("style"):
+            out.setdefault(e["style"], e["mean_of_splits"]["acc"])
+    return out
 
 
 def stage1_name(step: int | None = None) -> str:
