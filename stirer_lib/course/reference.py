@@ -34,7 +34,7 @@ from ..errors import MissingCheckpointError, RunDirError
 from ..evaluation import compact, load_results
 from ..rundir import read_metrics
 from ..viz.training import save_curves
-from .session import repo_root
+from .session import OOD_STYLE, repo_root
 
 PARTS = {"crnn": "crnn.pt", "pretrain": "pretrain.pt", "finetune": "finetune.pt"}
 NOTEBOOK_OF = {"crnn": "02_crnn_baseline.ipynb", "pretrain": "04_pretraining.ipynb", "finetune": "05_finetuning.ipynb"}
@@ -59,14 +59,14 @@ def load(profile: str) -> dict | None:
 def world_readings(profile: str) -> dict[str, float]:
     """The final decoder's accuracy (%, mean of splits) of a profile's shipped model on each data style's test words
     through the course's camera (the lesson world, the open world's full style): a finished run's results.json (its
-    own test set, and its out-of-distribution set, which is full style), else reference/P/evaluations.json."""
+    own test set, and its out-of-distribution set, OOD_STYLE), else reference/P/evaluations.json."""
     from .profiles import get_profile
 
     out, results = {}, load(profile)
     if results:
         out[get_profile(profile).data.style] = results["eval"]["mean_of_splits"]["acc"]
         if results.get("ood"):
-            out.setdefault("full", results["ood"]["mean_of_splits"]["acc"])
+            out.setdefault(OOD_STYLE, results["ood"]["mean_of_splits"]["acc"])
     path = reference_dir(profile) / EVALUATIONS
     for e in json.loads(path.read_text(encoding="utf-8")).values() if path.exists() else []:
         if isinstance(e, dict) and e.get("camera") == "course" and e.get("style"):

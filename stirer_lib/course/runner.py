@@ -16,6 +16,7 @@ the figures.
 
 from __future__ import annotations
 
+import functools
 import html
 import os
 import re
@@ -196,8 +197,9 @@ class _CellProgress:
 POLL_SLICE_S = 0.5  # the longest a kernel message that has arrived can wait unseen (see _polling_client)
 
 
+@functools.cache
 def _polling_client():
-    """An async kernel client whose channels wait for a message in polls of POLL_SLICE_S seconds.
+    """An async kernel client class (built once) whose channels wait for a message in polls of POLL_SLICE_S seconds.
 
     With one poll as long as the cell's timeout, a reply that arrives while a widget's comm messages are handled
     can go unseen until that timeout ends (jupyter/nbclient#312: an ipywidgets cell then hangs for the whole cell

@@ -60,10 +60,13 @@ def _test_set(prof: Profile, n: int, root_setting: str, suffix: str, style: str,
     return ensure_data(root, synthetic=True, sizes=sizes, seed=prof.data.seed, style=style, test_camera=camera)
 
 
+OOD_STYLE = "full"  # the out-of-distribution test set's data style (notebook 06): TextZoom-like words and fonts
+
+
 def ensure_ood_data(prof: Profile) -> Path | None:
     """The profile's out-of-distribution test set (notebook 06): `full`-style synthetic words and fonts, made
     from data.seed when missing; None when the profile has none (eval.ood_images = 0 or real data)."""
-    return _test_set(prof, prof.eval.ood_images, prof.eval.ood_root, "-ood", "full", "course")
+    return _test_set(prof, prof.eval.ood_images, prof.eval.ood_root, "-ood", OOD_STYLE, "course")
 
 
 def ensure_heldout_data(prof: Profile) -> Path | None:
